@@ -1,0 +1,1 @@
+"""rlft.agents: behaviour cloning, RL fine-tuning, evaluation."""

@@ -1,0 +1,1 @@
+"""rlft.demos: recording expert demonstrations and reading/writing datasets."""

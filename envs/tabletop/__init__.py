@@ -1,0 +1,1 @@
+"""rlft.envs.tabletop: language-conditioned pick-and-place on PyBullet."""

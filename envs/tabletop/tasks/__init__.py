@@ -1,0 +1,1 @@
+"""Tabletop task families: goals, instructions, rewards and experts."""

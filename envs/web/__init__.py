@@ -1,0 +1,1 @@
+"""rlft.envs.web: a text web browser over local, procedurally generated sites."""

@@ -1,0 +1,1 @@
+"""Browser backends that load the sites: in-process text and Chromium."""

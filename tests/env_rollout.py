@@ -1,0 +1,69 @@
+"""Seeded rollouts reduced to a digest, runnable in-process or as a script in another process.
+
+``python tests/env_rollout.py ENV_ID SEED STEPS`` prints the digest of the same rollout that
+:func:`rollout_digest` computes, so a test can compare two processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+
+def update_digest(h: Any, value: Any) -> None:
+    """Feed a (nested) observation, reward or info value into the hash ``h`` deterministically."""
+    if isinstance(value, dict):
+        for key in sorted(value):
+            h.update(repr(key).encode())
+            update_digest(h, value[key])
+    elif isinstance(value, (list, tuple)):
+        h.update(f"seq{len(value)}".encode())
+        for item in value:
+            update_digest(h, item)
+    elif isinstance(value, np.ndarray):
+        h.update(f"{value.dtype}{value.shape}".encode())
+        h.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, str):
+        h.update(b"s" + value.encode("utf-8", "surrogatepass"))
+    else:
+        h.update(repr(value).encode())
+
+
+def choose_action(env: gym.Env, obs: dict, rng: np.random.Generator, step: int) -> Any:
+    """Every third step the expert's action, otherwise an admissible command or a space sample."""
+    if step % 3 == 2:
+        return env.unwrapped.expert_action()
+    commands = obs.get("admissible_commands")
+    if commands:
+        return commands[int(rng.integers(len(commands)))]
+    return env.action_space.sample()
+
+
+def rollout_digest(env_id: str, seed: int, steps: int) -> str:
+    """Run ``steps`` seeded steps of ``env_id`` (resetting on episode end) and hash everything seen."""
+    import rlft  # noqa: F401  (registers the ids)
+
+    h = hashlib.sha256()
+    env = gym.make(env_id)
+    try:
+        env.action_space.seed(seed)
+        rng = np.random.default_rng(seed)
+        obs, _ = env.reset(seed=seed)
+        update_digest(h, obs)
+        for step in range(steps):
+            obs, reward, terminated, truncated, _ = env.step(choose_action(env, obs, rng, step))
+            update_digest(h, (obs, float(reward), bool(terminated), bool(truncated)))
+            if terminated or truncated:
+                obs, _ = env.reset()
+                update_digest(h, obs)
+    finally:
+        env.close()
+    return h.hexdigest()
+
+
+if __name__ == "__main__":
+    print(rollout_digest(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
