@@ -74,7 +74,9 @@ def check_choice(kwarg: str, value: object, choices: Iterable[str]) -> str:
     choices = list(choices)
     if not isinstance(value, str) or value not in choices:
         hint = did_you_mean(value, choices) if isinstance(value, str) else ""
-        raise ConfigError(f"{kwarg}={value!r} is not valid.{hint} Use one of: {', '.join(map(repr, choices))}.")
+        raise ConfigError(
+            f"{kwarg}={value!r} is not valid.{hint} Use one of: {', '.join(map(repr, choices))}."
+        )
     return value
 
 
@@ -84,15 +86,20 @@ def check_int(kwarg: str, value: object, minimum: int = 1, maximum: int | None =
     Raises:
         ConfigError: saying which range is accepted.
     """
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (
-        maximum is not None and value > maximum
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < minimum
+        or (maximum is not None and value > maximum)
     ):
         upper = f" and <= {maximum}" if maximum is not None else ""
         raise ConfigError(f"{kwarg}={value!r} is not valid: pass an integer >= {minimum}{upper}.")
     return value
 
 
-def check_float(kwarg: str, value: object, minimum: float | None = None, maximum: float | None = None) -> float:
+def check_float(
+    kwarg: str, value: object, minimum: float | None = None, maximum: float | None = None
+) -> float:
     """Validate that a keyword argument is a finite number in ``[minimum, maximum]`` and return it.
 
     Raises:

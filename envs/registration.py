@@ -49,10 +49,37 @@ WEB_SITES: dict[str, tuple[str, str]] = {
 }
 
 # family name (CamelCase, used in the id) -> (family key, description)
-WEB_FORM_FAMILIES: dict[str, tuple[str, str]] = {}
+WEB_FORM_FAMILIES: dict[str, tuple[str, str]] = {
+    "Login": ("login", "Forms: log in with the given credentials; a look-alike sign-up form is a decoy"),
+    "Contact": ("contact", "Forms: fill a 7-field contact form, reformatting the phone, with validation"),
+    "Dropdown": ("dropdown", "Forms: set the asked drop-down lists (1-3 of 5), leave the others alone"),
+    "Checkboxes": ("checkboxes", "Forms: tick exactly the boxes matching a category or a list"),
+    "Date": ("date", "Forms: pick a date on a server-rendered calendar with month navigation"),
+    "Tabs": ("tabs", "Forms: find a colleague's details on one of several tabs and use them in a form"),
+    "Search": ("search", "Forms: search a directory and open the k-th result across result pages"),
+    "Inbox": ("inbox", "Forms: reply to, forward or delete the e-mail from a named sender"),
+    "Checkout": ("checkout", "Forms: four-step checkout with validation errors and a possibly declined card"),
+    "Password": ("password", "Forms: choose a password obeying 3-5 stated rules, confirm it"),
+    "Table": ("table", "Forms: filter and sort a paginated table, open the extreme employee"),
+    "Survey": ("survey", "Forms: answer a radio-button survey as dictated"),
+    "Menu": ("menu", "Forms: navigate a three-level menu tree and choose a page"),
+    "Flight": ("flight", "Forms: search flights (route, date, passengers, cabin) and book the asked one"),
+}
 
 # name -> (task key, description)
-TABLETOP_TASKS: dict[str, tuple[str, str]] = {}
+TABLETOP_TASKS: dict[str, tuple[str, str]] = {
+    "TabletopPutBlockInBowl": ("put_block_in_bowl", "Tabletop: put the named block in the named bowl"),
+    "TabletopPackObjectInBox": ("pack_object_in_box", "Tabletop: pack the named object in the box"),
+    "TabletopPlaceInZone": ("place_in_zone", "Tabletop: move an object to a named table region"),
+    "TabletopPutBlockOnBlock": ("put_block_on_block", "Tabletop: put one named block on another"),
+    "TabletopPlaceNextTo": ("place_next_to", "Tabletop: put an object beside another, on a named side"),
+    "TabletopStackBlocks": ("stack_blocks", "Tabletop: stack 3-4 blocks in a named colour order"),
+    "TabletopStackPyramid": ("stack_pyramid", "Tabletop: build a 3-2-1 pyramid, rows by colour, in a region"),
+    "TabletopTowersOfHanoi": ("towers_of_hanoi", "Tabletop: move a three-disk tower between coloured pads"),
+    "TabletopSortByColour": ("sort_by_colour", "Tabletop: put every block on the pad of its colour"),
+    "TabletopSeparatePiles": ("separate_piles", "Tabletop: split a two-colour pile into two named regions"),
+    "TabletopAlignBlocks": ("align_blocks", "Tabletop: line up blocks in a colour order along a named row"),
+}
 
 
 def _entries() -> list[EnvEntry]:

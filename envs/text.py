@@ -56,9 +56,7 @@ def clean_text(text: str, max_length: int) -> str:
     for ch in text:
         if ch in CHARSET:
             out.append(ch)
-        elif ch == "\r":
-            continue
-        elif unicodedata.category(ch) == "Cc":
+        elif ch == "\r" or unicodedata.category(ch) == "Cc":
             continue
         else:
             out.append(REPLACEMENT)

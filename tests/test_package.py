@@ -11,7 +11,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 import rlft
 from rlft import cli, errors
 
@@ -44,7 +43,7 @@ def test_cli_lists_envs(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["envs"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(rlft.ENV_IDS)
-    for env_id, line in zip(rlft.ENV_IDS, lines):
+    for env_id, line in zip(rlft.ENV_IDS, lines, strict=True):
         assert line.startswith(env_id)
 
 
@@ -100,7 +99,9 @@ def test_wheel_holds_only_the_rlft_package(tmp_path: Path) -> None:
     site = Path(
         subprocess.run(
             [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     )
     # The fresh venv sees this environment's dependencies but not its editable rlft.
@@ -112,8 +113,16 @@ def test_wheel_holds_only_the_rlft_package(tmp_path: Path) -> None:
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     out = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import rlft, gymnasium; print(rlft.__file__, len(rlft.ENV_IDS))"],
-        capture_output=True, text=True, check=True, cwd=tmp_path, env=env,
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import rlft, gymnasium; print(rlft.__file__, len(rlft.ENV_IDS))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env=env,
     ).stdout.split()
     assert out[0].startswith(str(site)), out
     assert int(out[1]) == len(rlft.ENV_IDS)
