@@ -51,6 +51,8 @@ def clean_text(text: str, max_length: int) -> str:
     Unicode is NFC-normalised, characters outside the charset become ``?`` (control characters
     other than newline and tab are dropped), and the result is cut to ``max_length`` characters.
     """
+    if CHARSET.issuperset(text) and unicodedata.is_normalized("NFC", text):
+        return text[:max_length]  # the common case: nothing to clean, skip the per-character loop
     text = unicodedata.normalize("NFC", text)
     out = []
     for ch in text:

@@ -78,7 +78,7 @@ class Page:
     """The HTTP status the page was served with."""
 
     def element(self, element_id: int) -> Element | None:
-        """The element numbered ``element_id`` (numbers start at 1), or ``None``."""
+        """Return the element numbered ``element_id`` (numbers start at 1), or ``None``."""
         if 1 <= element_id <= len(self.elements):
             return self.elements[element_id - 1]
         return None
@@ -166,7 +166,7 @@ class Site(abc.ABC):
 
     @abc.abstractmethod
     def expert_action(self, task: Task, page: Page, trace: Trace) -> str:
-        """The privileged solver's next command (in the agent's command grammar)."""
+        """Return the privileged solver's next command (in the agent's command grammar)."""
 
     @abc.abstractmethod
     def num_goals(self, split: str) -> int:

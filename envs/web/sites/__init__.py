@@ -22,6 +22,7 @@ def make_site(key: str, **kwargs: Any) -> Any:
 
     Raises:
         UnknownNameError: listing the known site keys.
+
     """
     if key not in SITE_CLASSES:
         raise UnknownNameError(unknown_name_message("site", key, SITE_CLASSES))

@@ -1,0 +1,403 @@
+"""The web environment: one text browser over any local site, one command grammar for all of them."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, replace
+from typing import Any, ClassVar
+
+import gymnasium as gym
+from gymnasium import spaces
+from rlft.envs.text import clean_text, text_space
+from rlft.envs.web.backends import make_backend
+from rlft.envs.web.commands import (
+    MAX_COMMAND_LENGTH,
+    Answer,
+    Back,
+    Click,
+    Command,
+    CommandError,
+    Find,
+    Goto,
+    Quote,
+    Scroll,
+    Search,
+    Select,
+    Stop,
+    Type,
+    parse_command,
+)
+from rlft.envs.web.site import SPLITS, Evaluation, Page, Site, Task, Trace
+from rlft.envs.web.sites import make_site
+from rlft.errors import ConfigError, check_choice, check_float, check_int
+
+MAX_INSTRUCTION_LENGTH = 1024
+MAX_URL_LENGTH = 1024
+MAX_ERROR_LENGTH = 512
+
+_WS_TABLE = str.maketrans({"\n": " ", "\t": " "})
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.translate(_WS_TABLE).split()).lower()
+
+
+class WebEnv(gym.Env[dict[str, Any], str]):
+    """A text web browser on a local, generated website (``rlft/Web*-v0``).
+
+    **Observation** (flat ``spaces.Dict``; every string is cleaned to the rlft charset):
+
+    * ``instruction`` (``Text``, <= 1024): the goal in natural language.
+    * ``url`` (``Text``, <= 1024): path and query of the current page on the site.
+    * ``page`` (``Text``, <= ``viewport_chars``): ``viewport_lines`` lines of the rendered page starting at
+      the scroll position; interactive elements appear as numbered tokens (``[3] link "Next >"``, see
+      :mod:`rlft.envs.web.render`). When the page is longer than the viewport a last line says which
+      lines are shown.
+    * ``admissible_commands`` (``Sequence(Text(<= 1024))``, a tuple): the commands valid now: ``click``
+      for every link, button, checkbox and radio, ``select`` for every other option of every combobox,
+      the site's free-text candidates (search queries, typed text, answers), ``scroll`` when there is
+      more to see, ``back`` when there is history, and ``stop``. It always holds a path to full reward.
+      Any other well-formed command is accepted too.
+    * ``last_action_error`` (``Text``, <= 512): why the last command failed, ``""`` when it worked.
+
+    **Action**: one command string (``Text``, <= 1024) in the grammar of :mod:`rlft.envs.web.commands`:
+    ``click[N]``, ``type[N][text]``, ``select[N][option]``, ``search[query]``, ``scroll[up|down|top|bottom]``,
+    ``find[text]``, ``goto[url]``, ``back``, ``quote[text]``, ``answer[text]``, ``stop``. Element numbers
+    are page-wide (scrolling only changes which text is shown). A command that cannot be parsed or
+    carried out (unknown element, a URL outside the site, ...) changes nothing, sets
+    ``last_action_error`` and costs ``invalid_action_penalty``.
+
+    **Reward**: sparse. The step that ends the episode (the site reports it done, e.g. a purchase or a
+    submitted form, or the agent sends ``answer``/``stop``) earns the site's score in [0, 1]; every other
+    step earns 0. A failed command additionally earns ``-invalid_action_penalty``. ``info["success"]``
+    is the site's verdict (always present), ``info["evaluation"]`` its score breakdown.
+
+    **Termination**: ``terminated`` when the site reports the episode done or after ``answer``/``stop``;
+    ``truncated`` after ``max_steps`` steps (no reward). Stepping a finished episode is a no-op that
+    reports an error until :meth:`reset`.
+
+    **Search and branching**: :meth:`get_state` / :meth:`set_state` snapshot and restore the site,
+    the browser (history, field values, scroll position), the trace and the step count exactly.
+
+    Args:
+        site: site key (``shop``, ``qa``, ``forms``; see :data:`rlft.envs.web.sites.SITE_CLASSES`), or a
+            :class:`~rlft.envs.web.site.Site` instance (then ``family`` and ``site_kwargs`` must be empty).
+        family: task family, forwarded to sites that have families (forms).
+        backend: ``text`` (in-process, default) or ``chromium`` (a real browser, added later).
+        split: goal split, one of ``train``, ``validation``, ``test``.
+        max_steps: steps before truncation.
+        invalid_action_penalty: subtracted from the reward of a failed command (>= 0).
+        viewport_lines: lines of page text shown at once.
+        viewport_chars: maximum length of the ``page`` observation.
+        render_mode: ``None`` or ``ansi`` (:meth:`render` returns the page as text).
+        content_seed: seed of the site's generated content (products, articles, ...).
+        **site_kwargs: forwarded to the site's constructor.
+
+    Version history: v0, first release.
+
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        site: str | Site,
+        family: str | None = None,
+        backend: str = "text",
+        split: str = "train",
+        max_steps: int = 50,
+        invalid_action_penalty: float = 0.0,
+        viewport_lines: int = 60,
+        viewport_chars: int = 8000,
+        render_mode: str | None = None,
+        content_seed: int = 0,
+        **site_kwargs: Any,
+    ) -> None:
+        self.split = check_choice("split", split, SPLITS)
+        self.max_steps = check_int("max_steps", max_steps, minimum=1, maximum=100_000)
+        self.invalid_action_penalty = check_float("invalid_action_penalty", invalid_action_penalty, 0.0, 1.0)
+        self.viewport_lines = check_int("viewport_lines", viewport_lines, minimum=5, maximum=100_000)
+        self.viewport_chars = check_int("viewport_chars", viewport_chars, minimum=200, maximum=1_000_000)
+        if render_mode is not None:
+            check_choice("render_mode", render_mode, self.metadata["render_modes"])
+        self.render_mode = render_mode
+        check_int("content_seed", content_seed, minimum=0)
+        if isinstance(site, Site):
+            if family is not None or site_kwargs:
+                raise ConfigError(
+                    "Pass family and site arguments to the Site itself when site is a Site instance."
+                )
+            self.site = site
+        else:
+            kwargs = dict(site_kwargs, content_seed=content_seed)
+            if family is not None:
+                kwargs["family"] = family
+            try:
+                self.site = make_site(site, **kwargs)
+            except TypeError as error:
+                raise ConfigError(f"site={site!r} does not accept these arguments ({error}).") from error
+        self.backend = make_backend(backend, self.site)
+
+        self.observation_space = spaces.Dict(
+            {
+                "instruction": text_space(MAX_INSTRUCTION_LENGTH),
+                "url": text_space(MAX_URL_LENGTH),
+                "page": text_space(self.viewport_chars),
+                "admissible_commands": spaces.Sequence(text_space(MAX_COMMAND_LENGTH), stack=False),
+                "last_action_error": text_space(MAX_ERROR_LENGTH),
+            }
+        )
+        self.action_space = text_space(MAX_COMMAND_LENGTH)
+
+        self._task: Task | None = None
+        self._trace = Trace()
+        self._steps = 0
+        self._scroll = 0
+        self._loads_seen = -1
+        self._error = ""
+        self._done = False
+        self._evaluation = Evaluation(0.0, False, False)
+        self._closed = False
+        self._admissible_cache: tuple[Page, tuple[int, bool], tuple[str, ...]] | None = None
+
+    # -- Gymnasium API --------------------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Sample a goal from the split and open its start page."""
+        super().reset(seed=seed)
+        self._task = self.site.reset(self.np_random, self.split)
+        self.backend.restart(self._task.start_url)
+        self._trace = Trace(visited=(self.backend.page().url,))
+        self._steps = 0
+        self._scroll = 0
+        self._loads_seen = self.backend.loads
+        self._error = ""
+        self._done = False
+        self._admissible_cache = None
+        self._evaluation = self.site.evaluate(self._task, self._trace)
+        return self.observation(), self._info()
+
+    def step(self, action: str) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        """Carry out one command (see the class docstring for reward and termination)."""
+        task = self._require_task()
+        if self._done:
+            self._error = "The episode is over: call reset() to start a new one."
+            return self.observation(), 0.0, True, False, self._info()
+        self._steps += 1
+        self._error = ""
+        command: Command | None = None
+        try:
+            command = parse_command(action)
+            self._execute(command)
+        except CommandError as error:
+            self._error = str(error)
+        if self.backend.loads != self._loads_seen:
+            self._loads_seen = self.backend.loads
+            self._scroll = 0
+            self._trace = replace(self._trace, visited=(*self._trace.visited, self.backend.page().url))
+        self._evaluation = self.site.evaluate(task, self._trace)
+        terminated = self._evaluation.done or isinstance(command, (Answer, Stop))
+        truncated = not terminated and self._steps >= self.max_steps
+        reward = float(self._evaluation.reward) if terminated else 0.0
+        if self._error:
+            reward -= self.invalid_action_penalty
+        self._done = terminated or truncated
+        return self.observation(), reward, terminated, truncated, self._info()
+
+    def render(self) -> str | None:
+        """With ``render_mode="ansi"``: the URL, the visible page text and the last error."""
+        if self.render_mode != "ansi" or self._task is None:
+            return None
+        obs = self.observation()
+        error = f"\n! {obs['last_action_error']}" if obs["last_action_error"] else ""
+        return f"{obs['url']}\n{obs['page']}{error}\n"
+
+    def close(self) -> None:
+        """Release the backend (safe to call more than once)."""
+        if not self._closed:
+            self._closed = True
+            self.backend.close()
+
+    # -- agents' helpers ---------------------------------------------------------------------------------
+    def expert_action(self) -> str:
+        """Return the site's privileged solver's next command for the current state."""
+        task = self._require_task()
+        if self._done:
+            return "stop"
+        return self.site.expert_action(task, self.backend.page(), self._trace)
+
+    def current_page(self) -> Page:
+        """Return the whole rendered current page (the observation shows a viewport of it)."""
+        return self.backend.page()
+
+    def observation(self) -> dict[str, Any]:
+        """Return the observation of the current state (what the last ``reset``/``step`` returned)."""
+        task = self._require_task()
+        page = self.backend.page()
+        return {
+            "instruction": clean_text(task.instruction, MAX_INSTRUCTION_LENGTH),
+            "url": clean_text(page.url, MAX_URL_LENGTH),
+            "page": clean_text(self._viewport(page), self.viewport_chars),
+            "admissible_commands": self._admissible(page),
+            "last_action_error": clean_text(self._error, MAX_ERROR_LENGTH),
+        }
+
+    def get_state(self) -> dict[str, Any]:
+        """Return a deep, JSON-able snapshot of the episode: site, browser, trace, counters, RNG."""
+        task = self._require_task()
+        return copy.deepcopy(
+            {
+                "site": self.site.get_state(),
+                "backend": self.backend.get_state(),
+                "task": asdict(task),
+                "trace": asdict(self._trace),
+                "steps": self._steps,
+                "scroll": self._scroll,
+                "error": self._error,
+                "done": self._done,
+                "rng": self.np_random.bit_generator.state,
+            }
+        )
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore a snapshot from :meth:`get_state`; the next observation is identical to the saved one."""
+        state = copy.deepcopy(state)
+        self.site.set_state(state["site"])
+        self.backend.set_state(state["backend"])
+        self._task = Task(**state["task"])
+        trace = state["trace"]
+        self._trace = Trace(
+            answer=trace["answer"],
+            stopped=bool(trace["stopped"]),
+            quotes=tuple((str(u), str(q)) for u, q in trace["quotes"]),
+            visited=tuple(trace["visited"]),
+        )
+        self._steps = int(state["steps"])
+        self._scroll = int(state["scroll"])
+        self._error = str(state["error"])
+        self._done = bool(state["done"])
+        self.np_random.bit_generator.state = state["rng"]
+        self._loads_seen = self.backend.loads
+        self._admissible_cache = None
+        self._evaluation = self.site.evaluate(self._task, self._trace)
+
+    # -- internals --------------------------------------------------------------------------------------
+    def _require_task(self) -> Task:
+        if self._task is None:
+            raise gym.error.ResetNeeded("Call reset() before using the environment.")
+        return self._task
+
+    def _info(self) -> dict[str, Any]:
+        return {
+            "success": bool(self._evaluation.success),
+            "last_action_error": clean_text(self._error, MAX_ERROR_LENGTH),
+            "evaluation": dict(self._evaluation.details),
+            "steps": self._steps,
+        }
+
+    def _execute(self, command: Command) -> None:
+        backend = self.backend
+        if isinstance(command, Click):
+            backend.click(command.element)
+        elif isinstance(command, Type):
+            backend.type(command.element, command.text)
+        elif isinstance(command, Select):
+            backend.select(command.element, command.option)
+        elif isinstance(command, Search):
+            backend.search(command.query)
+        elif isinstance(command, Goto):
+            backend.goto(command.url)
+        elif isinstance(command, Back):
+            backend.back()
+        elif isinstance(command, Scroll):
+            self._scroll_to(command.direction)
+        elif isinstance(command, Find):
+            self._find(command.text)
+        elif isinstance(command, Quote):
+            self._quote(command.text)
+        elif isinstance(command, Answer):
+            self._trace = replace(self._trace, answer=command.text)
+        elif isinstance(command, Stop):
+            self._trace = replace(self._trace, stopped=True)
+
+    def _lines(self, page: Page) -> list[str]:
+        return page.text.split("\n") if page.text else []
+
+    def _scroll_to(self, direction: str) -> None:
+        count = len(self._lines(self.backend.page()))
+        last = max(0, count - self.viewport_lines)
+        target = {
+            "up": max(0, self._scroll - self.viewport_lines),
+            "down": min(last, self._scroll + self.viewport_lines),
+            "top": 0,
+            "bottom": last,
+        }[direction]
+        if target == self._scroll and direction in ("up", "down"):
+            raise CommandError(
+                f"Cannot scroll {direction}: the {'top' if direction == 'up' else 'end'} is shown."
+            )
+        self._scroll = target
+
+    def _find(self, text: str) -> None:
+        needle = _normalise(text)
+        if not needle:
+            raise CommandError("find[text] needs visible text to look for.")
+        lines = self._lines(self.backend.page())
+        count = len(lines)
+        for offset in range(1, count + 1):
+            index = (self._scroll + offset) % count
+            if needle in _normalise(lines[index]):
+                self._scroll = index
+                return
+        raise CommandError(f"Text {text[:100]!r} is not on this page.")
+
+    def _quote(self, text: str) -> None:
+        page = self.backend.page()
+        needle = _normalise(text)
+        if not needle or needle not in _normalise(page.text):
+            raise CommandError(f"Cannot quote {text[:100]!r}: that text is not on this page.")
+        self._trace = replace(self._trace, quotes=(*self._trace.quotes, (page.url, " ".join(text.split()))))
+
+    def _viewport(self, page: Page) -> str:
+        lines = self._lines(page)
+        start = min(self._scroll, max(0, len(lines) - 1))
+        shown = lines[start : start + self.viewport_lines]
+        view = "\n".join(shown)
+        if len(lines) > self.viewport_lines:
+            end = start + len(shown)
+            more = []
+            if start > 0:
+                more.append("scroll[up]")
+            if end < len(lines):
+                more.append("scroll[down]")
+            view += f"\n(lines {start + 1}-{end} of {len(lines)}; {' or '.join(more)} for more)"
+        return view
+
+    def _admissible(self, page: Page) -> tuple[str, ...]:
+        task = self._require_task()
+        # Sites' candidates cost a little; the list only changes with the page, scroll and history.
+        key = (self._scroll, self.backend.can_go_back)
+        cache = self._admissible_cache
+        if cache is not None and cache[0] is page and cache[1] == key:
+            return cache[2]
+        commands: list[str] = []
+        for element in page.elements:
+            if element.disabled:
+                continue
+            if element.role in ("link", "button", "checkbox", "radio"):
+                commands.append(f"click[{element.id}]")
+            elif element.role == "combobox":
+                commands += [f"select[{element.id}][{o}]" for o in element.options if o != element.value]
+        commands += self.site.candidates(task, page)
+        count = len(self._lines(page))
+        if self._scroll > 0:
+            commands.append("scroll[up]")
+        if self._scroll + self.viewport_lines < count:
+            commands.append("scroll[down]")
+        if self.backend.can_go_back:
+            commands.append("back")
+        commands.append("stop")
+        cleaned = tuple(dict.fromkeys(clean_text(c, MAX_COMMAND_LENGTH) for c in commands if c.strip()))
+        self._admissible_cache = (page, key, cleaned)
+        return cleaned
