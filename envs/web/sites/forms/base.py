@@ -1,0 +1,308 @@
+"""The small base class every form family implements, plus request parsing and page helpers.
+
+A family is one kind of MiniWoB-style task (log in, fill a form, pick a date, ...). It
+
+* generates an *episode* (page content and goal, JSON-able) from a dedicated generator, so a goal index
+  always yields the same episode;
+* serves requests (:meth:`FormFamily.handle`), keeping everything mutable in a JSON-able ``server``
+  dict owned by :class:`~rlft.envs.web.sites.forms.site.FormsSite` (so snapshots are exact);
+* scores the final state with named checks (partial credit is the fraction that hold);
+* proposes typed-text candidates a reader can derive from the instruction and the pages seen;
+* and acts as a privileged expert through the same command grammar as the agent.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import parse_qs
+
+import numpy as np
+from rlft.envs.web.site import Element, Evaluation, Page
+from rlft.envs.web.sites.forms import html
+from rlft.errors import ConfigError
+
+Episode = dict[str, Any]
+"""Generated content and goal of one episode (JSON-able, never mutated after generation)."""
+Server = dict[str, Any]
+"""Mutable server-side state of one episode (JSON-able)."""
+
+MAX_BODY_BYTES = 1 << 16
+"""POST bodies are cut here: agents can type long strings, the site never needs more."""
+
+TEXT_ROLES = frozenset({"textbox", "searchbox"})
+"""Element roles that accept ``type[n][text]``."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One parsed HTTP request.
+
+    Unlike :class:`rlft.envs.web.wsgi.Request` (one value per name), this keeps every value of a
+    repeated name: a group of checkboxes submits ``word=a&word=b``.
+    """
+
+    method: str
+    path: str
+    query: Mapping[str, list[str]]
+    form: Mapping[str, list[str]]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, Any]) -> Request:
+        """Parse a WSGI environ (query string and url-encoded POST body)."""
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        path = str(environ.get("PATH_INFO", "/")) or "/"
+        query = parse_qs(str(environ.get("QUERY_STRING", "")), keep_blank_values=True)
+        form: dict[str, list[str]] = {}
+        if method == "POST":
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            stream = environ.get("wsgi.input")
+            if stream is not None and length > 0:
+                body = stream.read(min(length, MAX_BODY_BYTES)).decode("utf-8", errors="replace")
+                form = parse_qs(body, keep_blank_values=True)
+        return cls(method, path, query, form)
+
+    def arg(self, name: str, default: str = "") -> str:
+        """First value of ``name`` from the POST body, else the query string, else ``default``."""
+        values = self.form.get(name) or self.query.get(name)
+        return values[0] if values else default
+
+    def args(self, name: str) -> list[str]:
+        """Every value of ``name`` (checkbox groups), POST body first."""
+        return list(self.form.get(name) or self.query.get(name) or [])
+
+    def int_arg(self, name: str, default: int, lo: int, hi: int) -> int:
+        """``name`` as an integer clamped to ``[lo, hi]``; ``default`` when missing or malformed."""
+        try:
+            value = int(self.arg(name, str(default)))
+        except ValueError:
+            return default
+        return min(max(value, lo), hi)
+
+
+@dataclass(frozen=True)
+class Response:
+    """What a family answers: a status and an HTML document."""
+
+    html: str
+    status: str = "200 OK"
+
+
+def not_found(title: str = "Page not found") -> Response:
+    """Return the answer for unknown paths (agents may ``goto`` any URL of the site)."""
+    body = (html.para("There is nothing here."), html.link("/", "Back to start"))
+    return Response(html.document(title, *body), "404 Not Found")
+
+
+# -- page helpers used by experts and candidate generators ------------------------------------------
+def find(page: Page, predicate: Callable[[Element], bool]) -> Element | None:
+    """Return the first element of ``page`` satisfying ``predicate``."""
+    return next((element for element in page.elements if predicate(element)), None)
+
+
+def by_name(page: Page, name: str, value: str | None = None) -> Element | None:
+    """Return the element whose HTML ``name`` attribute is ``name`` (and ``value`` attribute, if given)."""
+    return find(
+        page,
+        lambda e: e.attrs.get("name") == name and (value is None or e.attrs.get("value") == value),
+    )
+
+
+def by_href(page: Page, href: str) -> Element | None:
+    """Return the link pointing at ``href``."""
+    return find(page, lambda e: e.role == "link" and e.attrs.get("href") == href)
+
+
+def by_label(page: Page, role: str, name: str) -> Element | None:
+    """Return the element of ``role`` whose accessible name is ``name``."""
+    return find(page, lambda e: e.role == role and e.name == name)
+
+
+def is_checked(element: Element) -> bool:
+    """Whether a checkbox or radio element is currently ticked."""
+    return element.value == "checked"
+
+
+def click(element: Element) -> str:
+    """Return the ``click`` command for ``element``."""
+    return f"click[{element.id}]"
+
+
+def type_text(element: Element, text: str) -> str:
+    """Return the ``type`` command writing ``text`` into ``element``."""
+    return f"type[{element.id}][{text}]"
+
+
+def choose(element: Element, option: str) -> str:
+    """Return the ``select`` command picking ``option`` in a combobox."""
+    return f"select[{element.id}][{option}]"
+
+
+@dataclass(frozen=True)
+class Want:
+    """One field the expert wants in a given state.
+
+    ``kind`` is ``text`` (type ``value``), ``select`` (choose option ``value``), ``check`` (the checkbox
+    ``name``/``value`` ticked when ``on``, else unticked) or ``radio`` (pick the radio ``name``/``value``).
+    """
+
+    kind: str
+    name: str
+    value: str
+    on: bool = True
+
+
+def next_fill(page: Page, wants: Iterable[Want]) -> str | None:
+    """Return the command fixing the first field of ``page`` that is not as wanted (``None`` when all are).
+
+    Fields missing from the page are skipped, so one plan serves every step of a multi-page form.
+    """
+    for want in wants:
+        if want.kind in ("check", "radio"):
+            element = by_name(page, want.name, want.value)
+            if element is not None and is_checked(element) != want.on:
+                return click(element)
+            continue
+        element = by_name(page, want.name)
+        if element is None or element.value == want.value:
+            continue
+        return type_text(element, want.value) if want.kind == "text" else choose(element, want.value)
+    return None
+
+
+def submit_button(page: Page, label: str) -> str:
+    """Return the command pressing the button labelled ``label``; :func:`home` if it is not here."""
+    element = by_label(page, "button", label)
+    return click(element) if element is not None else home(page)
+
+
+def click_or_home(page: Page, element: Element | None) -> str:
+    """Return ``click`` on ``element`` when it exists, else :func:`home`."""
+    return click(element) if element is not None else home(page)
+
+
+def home(page: Page) -> str:
+    """Return the command that goes back to the start page ``/``.
+
+    The expert only needs it after someone else (a learner, under DAgger) wandered off its path:
+    it clicks a link to ``/`` when the page has one, so the command is admissible, else ``goto[/]``.
+    """
+    link = by_href(page, "/")
+    return click(link) if link is not None else "goto[/]"
+
+
+QUOTED = re.compile(r"\"([^\"]+)\"")
+
+
+def quoted(text: str) -> list[str]:
+    """Return the double-quoted spans of ``text``, in order, without duplicates."""
+    return list(dict.fromkeys(QUOTED.findall(text)))
+
+
+def scored(checks: Mapping[str, bool], done: bool, **details: Any) -> Evaluation:
+    """Return an evaluation whose reward is the fraction of ``checks`` that hold (0 until ``done``)."""
+    fraction = sum(checks.values()) / len(checks) if checks else 0.0
+    reward = fraction if done else 0.0
+    return Evaluation(
+        reward=float(reward),
+        success=bool(done and fraction == 1.0),
+        done=done,
+        details={"checks": dict(checks), **details},
+    )
+
+
+def sent_value(sent: Request | None, name: str, default: str = "") -> str:
+    """Return the value of ``name`` in a rejected submission (for echoing), else ``default``."""
+    return sent.arg(name, default) if sent is not None else default
+
+
+class FormFamily(abc.ABC):
+    """One task family of the Forms site. Subclasses are stateless; all state lives in ``server``."""
+
+    key: ClassVar[str]
+    """Family key (``login``), the ``family=`` kwarg of the env."""
+    title: ClassVar[str]
+    """Site title shown on every page."""
+    reward_doc: ClassVar[str]
+    """One line describing the reward (documentation)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # ABCMeta computes __abstractmethods__ only after this hook runs, so look for them directly.
+        abstract = any(getattr(getattr(cls, n, None), "__isabstractmethod__", False) for n in dir(cls))
+        if not abstract:
+            for attr in ("key", "title", "reward_doc"):
+                if not isinstance(getattr(cls, attr, None), str):
+                    raise TypeError(f"Form family {cls.__name__} must set the class attribute {attr!r}.")
+
+    start_url: ClassVar[str] = "/"
+
+    answer_in_page: ClassVar[bool] = False
+    """Whether the answer depends on the generated page content (a table, a directory, an inbox).
+
+    Goals are assigned to splits by :meth:`goal_key`: the goal alone by default, so one request (say,
+    a date) never shows up in two splits; the whole episode when the answer lies in the page, where
+    the same words of instruction over a different page are a different task.
+    """
+
+    @abc.abstractmethod
+    def generate(self, rng: np.random.Generator) -> Episode:
+        """Generate one episode's content and goal (``episode["goal"]``) from ``rng``."""
+
+    @abc.abstractmethod
+    def instruction(self, episode: Episode) -> str:
+        """Return the natural-language goal."""
+
+    def goal_key(self, episode: Episode) -> str:
+        """Return what identifies the goal, for the split assignment (see :attr:`answer_in_page`)."""
+        return json.dumps(episode if self.answer_in_page else episode["goal"], sort_keys=True)
+
+    def initial_server(self, episode: Episode) -> Server:
+        """Mutable server state at the start of an episode."""
+        del episode
+        return {"submitted": None}
+
+    @abc.abstractmethod
+    def handle(self, request: Request, episode: Episode, server: Server) -> Response:
+        """Serve one request, updating ``server`` in place."""
+
+    @abc.abstractmethod
+    def evaluate(self, episode: Episode, server: Server) -> Evaluation:
+        """Score the current server state."""
+
+    def texts(self, episode: Episode, server: Server, instruction: str, page: Page) -> list[str]:
+        """Strings worth typing: by default the quoted spans of the instruction.
+
+        Families override this to add what a reader derives from the instruction and from the pages
+        the agent has been shown (``server`` records those); never hidden goal data.
+        """
+        del episode, server, page
+        return quoted(instruction)
+
+    def candidates(self, episode: Episode, server: Server, instruction: str, page: Page) -> list[str]:
+        """``type[n][text]`` for every text field of ``page`` and every string of :meth:`texts`."""
+        fields = [element for element in page.elements if element.role in TEXT_ROLES]
+        if not fields:
+            return []
+        texts = self.texts(episode, server, instruction, page)
+        return [type_text(field, text) for field in fields for text in texts if field.value != text]
+
+    @abc.abstractmethod
+    def expert(self, episode: Episode, server: Server, page: Page) -> str:
+        """Return the privileged solver's next command on ``page``."""
+
+
+def pick(rng: np.random.Generator, items: list[Any] | tuple[Any, ...], k: int | None = None) -> Any:
+    """One item (or ``k`` distinct items, as a list) drawn uniformly from ``items``."""
+    if k is None:
+        return items[int(rng.integers(len(items)))]
+    if k > len(items):
+        raise ConfigError(f"cannot draw {k} distinct items from {len(items)}")
+    return [items[int(i)] for i in rng.choice(len(items), size=k, replace=False)]
