@@ -7,9 +7,11 @@ from dataclasses import asdict, replace
 from typing import Any, ClassVar
 
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 from rlft.envs.text import clean_text, text_space
 from rlft.envs.web.backends import make_backend
+from rlft.envs.web.backends.browser import BackendError
 from rlft.envs.web.commands import (
     MAX_COMMAND_LENGTH,
     Answer,
@@ -34,6 +36,8 @@ from rlft.errors import ConfigError, check_choice, check_float, check_int
 MAX_INSTRUCTION_LENGTH = 1024
 MAX_URL_LENGTH = 1024
 MAX_ERROR_LENGTH = 512
+
+OBS_MODES: tuple[str, ...] = ("text", "text+screenshot")
 
 _WS_TABLE = str.maketrans({"\n": " ", "\t": " "})
 
@@ -83,13 +87,21 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         site: site key (``shop``, ``qa``, ``forms``; see :data:`rlft.envs.web.sites.SITE_CLASSES`), or a
             :class:`~rlft.envs.web.site.Site` instance (then ``family`` and ``site_kwargs`` must be empty).
         family: task family, forwarded to sites that have families (forms).
-        backend: ``text`` (in-process, default) or ``chromium`` (a real browser, added later).
+        backend: ``text`` (in-process, default) or ``chromium`` (headless Chromium through Playwright; see
+            :mod:`rlft.envs.web.backends.chromium`). If that browser crashes or is killed, the step returns
+            ``truncated=True`` with ``info["backend_error"]`` and the next ``reset`` starts a fresh one;
+            ``info["blocked_requests"]`` counts the requests its network sandbox aborted.
+        backend_options: keyword arguments of the backend class (chromium: ``executable_path``,
+            ``viewport=(width, height)``, ``timeout_s``).
+        obs_mode: ``text`` (default), or ``text+screenshot`` to add ``screenshot``, the browser viewport as
+            ``Box(0, 255, (height, width, 3), uint8)`` (needs a browser backend).
         split: goal split, one of ``train``, ``validation``, ``test``.
         max_steps: steps before truncation.
         invalid_action_penalty: subtracted from the reward of a failed command (>= 0).
         viewport_lines: lines of page text shown at once.
         viewport_chars: maximum length of the ``page`` observation.
-        render_mode: ``None`` or ``ansi`` (:meth:`render` returns the page as text).
+        render_mode: ``None``, ``ansi`` (:meth:`render` returns the page as text) or ``rgb_array`` (the
+            browser viewport as an RGB array; needs a browser backend).
         content_seed: seed of the site's generated content (products, articles, ...).
         **site_kwargs: forwarded to the site's constructor.
 
@@ -97,7 +109,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
 
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(
         self,
@@ -111,6 +123,8 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         viewport_chars: int = 8000,
         render_mode: str | None = None,
         content_seed: int = 0,
+        obs_mode: str = "text",
+        backend_options: dict[str, Any] | None = None,
         **site_kwargs: Any,
     ) -> None:
         self.split = check_choice("split", split, SPLITS)
@@ -136,7 +150,16 @@ class WebEnv(gym.Env[dict[str, Any], str]):
                 self.site = make_site(site, **kwargs)
             except TypeError as error:
                 raise ConfigError(f"site={site!r} does not accept these arguments ({error}).") from error
-        self.backend = make_backend(backend, self.site)
+        self.obs_mode = check_choice("obs_mode", obs_mode, OBS_MODES)
+        self.backend = make_backend(backend, self.site, **(backend_options or {}))
+        screenshot = getattr(self.backend, "screenshot", None)
+        if (obs_mode != "text" or render_mode == "rgb_array") and screenshot is None:
+            self.backend.close()
+            raise ConfigError(
+                f"obs_mode={obs_mode!r} / render_mode={render_mode!r} need screenshots, which backend="
+                f"{backend!r} cannot take: use backend='chromium' (without a browser: obs_mode='text', "
+                "render_mode None or 'ansi')."
+            )
 
         self.observation_space = spaces.Dict(
             {
@@ -147,6 +170,9 @@ class WebEnv(gym.Env[dict[str, Any], str]):
                 "last_action_error": text_space(MAX_ERROR_LENGTH),
             }
         )
+        if self.obs_mode == "text+screenshot":
+            width, height = self.backend.viewport
+            self.observation_space["screenshot"] = spaces.Box(0, 255, (height, width, 3), np.uint8)
         self.action_space = text_space(MAX_COMMAND_LENGTH)
 
         self._task: Task | None = None
@@ -192,13 +218,16 @@ class WebEnv(gym.Env[dict[str, Any], str]):
             self._execute(command)
         except CommandError as error:
             self._error = str(error)
+        except BackendError:
+            pass  # the backend records the failure; the episode is truncated below
         if self.backend.loads != self._loads_seen:
             self._loads_seen = self.backend.loads
             self._scroll = 0
             self._trace = replace(self._trace, visited=(*self._trace.visited, self.backend.page().url))
         self._evaluation = self.site.evaluate(task, self._trace)
         terminated = self._evaluation.done or isinstance(command, (Answer, Stop))
-        truncated = not terminated and self._steps >= self.max_steps
+        failed = bool(getattr(self.backend, "failure", ""))
+        truncated = not terminated and (self._steps >= self.max_steps or failed)
         reward = float(self._evaluation.reward) if terminated else 0.0
         if self._error:
             reward -= self.invalid_action_penalty
@@ -207,6 +236,8 @@ class WebEnv(gym.Env[dict[str, Any], str]):
 
     def render(self) -> str | None:
         """With ``render_mode="ansi"``: the URL, the visible page text and the last error."""
+        if self.render_mode == "rgb_array" and self._task is not None:
+            return self._screenshot()
         if self.render_mode != "ansi" or self._task is None:
             return None
         obs = self.observation()
@@ -241,7 +272,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
             "page": clean_text(self._viewport(page), self.viewport_chars),
             "admissible_commands": self._admissible(page),
             "last_action_error": clean_text(self._error, MAX_ERROR_LENGTH),
-        }
+        } | ({"screenshot": self._screenshot()} if self.obs_mode == "text+screenshot" else {})
 
     def get_state(self) -> dict[str, Any]:
         """Return a deep, JSON-able snapshot of the episode: site, browser, trace, counters, RNG."""
@@ -294,7 +325,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
             "last_action_error": clean_text(self._error, MAX_ERROR_LENGTH),
             "evaluation": dict(self._evaluation.details),
             "steps": self._steps,
-        }
+        } | (self.backend.status_info() if hasattr(self.backend, "status_info") else {})
 
     def _execute(self, command: Command) -> None:
         backend = self.backend
@@ -320,6 +351,11 @@ class WebEnv(gym.Env[dict[str, Any], str]):
             self._trace = replace(self._trace, answer=command.text)
         elif isinstance(command, Stop):
             self._trace = replace(self._trace, stopped=True)
+
+    def _screenshot(self) -> np.ndarray:
+        # The image follows the text viewport: scrolled by the same fraction of the page.
+        last = max(1, len(self._lines(self.backend.page())) - self.viewport_lines)
+        return self.backend.screenshot(min(1.0, self._scroll / last))
 
     def _lines(self, page: Page) -> list[str]:
         return page.text.split("\n") if page.text else []

@@ -1,1 +1,9 @@
-"""Tabletop task families: goals, instructions, rewards and experts."""
+"""Tabletop task families: goals, instructions, rewards and experts.
+
+Importing this package imports every family module, which registers the families in :data:`TASKS`.
+"""
+
+from rlft.envs.tabletop.tasks import arrangement, placement, stacking
+from rlft.envs.tabletop.tasks.base import TASKS, Plan, Task
+
+__all__ = ["TASKS", "Plan", "Task", "arrangement", "placement", "stacking"]

@@ -7,9 +7,10 @@ backend's heavy dependency (Playwright for Chromium) loads only when that backen
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+import inspect
+from typing import TYPE_CHECKING, Any
 
-from rlft.errors import DependencyError, check_choice
+from rlft.errors import ConfigError, DependencyError, check_choice
 
 if TYPE_CHECKING:
     from rlft.envs.web.backends.base import Backend
@@ -21,11 +22,11 @@ BACKENDS: dict[str, str] = {
 }
 
 
-def make_backend(name: str, site: Site) -> Backend:
-    """Create the backend registered under ``name`` for ``site``.
+def make_backend(name: str, site: Site, **options: Any) -> Backend:
+    """Create the backend registered under ``name`` for ``site``, passing ``options`` to its class.
 
     Raises:
-        ConfigError: for an unknown name (listing the known ones).
+        ConfigError: for an unknown name (listing the known ones) or options the backend does not take.
         DependencyError: when the backend's module (or what it needs) cannot be imported.
 
     """
@@ -41,4 +42,9 @@ def make_backend(name: str, site: Site) -> Backend:
         raise DependencyError(
             f"backend={name!r} needs {error.name!r}, which cannot be imported: {error}"
         ) from error
-    return getattr(module, class_name)(site)
+    backend_class = getattr(module, class_name)
+    try:
+        inspect.signature(backend_class).bind(site, **options)
+    except TypeError as error:
+        raise ConfigError(f"backend={name!r} does not accept these options ({error}).") from error
+    return backend_class(site, **options)

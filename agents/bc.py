@@ -1,0 +1,272 @@
+"""Behaviour cloning: fit a policy (pretrained backbone + adapter head) to expert demonstrations.
+
+Read top to bottom, cleanrl-style: load the dataset, split its *episodes* into train / validation (so
+validation states come from unseen episodes), build the policy, then minimise the negative
+log-likelihood of the expert's actions. Every ``eval_every`` steps the validation loss and action
+accuracy go to TensorBoard; the policy with the best validation accuracy (ties: lower loss) is kept in
+``out_dir/best``. Checkpoints (``out_dir/checkpoints``) are atomic; running the same command again
+after an interruption resumes from the latest one, with the same data order, because the batch for a
+step depends only on ``(seed, step)``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rlft.agents.checkpoint import (
+    atomic_dir,
+    atomic_write_text,
+    latest_checkpoint,
+    load_optimizer,
+    load_state,
+    save_checkpoint,
+)
+from rlft.agents.encode_cache import cache_frozen_text
+from rlft.agents.policy_io import build_agent_policy, load_agent_policy, split_space_of
+from rlft.demos.dataset import load_demos
+from rlft.errors import ConfigError, check_float, check_int
+
+__all__ = ["BCConfig", "BCResult", "action_matches", "train_bc", "validate_bc"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BCConfig:
+    """Settings of :func:`train_bc` (the ``rlft train bc`` flags mirror them)."""
+
+    dataset: str
+    """Demonstration dataset folder written by ``rlft collect`` (or a Minari id under the Minari root)."""
+    out_dir: str
+    """Run folder: checkpoints, ``best/`` and ``policy/`` (final), TensorBoard logs in ``tb/``."""
+    backbone: str = "minilm"
+    """Backbone spec (``minilm``, ``minilm+efficientnet``, ``hf:<id>``, ``tiny-bert`` ...)."""
+    finetune: str = "frozen"
+    """How the backbone trains: ``frozen``, ``lora`` or ``full``."""
+    policy_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Extra :class:`rlft.policies.PolicyConfig` fields (head sizes, max token length ...)."""
+    init_policy: str | None = None
+    """Start from this saved policy folder instead of a fresh head (fine-tuning further)."""
+    steps: int = 300
+    """Optimizer steps in total (resumed runs count the steps already done)."""
+    batch_size: int = 16
+    """Transitions per step."""
+    lr: float = 1e-3
+    """AdamW learning rate."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping norm."""
+    val_fraction: float = 0.2
+    """Fraction of episodes held out for validation (at least one when the dataset has two or more)."""
+    eval_every: int = 50
+    """Validate every this many steps (and at the end)."""
+    checkpoint_every: int = 100
+    """Checkpoint every this many steps (and at the end)."""
+    keep_checkpoints: int = 2
+    """How many recent checkpoints to keep."""
+    max_val_transitions: int = 256
+    """Cap on validation transitions (validation runs the policy once per state)."""
+    seed: int = 0
+    """Seeds the episode split, the data order and the head initialisation."""
+    resume: bool = True
+    """Continue from ``out_dir``'s latest checkpoint when there is one."""
+    num_threads: int = 1
+    """torch CPU threads (1 is often fastest on small shared machines)."""
+    progress: bool = False
+    """Show a progress bar."""
+
+    def validate(self) -> None:
+        """Check every field; raise :class:`ConfigError` naming the bad one."""
+        for name in ("steps", "batch_size", "eval_every", "checkpoint_every", "keep_checkpoints"):
+            check_int(name, getattr(self, name))
+        check_int("num_threads", self.num_threads)
+        check_int("max_val_transitions", self.max_val_transitions)
+        check_float("lr", self.lr, 0.0)
+        check_float("weight_decay", self.weight_decay, 0.0)
+        check_float("max_grad_norm", self.max_grad_norm, 0.0)
+        check_float("val_fraction", self.val_fraction, 0.0, 0.9)
+
+
+@dataclass
+class BCResult:
+    """What :func:`train_bc` produced."""
+
+    policy_dir: Path
+    """The policy to use next (``best/`` when validation ran, else ``policy/``)."""
+    final_dir: Path
+    """The policy after the last step."""
+    steps: int
+    """Optimizer steps done in total."""
+    metrics: dict[str, float]
+    """Last validation metrics (``val_loss``, ``val_accuracy``) and ``train_loss``."""
+    resumed_from: int = 0
+    """Step the run resumed from (0 for a fresh run)."""
+    seconds: float = 0.0
+    """Wall time of this call."""
+
+
+def action_matches(policy: Any, obs: Any, predicted: Any, expert: Any) -> bool:
+    """Whether the policy's action is the expert's *in the policy's own discrete action set*.
+
+    Web: the same admissible command. Tabletop: the same pick cell, pick yaw bin, place cell and place yaw
+    bin (the pick-and-place head outputs cell centres, so comparing raw floats would never match).
+    """
+    return bool(np.array_equal(policy.action_to_index(obs, predicted), policy.action_to_index(obs, expert)))
+
+
+def split_episodes(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Shuffle episode indices with ``seed`` and hold out ``val_fraction`` of them (>= 1 if n >= 2)."""
+    order = np.random.default_rng(seed).permutation(n).tolist()
+    n_val = 0 if n < 2 or val_fraction == 0 else max(1, round(n * val_fraction))
+    return sorted(order[n_val:]), sorted(order[:n_val])
+
+
+def _batch_indices(step: int, n: int, batch_size: int, seed: int) -> np.ndarray:
+    """The transitions of ``step``: a fresh seeded permutation per epoch, so resuming replays exactly."""
+    per_epoch = math.ceil(n / batch_size)
+    epoch, pos = divmod(step, per_epoch)
+    perm = np.random.default_rng([seed, epoch]).permutation(n)
+    return perm[pos * batch_size : (pos + 1) * batch_size]
+
+
+def validate_bc(policy: Any, transitions: list[tuple[Any, Any]], batch_size: int) -> dict[str, float]:
+    """Validation loss (mean NLL of the expert actions) and action accuracy (greedy policy)."""
+    import torch
+
+    policy.eval()
+    losses, hits = [], 0
+    with torch.no_grad():
+        for start in range(0, len(transitions), batch_size):
+            chunk = transitions[start : start + batch_size]
+            observations, actions = [o for o, _ in chunk], [a for _, a in chunk]
+            log_prob, _, _ = policy.evaluate_actions(observations, actions)
+            losses.append(float(-log_prob.sum()))
+            predicted = policy.act_batch(observations, deterministic=True)
+            hits += sum(
+                action_matches(policy, *t) for t in zip(observations, predicted, actions, strict=True)
+            )
+    policy.train()
+    n = max(1, len(transitions))
+    return {"val_loss": sum(losses) / n, "val_accuracy": hits / n}
+
+
+def train_bc(config: BCConfig) -> BCResult:
+    """Train a policy by behaviour cloning on ``config.dataset``; see the module docstring.
+
+    Raises:
+        DatasetError: the dataset is missing or corrupt.
+        CheckpointError: the run folder's checkpoint is corrupt (good ones are never overwritten).
+        ModalityError: the backbone does not fit the environment's observations.
+        ConfigError: invalid settings, or ``out_dir`` holds checkpoints and ``resume`` is off.
+
+    """
+    import torch
+    from torch.utils.tensorboard import SummaryWriter
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    config.validate()
+    torch.set_num_threads(config.num_threads)
+    run_dir = Path(config.out_dir)
+
+    # Data: whole episodes go to either side of the split.
+    dataset = load_demos(config.dataset)
+    train_eps, val_eps = split_episodes(dataset.total_episodes, config.val_fraction, config.seed)
+    train = dataset.transitions(train_eps)
+    val = dataset.transitions(val_eps)[: config.max_val_transitions]
+    logger.info("BC on %s: %d train / %d val transitions", dataset, len(train), len(val))
+
+    # Policy, optimizer, and (when resuming) their saved state.
+    latest = latest_checkpoint(run_dir)
+    if latest is not None and not config.resume:
+        raise ConfigError(
+            f"{run_dir} already holds checkpoints; pass resume=True (--resume) to continue, "
+            "or choose another --out so they are not overwritten."
+        )
+    obs_space, act_space = split_space_of(dataset)
+    start, best = 0, {"val_accuracy": -1.0, "val_loss": math.inf}
+    if latest is not None:
+        state = load_state(latest)
+        policy = load_agent_policy(latest / "policy", obs_space, act_space)
+        start, best = state["step"], state.get("best", best)
+        logger.info("resuming BC from %s (step %d)", latest, start)
+    elif config.init_policy is not None:
+        policy = load_agent_policy(Path(config.init_policy), obs_space, act_space)
+    else:
+        torch.manual_seed(config.seed)
+        policy = build_agent_policy(
+            config.backbone, config.finetune, config.policy_kwargs, obs_space, act_space
+        )
+    cache_frozen_text(policy)
+    params = policy.trainable_parameters()
+    if not params:
+        raise ConfigError("The policy has no trainable parameters; use a head or finetune='lora'/'full'.")
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    if latest is not None:
+        load_optimizer(latest, optimizer)
+    atomic_write_text(run_dir / "bc_config.json", json.dumps(asdict(config), indent=2))
+
+    writer = SummaryWriter(str(run_dir / "tb"), purge_step=start)
+    metrics: dict[str, float] = {}
+    policy.train()
+    bar = tqdm(total=config.steps, initial=start, desc="train bc", unit="step", disable=not config.progress)
+    for step in range(start, config.steps):
+        idx = _batch_indices(step, len(train), config.batch_size, config.seed)
+        log_prob, entropy, _ = policy.evaluate_actions([train[i][0] for i in idx], [train[i][1] for i in idx])
+        loss = -log_prob.mean()
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+        optimizer.step()
+        done = step + 1
+        metrics["train_loss"] = loss.item()
+        writer.add_scalar("bc/train_loss", metrics["train_loss"], done)
+        writer.add_scalar("bc/entropy", entropy.mean().item(), done)
+        bar.update(1)
+        bar.set_postfix(loss=f"{metrics['train_loss']:.3f}")
+
+        if val and (done % config.eval_every == 0 or done == config.steps):
+            metrics.update(validate_bc(policy, val, config.batch_size))
+            writer.add_scalar("bc/val_loss", metrics["val_loss"], done)
+            writer.add_scalar("bc/val_accuracy", metrics["val_accuracy"], done)
+            better = (metrics["val_accuracy"], -metrics["val_loss"]) > (
+                best["val_accuracy"],
+                -best["val_loss"],
+            )
+            if better:
+                best = {
+                    "val_accuracy": metrics["val_accuracy"],
+                    "val_loss": metrics["val_loss"],
+                    "step": done,
+                }
+                atomic_dir(run_dir / "best", policy.save)
+            logger.info("step %d: %s", done, {k: round(v, 4) for k, v in metrics.items()})
+        if done % config.checkpoint_every == 0 or done == config.steps:
+            save_checkpoint(
+                run_dir,
+                done,
+                policy,
+                optimizer,
+                {"best": best, "metrics": metrics},
+                keep=config.keep_checkpoints,
+            )
+    bar.close()
+    writer.close()
+    atomic_dir(run_dir / "policy", policy.save)
+    use_best = (run_dir / "best").exists()
+    return BCResult(
+        policy_dir=run_dir / ("best" if use_best else "policy"),
+        final_dir=run_dir / "policy",
+        steps=max(start, config.steps),
+        metrics=metrics,
+        resumed_from=start,
+        seconds=time.perf_counter() - t0,
+    )

@@ -1,0 +1,201 @@
+"""Training checkpoints that survive interruption: atomic writes, a ``latest`` pointer, safe loading.
+
+A run folder looks like::
+
+    run_dir/
+      checkpoints/step_00000200/   policy (safetensors + JSON, written by AgentPolicy.save),
+                                   optimizer.pt (tensors only), state.json (step, metrics)
+      checkpoints/latest.json      {"step": 200, "name": "step_00000200"}
+      best/                        the policy with the best validation metric (BC)
+      tb/                          TensorBoard event files
+
+Every checkpoint is written into a hidden temporary folder and renamed into place; ``latest.json`` is
+replaced atomically after that. A crash at any moment leaves the previous checkpoint intact and
+``latest.json`` pointing at a complete one. Old checkpoints are pruned only after a newer one is
+committed. Optimizer state is loaded with ``torch.load(weights_only=True)``, which refuses arbitrary
+pickled objects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rlft.errors import CheckpointError
+
+__all__ = [
+    "CHECKPOINTS",
+    "atomic_dir",
+    "atomic_write_text",
+    "latest_checkpoint",
+    "load_optimizer",
+    "load_state",
+    "prune_checkpoints",
+    "save_checkpoint",
+]
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"
+"""Sub-folder of a run folder that holds the step checkpoints."""
+LATEST = "latest.json"
+STATE = "state.json"
+OPTIMIZER = "optimizer.pt"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace`` (atomic on POSIX)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_dir(target: Path, write: Callable[[Path], None]) -> Path:
+    """Fill a fresh temporary folder with ``write(tmp)``, then swap it in as ``target``.
+
+    An existing ``target`` is moved aside first and deleted only once the new one is in place, so a
+    crash never leaves ``target`` missing or half-written for longer than one rename.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        write(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+    tmp.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def save_checkpoint(
+    run_dir: Path,
+    step: int,
+    policy: Any,
+    optimizer: Any | None,
+    state: dict[str, Any],
+    keep: int = 2,
+    save_policy: Callable[[Any, Path], None] | None = None,
+) -> Path:
+    """Write checkpoint ``step`` (policy, optimizer, ``state``) atomically and point ``latest`` at it.
+
+    Args:
+        run_dir: the run folder.
+        step: the training step the checkpoint is taken at (its name).
+        policy: object saved with ``save_policy(policy, folder)`` (default ``policy.save(folder)``).
+        optimizer: a torch optimizer whose ``state_dict`` is saved, or ``None``.
+        state: JSON-serializable trainer state (``step`` is added).
+        keep: how many most recent checkpoints to keep.
+        save_policy: how to write ``policy`` into a folder.
+
+    """
+    import torch
+
+    name = f"step_{step:08d}"
+    folder = run_dir / CHECKPOINTS / name
+
+    def write(tmp: Path) -> None:
+        (save_policy or (lambda p, d: p.save(d)))(policy, tmp / "policy")
+        if optimizer is not None:
+            torch.save(optimizer.state_dict(), tmp / OPTIMIZER)
+        (tmp / STATE).write_text(json.dumps({**state, "step": step}, indent=2))
+
+    atomic_dir(folder, write)
+    atomic_write_text(run_dir / CHECKPOINTS / LATEST, json.dumps({"step": step, "name": name}))
+    prune_checkpoints(run_dir, keep)
+    logger.info("checkpoint %s", folder)
+    return folder
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The folder ``latest.json`` points at, or ``None`` when the run has no checkpoint yet.
+
+    Raises:
+        CheckpointError: when ``latest.json`` or the folder it names is damaged.
+
+    """
+    pointer = run_dir / CHECKPOINTS / LATEST
+    if not pointer.exists():
+        return None
+    try:
+        name = json.loads(pointer.read_text())["name"]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise CheckpointError(
+            f"{pointer} is damaged ({err}). Delete it to resume from an older checkpoint in "
+            f"{pointer.parent}, or train into a new --out folder."
+        ) from err
+    folder = run_dir / CHECKPOINTS / str(name)
+    if not (folder / STATE).is_file():
+        raise CheckpointError(
+            f"{pointer} names {folder}, which is incomplete; delete {pointer} to start over."
+        )
+    return folder
+
+
+def load_state(folder: Path) -> dict[str, Any]:
+    """The trainer state saved in checkpoint ``folder``.
+
+    Raises:
+        CheckpointError: when ``state.json`` is missing or not valid JSON.
+
+    """
+    try:
+        state = json.loads((folder / STATE).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"Cannot read {folder / STATE} ({err}); the checkpoint is corrupt.") from err
+    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+        raise CheckpointError(f"{folder / STATE} has no integer 'step'; the checkpoint is corrupt.")
+    return state
+
+
+def load_optimizer(folder: Path, optimizer: Any) -> None:
+    """Restore ``optimizer`` from checkpoint ``folder`` (no-op when none was saved).
+
+    Raises:
+        CheckpointError: when the file is corrupt or does not fit the optimizer.
+
+    """
+    import torch
+
+    path = folder / OPTIMIZER
+    if not path.exists():
+        return
+    try:
+        optimizer.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as err:  # pickle/zip/shape errors come in many types
+        raise CheckpointError(
+            f"Cannot restore the optimizer from {path} ({type(err).__name__}: {err})."
+        ) from err
+
+
+def prune_checkpoints(run_dir: Path, keep: int) -> None:
+    """Delete all but the ``keep`` newest ``step_*`` checkpoints (never the one ``latest`` names)."""
+    root = run_dir / CHECKPOINTS
+    folders = sorted(p for p in root.glob("step_*") if p.is_dir())
+    try:
+        latest = latest_checkpoint(run_dir)
+    except CheckpointError:
+        return  # never delete anything while the pointer is damaged
+    for folder in folders[: max(0, len(folders) - keep)]:
+        if latest is None or folder.resolve() != latest.resolve():
+            shutil.rmtree(folder, ignore_errors=True)

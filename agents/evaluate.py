@@ -1,0 +1,375 @@
+"""Evaluation: success rate, mean reward and episode length per task and split, with confidence intervals.
+
+Any :class:`Agent` can be evaluated: :class:`RandomAgent` and :class:`ExpertAgent` are the baselines
+(the floor and the ceiling of every table) and :class:`PolicyAgent` wraps a trained
+:class:`rlft.policies.AgentPolicy`. Success rates get a Wilson score interval (well-behaved at 0 % and
+100 %, where the normal approximation collapses); mean reward and length get a seeded percentile
+bootstrap. Episode ``i`` is reset with ``seed + i`` so two agents evaluated with the same seed face the
+same goals. Optionally the first episodes are saved: tabletop episodes as animated GIFs, web episodes as
+readable Markdown transcripts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from statistics import NormalDist
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+from rlft.agents.encode_cache import cache_frozen_text
+from rlft.demos.envs import make_env
+from rlft.errors import check_float, check_int
+
+__all__ = [
+    "Agent",
+    "EvalReport",
+    "ExpertAgent",
+    "PolicyAgent",
+    "RandomAgent",
+    "TaskResult",
+    "bootstrap_interval",
+    "evaluate",
+    "evaluate_agent",
+    "wilson_interval",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (``(0, 1)`` when ``trials == 0``)."""
+    if trials == 0:
+        return 0.0, 1.0
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = successes / trials
+    denom = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denom
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def bootstrap_interval(
+    values: Sequence[float], confidence: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the mean (degenerate for fewer than two values)."""
+    data = np.asarray(values, dtype=np.float64)
+    if data.size == 0:
+        return float("nan"), float("nan")
+    if data.size == 1 or np.all(data == data[0]):
+        return float(data[0]), float(data[0])
+    rng = np.random.default_rng(seed)
+    means = data[rng.integers(0, data.size, size=(resamples, data.size))].mean(axis=1)
+    alpha = (1 - confidence) / 2
+    return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
+
+
+class Agent(Protocol):
+    """Anything that picks actions for an environment."""
+
+    name: str
+
+    def reset(self, env: gym.Env, seed: int) -> None:
+        """Called after ``env.reset`` at the start of each episode."""
+
+    def act(self, obs: Any, env: gym.Env) -> Any:
+        """Return the next action for ``obs``."""
+
+
+class RandomAgent:
+    """Uniform over ``admissible_commands`` when the observation has them, else ``action_space.sample()``."""
+
+    name = "random"
+
+    def __init__(self) -> None:
+        self._rng = np.random.default_rng(0)
+        self._space: gym.Space | None = None
+
+    def reset(self, env: gym.Env, seed: int) -> None:
+        """Reseed from the episode seed so the baseline is reproducible."""
+        self._rng = np.random.default_rng(seed)
+        self._space = env.action_space
+        self._space.seed(seed)
+
+    def act(self, obs: Any, env: gym.Env) -> Any:
+        """A uniformly random admissible command (or a sample of the action space)."""
+        commands = obs.get("admissible_commands") if isinstance(obs, dict) else None
+        if commands is not None and len(commands) > 0:
+            return str(commands[int(self._rng.integers(len(commands)))])
+        return env.action_space.sample()
+
+
+class ExpertAgent:
+    """The environment's privileged solver, ``env.unwrapped.expert_action()``."""
+
+    name = "expert"
+
+    def reset(self, env: gym.Env, seed: int) -> None:
+        """Nothing to reset: the expert reads the simulator state."""
+
+    def act(self, obs: Any, env: gym.Env) -> Any:
+        """The expert's next action."""
+        return env.unwrapped.expert_action()
+
+
+class PolicyAgent:
+    """A trained policy (an :class:`rlft.policies.AgentPolicy`, or anything with its ``act``).
+
+    Args:
+        policy: the policy.
+        name: row name in reports.
+        deterministic: act greedily (argmax). With ``False`` actions are sampled from the policy's
+            distribution (what PPO optimises) with a generator seeded from each episode's seed, so
+            sampled evaluations are reproducible too.
+    """
+
+    def __init__(self, policy: Any, name: str = "policy", deterministic: bool = True) -> None:
+        self.policy = policy
+        self.name = name
+        self.deterministic = deterministic
+        self._generator: Any = None
+        cache_frozen_text(policy)
+
+    def reset(self, env: gym.Env, seed: int) -> None:
+        """Reseed the sampling generator from the episode seed."""
+        if not self.deterministic:
+            import torch
+
+            self._generator = torch.Generator().manual_seed(seed)
+
+    def act(self, obs: Any, env: gym.Env) -> Any:
+        """The policy's action for ``obs`` (greedy or sampled)."""
+        if self.deterministic:
+            return self.policy.act(obs, deterministic=True)
+        return self.policy.act(obs, deterministic=False, generator=self._generator)
+
+
+@dataclass
+class TaskResult:
+    """Evaluation of one agent on one environment id and goal split."""
+
+    env_id: str
+    split: str | None
+    episodes: int
+    success_rate: float
+    success_ci: tuple[float, float]
+    mean_reward: float
+    reward_ci: tuple[float, float]
+    mean_length: float
+    length_ci: tuple[float, float]
+    returns: list[float] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    successes: list[bool] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+    recordings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EvalReport:
+    """Results of one agent over several tasks / splits, serializable to JSON."""
+
+    agent: str
+    confidence: float
+    results: list[TaskResult]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return {
+            "agent": self.agent,
+            "confidence": self.confidence,
+            "results": [asdict(r) for r in self.results],
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the JSON report (parent folders are created)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2))
+        return path
+
+    def table(self) -> str:
+        """A fixed-width text table, one row per task and split."""
+        ci = f"[{round(self.confidence * 100)}% CI]"
+        rows = [
+            f"{'agent':<10} {'env':<28} {'split':<10} {'n':>4}  {'success ' + ci:<24} {'reward ' + ci:<24} "
+            f"{'length':>6}"
+        ]
+        for r in self.results:
+            rows.append(
+                f"{self.agent:<10} {r.env_id:<28} {r.split or '-':<10} {r.episodes:>4}  "
+                f"{r.success_rate:6.1%} [{r.success_ci[0]:.2f}, {r.success_ci[1]:.2f}]{'':<5} "
+                f"{r.mean_reward:.3f} [{r.reward_ci[0]:.2f}, {r.reward_ci[1]:.2f}]      {r.mean_length:6.1f}"
+            )
+        return "\n".join(rows)
+
+
+def _run_episode(
+    env: gym.Env, agent: Agent, seed: int, max_steps: int | None
+) -> tuple[float, int, bool, list[dict[str, Any]]]:
+    """One episode; returns (return, length, success, per-step trace for recordings)."""
+    obs, info = env.reset(seed=seed)
+    agent.reset(env, seed)
+    total, steps, success = 0.0, 0, bool(info.get("success", False))
+    trace: list[dict[str, Any]] = [{"obs": obs, "frame": _frame(env, obs)}]
+    limit = max_steps if max_steps is not None else 10_000
+    while steps < limit:
+        action = agent.act(obs, env)
+        obs, reward, terminated, truncated, info = env.step(action)
+        total += float(reward)
+        steps += 1
+        success = bool(info.get("success", False))
+        trace.append({"obs": obs, "action": action, "reward": float(reward), "frame": _frame(env, obs)})
+        if terminated or truncated:
+            break
+    return total, steps, success, trace
+
+
+def _frame(env: gym.Env, obs: Any) -> np.ndarray | None:
+    """An RGB frame for GIFs: ``env.render()`` in ``rgb_array`` mode, else the observation's ``rgb``."""
+    if env.render_mode == "rgb_array":
+        frame = env.render()
+        if isinstance(frame, np.ndarray):
+            return frame
+    if isinstance(obs, dict) and isinstance(obs.get("rgb"), np.ndarray):
+        return obs["rgb"]
+    return None
+
+
+def _write_gif(path: Path, trace: list[dict[str, Any]]) -> Path | None:
+    import imageio.v2 as imageio
+
+    frames = [np.asarray(t["frame"], dtype=np.uint8) for t in trace if t.get("frame") is not None]
+    if not frames:
+        return None
+    # Hold the last frame so the outcome is visible when the GIF loops.
+    imageio.mimsave(path, [*frames, frames[-1], frames[-1]], duration=0.6, loop=0)
+    return path
+
+
+def _write_transcript(path: Path, env_id: str, seed: int, trace: list[dict[str, Any]], success: bool) -> Path:
+    first = trace[0]["obs"]
+    lines = [f"# {env_id}, seed {seed}", "", f"**Instruction:** {first.get('instruction', '')}", ""]
+    for i, step in enumerate(trace):
+        obs = step["obs"]
+        if i > 0:
+            lines += [f"## Step {i}: `{step['action']}`  (reward {step['reward']:.3f})", ""]
+            if obs.get("last_action_error"):
+                lines += [f"> error: {obs['last_action_error']}", ""]
+        if "url" in obs:
+            lines += [f"URL: {obs['url']}", ""]
+        page = str(obs.get("page", ""))
+        if page:
+            lines += ["```text", page[:2000] + ("\n..." if len(page) > 2000 else ""), "```", ""]
+    lines.append(f"**Outcome:** {'success' if success else 'failure'}, {len(trace) - 1} steps.")
+    path.write_text("\n".join(lines))
+    return path
+
+
+def evaluate_agent(
+    agent: Agent,
+    env_id: str,
+    *,
+    split: str | None = None,
+    episodes: int = 20,
+    seed: int = 1000,
+    max_steps: int | None = None,
+    confidence: float = 0.95,
+    record_dir: str | Path | None = None,
+    record_episodes: int = 2,
+    env_kwargs: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> TaskResult:
+    """Evaluate ``agent`` on ``episodes`` episodes of ``env_id`` (goal ``split``).
+
+    Args:
+        agent: the agent to run.
+        env_id: registered environment id.
+        split: goal split (``test`` / ``unseen`` for held-out goals); ``None`` keeps the env default.
+        episodes: number of episodes (episode ``i`` resets with ``seed + i``).
+        seed: first reset seed.
+        max_steps: cap on steps per episode (default: the environment's time limit).
+        confidence: level of the intervals.
+        record_dir: where to save the first ``record_episodes`` episodes (GIF or transcript).
+        record_episodes: how many episodes to save.
+        env_kwargs: extra ``gym.make`` kwargs.
+        progress: show a progress bar.
+
+    """
+    from tqdm.auto import tqdm
+
+    episodes = check_int("episodes", episodes)
+    confidence = check_float("confidence", confidence, 0.5, 0.999)
+    env = make_env(env_id, split, env_kwargs)
+    text_actions = isinstance(env.action_space, gym.spaces.Text)
+    if not text_actions and env.render_mode is None and record_dir is not None:
+        env.close()
+        env = make_env(env_id, split, env_kwargs, render_mode="rgb_array")
+    returns, lengths, successes, seeds, recordings = [], [], [], [], []
+    out = Path(record_dir) if record_dir is not None else None
+    try:
+        for i in tqdm(range(episodes), desc=f"eval {agent.name} {env_id}", unit="ep", disable=not progress):
+            ep_seed = seed + i
+            total, length, success, trace = _run_episode(env, agent, ep_seed, max_steps)
+            returns.append(total)
+            lengths.append(length)
+            successes.append(success)
+            seeds.append(ep_seed)
+            if out is not None and i < record_episodes:
+                out.mkdir(parents=True, exist_ok=True)
+                stem = f"{agent.name}_{env_id.replace('/', '_')}_{split or 'default'}_seed{ep_seed}"
+                if text_actions:
+                    saved = _write_transcript(out / f"{stem}.md", env_id, ep_seed, trace, success)
+                else:
+                    saved = _write_gif(out / f"{stem}.gif", trace)
+                if saved is not None:
+                    recordings.append(str(saved))
+    finally:
+        env.close()
+    n_success = int(sum(successes))
+    return TaskResult(
+        env_id=env_id,
+        split=split,
+        episodes=episodes,
+        success_rate=n_success / episodes,
+        success_ci=wilson_interval(n_success, episodes, confidence),
+        mean_reward=float(np.mean(returns)),
+        reward_ci=bootstrap_interval(returns, confidence, seed=seed),
+        mean_length=float(np.mean(lengths)),
+        length_ci=bootstrap_interval(lengths, confidence, seed=seed),
+        returns=returns,
+        lengths=lengths,
+        successes=successes,
+        seeds=seeds,
+        recordings=recordings,
+    )
+
+
+def evaluate(
+    agent: Agent,
+    env_ids: Sequence[str],
+    splits: Sequence[str | None] = (None,),
+    *,
+    report_path: str | Path | None = None,
+    confidence: float = 0.95,
+    **kwargs: Any,
+) -> EvalReport:
+    """Evaluate ``agent`` on every pair of ``env_ids`` x ``splits``; optionally write the JSON report.
+
+    ``kwargs`` go to :func:`evaluate_agent` (episodes, seed, max_steps, record_dir, ...).
+    """
+    results = [
+        evaluate_agent(agent, env_id, split=split, confidence=confidence, **kwargs)
+        for env_id in env_ids
+        for split in splits
+    ]
+    report = EvalReport(agent=agent.name, confidence=confidence, results=results)
+    if report_path is not None:
+        report.save(report_path)
+    for line in report.table().splitlines():
+        logger.info(line)
+    return report

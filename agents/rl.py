@@ -1,0 +1,388 @@
+"""RL fine-tuning with PPO / MaskablePPO (stable-baselines3), starting from a behaviour-cloned policy.
+
+Read top to bottom: load the BC policy (the *same* policy object continues training; its value head,
+which BC does not train, is learned by PPO from the first update), wrap ``n_envs`` environments into
+SB3's fixed-shape view (:mod:`rlft.policies.sb3`: web envs become ``Discrete(K)`` with
+``action_masks()`` for MaskablePPO, tabletop envs keep their pick-and-place head under PPO), build the
+SB3 algorithm around the policy's modules, optionally add an anchor that keeps the policy close to
+BC (:mod:`rlft.agents.anchor`), and learn. Checkpoints hold the policy (safetensors), the optimizer
+state and the step count; running the same command again resumes from the latest one and continues
+the timestep count.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rlft.agents.anchor import ANCHORS, AnchorHook
+from rlft.agents.checkpoint import (
+    atomic_dir,
+    atomic_write_text,
+    latest_checkpoint,
+    load_optimizer,
+    load_state,
+    save_checkpoint,
+)
+from rlft.agents.encode_cache import cache_frozen_text
+from rlft.agents.policy_io import env_spaces, load_agent_policy
+from rlft.demos.dataset import load_demos
+from rlft.demos.envs import check_env_id
+from rlft.errors import ConfigError, check_choice, check_float, check_int
+
+__all__ = ["ALGORITHMS", "RLConfig", "RLResult", "train_rl"]
+
+logger = logging.getLogger(__name__)
+
+ALGORITHMS: tuple[str, ...] = ("auto", "ppo", "maskable_ppo")
+"""``auto``: MaskablePPO for web environments (admissible-command masks), PPO for tabletop."""
+
+
+@dataclass
+class RLConfig:
+    """Settings of :func:`train_rl` (the ``rlft train rl`` flags mirror them)."""
+
+    env_id: str
+    """Environment to fine-tune on (its ``train`` split by default)."""
+    init_policy: str
+    """Policy folder to start from: a BC run's ``best/`` or ``policy/`` (or any saved policy)."""
+    out_dir: str
+    """Run folder: checkpoints, the final ``policy/``, TensorBoard logs in ``tb/``."""
+    split: str | None = "train"
+    """Goal split to train on; keep ``test`` goals for evaluation."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Extra ``gym.make`` kwargs."""
+    algorithm: str = "auto"
+    """``auto``, ``ppo`` or ``maskable_ppo``."""
+    total_timesteps: int = 2048
+    """Environment steps in total (resumed runs count the steps already done)."""
+    n_envs: int = 4
+    """Parallel environments."""
+    n_steps: int = 64
+    """Rollout length per environment between updates."""
+    batch_size: int = 32
+    """PPO minibatch size."""
+    n_epochs: int = 4
+    """PPO epochs per update."""
+    lr: float = 1e-4
+    """Adam learning rate (lower than BC: the policy is already good)."""
+    gamma: float = 0.99
+    """Discount."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    clip_range: float = 0.2
+    """PPO clip range."""
+    ent_coef: float = 0.0
+    """Entropy bonus."""
+    vf_coef: float = 0.5
+    """Value loss weight."""
+    max_grad_norm: float = 0.5
+    """Gradient clipping norm (the anchor's gradient is clipped to it separately)."""
+    anchor: str = "bc"
+    """Keep the policy close to BC: ``bc`` (NLL of demonstrations), ``kl`` (KL to the frozen BC policy
+    on rollout states) or ``none``."""
+    anchor_coef: float = 0.1
+    """Weight of the anchor loss."""
+    anchor_dataset: str | None = None
+    """Demonstrations for ``anchor="bc"``."""
+    anchor_batch_size: int = 16
+    """Minibatch size of the anchor loss."""
+    checkpoint_every: int = 1024
+    """Checkpoint every this many environment steps (rounded to whole rollouts) and at the end."""
+    keep_checkpoints: int = 2
+    """How many recent checkpoints to keep."""
+    seed: int = 0
+    """Seeds the environments (env ``i`` resets from ``seed + i``) and PPO."""
+    resume: bool = True
+    """Continue from ``out_dir``'s latest checkpoint when there is one."""
+    num_threads: int = 1
+    """torch CPU threads."""
+    progress: bool = False
+    """Show a progress bar."""
+
+    def validate(self) -> None:
+        """Check every field; raise :class:`ConfigError` naming the bad one."""
+        check_env_id(self.env_id)
+        check_choice("algorithm", self.algorithm, ALGORITHMS)
+        check_choice("anchor", self.anchor, ANCHORS)
+        for name in ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs", "anchor_batch_size"):
+            check_int(name, getattr(self, name))
+        for name in ("checkpoint_every", "keep_checkpoints", "num_threads"):
+            check_int(name, getattr(self, name))
+        check_float("lr", self.lr, 0.0)
+        check_float("gamma", self.gamma, 0.0, 1.0)
+        check_float("gae_lambda", self.gae_lambda, 0.0, 1.0)
+        check_float("clip_range", self.clip_range, 0.0)
+        check_float("ent_coef", self.ent_coef, 0.0)
+        check_float("vf_coef", self.vf_coef, 0.0)
+        check_float("max_grad_norm", self.max_grad_norm, 0.0)
+        check_float("anchor_coef", self.anchor_coef, 0.0)
+        if self.anchor == "bc" and not self.anchor_dataset:
+            raise ConfigError(
+                "anchor='bc' needs anchor_dataset (--anchor-dataset DIR), or use anchor='kl'/'none'."
+            )
+
+
+@dataclass
+class RLResult:
+    """What :func:`train_rl` produced."""
+
+    policy_dir: Path
+    """The fine-tuned policy (``out_dir/policy``)."""
+    timesteps: int
+    """Environment steps done in total."""
+    resumed_from: int = 0
+    """Timestep the run resumed from (0 for a fresh run)."""
+    seconds: float = 0.0
+    """Wall time of this call."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Last logged training metrics (mean episode reward / success in rollouts, anchor loss)."""
+
+
+def train_rl(config: RLConfig) -> RLResult:
+    """Fine-tune ``config.init_policy`` on ``config.env_id`` with PPO / MaskablePPO.
+
+    Raises:
+        UnknownEnvError: unknown environment id.
+        CheckpointError: missing or corrupt initial policy or run checkpoint (nothing is overwritten).
+        ModalityError: the policy does not fit the environment.
+        DatasetError: ``anchor_dataset`` is missing or corrupt.
+        ConfigError: invalid settings, or ``out_dir`` holds checkpoints and ``resume`` is off.
+
+    """
+    import torch
+    from rlft.policies.sb3 import make_ppo
+
+    t0 = time.perf_counter()
+    config.validate()
+    torch.set_num_threads(config.num_threads)
+    run_dir = Path(config.out_dir)
+    obs_space, act_space = env_spaces(config.env_id, config.split, config.env_kwargs)
+
+    # The policy: the latest checkpoint of this run, else the BC policy.
+    latest = latest_checkpoint(run_dir)
+    if latest is not None and not config.resume:
+        raise ConfigError(
+            f"{run_dir} already holds checkpoints; pass resume=True (--resume) to continue, "
+            "or choose another --out so they are not overwritten."
+        )
+    start = load_state(latest)["step"] if latest is not None else 0
+    policy = load_agent_policy(latest / "policy" if latest else config.init_policy, obs_space, act_space)
+    cache_frozen_text(policy)
+    demos = load_demos(config.anchor_dataset).transitions() if config.anchor == "bc" else []
+    reference = load_agent_policy(config.init_policy, obs_space, act_space) if config.anchor == "kl" else None
+    atomic_write_text(run_dir / "rl_config.json", json.dumps(asdict(config), indent=2))
+
+    # Environments in SB3's fixed-shape view, and the SB3 algorithm around the policy's own modules.
+    vec_env = _make_vec_env(config, policy, seed=config.seed + start)
+    model = make_ppo(
+        policy,
+        vec_env,
+        maskable=_maskable(config.algorithm, policy),
+        tensorboard_log=str(run_dir / "tb"),
+        seed=config.seed,
+        learning_rate=config.lr,
+        n_steps=config.n_steps,
+        batch_size=config.batch_size,
+        n_epochs=config.n_epochs,
+        gamma=config.gamma,
+        gae_lambda=config.gae_lambda,
+        clip_range=config.clip_range,
+        ent_coef=config.ent_coef,
+        vf_coef=config.vf_coef,
+        max_grad_norm=config.max_grad_norm,
+        verbose=0,
+    )
+    optimizer = model.policy.optimizer
+    if latest is not None:
+        load_optimizer(latest, optimizer)
+        model.num_timesteps = start
+        logger.info("resuming RL from %s (timestep %d)", latest, start)
+
+    hook = _make_anchor(config, model, policy, reference, demos)
+    handle = optimizer.register_step_pre_hook(hook) if hook is not None else None
+    callback = _CheckpointCallback(run_dir, policy, config, hook, start)
+    remaining = max(0, config.total_timesteps - start)
+    try:
+        if remaining > 0:
+            model.learn(
+                total_timesteps=remaining,
+                callback=callback,
+                reset_num_timesteps=latest is None,
+                tb_log_name="rl",
+                progress_bar=config.progress,
+            )
+    finally:
+        if handle is not None:
+            handle.remove()
+        vec_env.close()
+    done = int(model.num_timesteps)
+    if done > callback.last_saved:
+        callback.save(done)
+    atomic_dir(run_dir / "policy", policy.save)
+    return RLResult(
+        policy_dir=run_dir / "policy",
+        timesteps=done,
+        resumed_from=start,
+        seconds=time.perf_counter() - t0,
+        metrics=callback.metrics,
+    )
+
+
+def _maskable(algorithm: str, policy: Any) -> bool:
+    """MaskablePPO for web policies under ``auto``; tabletop policies have no candidate masks."""
+    if algorithm == "auto":
+        return policy.interface.kind == "web"
+    if algorithm == "maskable_ppo" and policy.interface.kind != "web":
+        raise ConfigError("maskable_ppo needs a web environment (admissible-command masks); use ppo.")
+    return algorithm == "maskable_ppo"
+
+
+def _make_vec_env(config: RLConfig, policy: Any, seed: int) -> Any:
+    """``n_envs`` environments in one process (``DummyVecEnv``), each seen through the policy's encoder.
+
+    In-process on purpose: the wrapper encodes observations with the policy's tokenizer, and the policy
+    forward pass dominates the step time, so subprocess workers would only copy the model around.
+    """
+    from rlft.demos.envs import make_env
+    from rlft.policies.sb3 import make_sb3_env
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    def factory() -> Any:
+        return Monitor(
+            make_sb3_env(make_env(config.env_id, config.split, config.env_kwargs), policy),
+            info_keywords=("success",),
+        )
+
+    vec_env = DummyVecEnv([factory] * config.n_envs)
+    vec_env.seed(seed)  # env i resets with seed + i
+    return vec_env
+
+
+def rollout_kl(model: Any, policy: Any, reference: Any, indices: Any) -> Any:
+    """Mean ``KL(policy || reference)`` over rollout-buffer rows ``indices`` (per action component)."""
+    import torch
+
+    buffer = model.rollout_buffer
+    rows = buffer.buffer_size * buffer.n_envs
+    # Before PPO's first minibatch the arrays are (n_steps, n_envs, ...), after it (n_steps * n_envs, ...);
+    # rows are sampled at random, so either layout flattens to valid rows.
+    obs = {
+        key: value.reshape(rows, *buffer.obs_shape[key])[indices]
+        for key, value in buffer.observations.items()
+    }
+    logits, _ = policy(policy.to_tensors(obs))
+    with torch.no_grad():
+        ref_logits, _ = reference(reference.to_tensors(obs))
+    kl = torch.zeros(logits.shape[0], device=logits.device)
+    for part, ref_part in zip(policy.split_logits(logits), reference.split_logits(ref_logits), strict=True):
+        log_p, log_q = part.log_softmax(-1), ref_part.log_softmax(-1)
+        kl = kl + (log_p.exp() * (log_p - log_q)).sum(-1)
+    return kl.mean()
+
+
+def _make_anchor(
+    config: RLConfig, model: Any, policy: Any, reference: Any, demos: list[Any]
+) -> AnchorHook | None:
+    """The anchor hook of ``config.anchor`` (``None`` for ``none`` or a zero weight)."""
+    if config.anchor == "none" or config.anchor_coef == 0.0:
+        return None
+    params = [p for group in model.policy.optimizer.param_groups for p in group["params"]]
+    if config.anchor == "bc":
+
+        def bc_loss(obs: list[Any], actions: list[Any]) -> Any:
+            log_prob, _, _ = policy.evaluate_actions(obs, actions)
+            return -log_prob.mean()
+
+        return AnchorHook(
+            "bc",
+            config.anchor_coef,
+            params,
+            config.max_grad_norm,
+            bc_loss=bc_loss,
+            demos=demos,
+            batch_size=config.anchor_batch_size,
+            seed=config.seed,
+        )
+    reference.eval()
+    for p in reference.parameters():
+        p.requires_grad_(False)
+
+    def kl_loss(indices: Any) -> Any:
+        return rollout_kl(model, policy, reference, indices)
+
+    def rollout_size() -> int:
+        buffer = model.rollout_buffer
+        return int(buffer.buffer_size * buffer.n_envs)
+
+    return AnchorHook(
+        "kl",
+        config.anchor_coef,
+        params,
+        config.max_grad_norm,
+        kl_loss=kl_loss,
+        rollout_size=rollout_size,
+        batch_size=config.anchor_batch_size,
+        seed=config.seed,
+    )
+
+
+class _CheckpointCallback:
+    """SB3 callback: metrics to the logger, atomic checkpoints every ``checkpoint_every`` steps."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        from stable_baselines3.common.callbacks import BaseCallback
+
+        # Defined lazily so importing this module does not import stable-baselines3.
+        class CheckpointCallback(BaseCallback):
+            def __init__(
+                self, run_dir: Path, policy: Any, config: RLConfig, hook: AnchorHook | None, start: int
+            ) -> None:
+                super().__init__()
+                self.run_dir, self.agent_policy, self.config, self.hook = run_dir, policy, config, hook
+                self.last_saved = start
+                self.metrics: dict[str, float] = {}
+                self.successes: list[float] = []
+
+            def _on_step(self) -> bool:
+                for info in self.locals.get("infos", []):
+                    if "episode" in info:
+                        self.successes.append(float(info.get("success", False)))
+                return True
+
+            def _on_rollout_end(self) -> None:
+                model = self.model
+                if model.ep_info_buffer:
+                    self.metrics["rollout_return"] = float(
+                        sum(e["r"] for e in model.ep_info_buffer) / len(model.ep_info_buffer)
+                    )
+                if self.successes:
+                    self.metrics["rollout_success"] = sum(self.successes[-100:]) / len(self.successes[-100:])
+                    self.logger.record("rollout/success_rate", self.metrics["rollout_success"])
+                if self.hook is not None and self.hook.calls:
+                    self.metrics["anchor_loss"] = self.hook.last_loss
+                    self.logger.record("train/anchor_loss", self.hook.last_loss)
+
+            def _on_rollout_start(self) -> None:
+                # Runs after PPO's update for the previous rollout, so the saved weights include it.
+                steps = int(self.model.num_timesteps)
+                if steps - self.last_saved >= self.config.checkpoint_every:
+                    self.save(steps)
+
+            def save(self, steps: int) -> None:
+                save_checkpoint(
+                    self.run_dir,
+                    steps,
+                    self.agent_policy,
+                    self.model.policy.optimizer,
+                    {"metrics": self.metrics},
+                    keep=self.config.keep_checkpoints,
+                )
+                self.last_saved = steps
+
+        return CheckpointCallback(*args, **kwargs)

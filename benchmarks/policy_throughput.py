@@ -1,0 +1,133 @@
+"""Policy throughput on CPU for every embedded backbone (and the tiny ones): prints one JSON line each.
+
+Figures per backbone (on real env observations: WebShop for text backbones, the tabletop env for
+vision ones):
+  forward_ms_b1        milliseconds per decision at batch 1 (encode + forward + argmax)
+  decisions_per_s_b32  decisions per second at batch 32
+  train_samples_per_s  samples per second of a BC step (forward + backward + Adam) at batch 8
+
+Usage:
+  python benchmarks/policy_throughput.py --threads 1 [--backbones minilm smollm2-135m ...] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+
+import gymnasium as gym
+import numpy as np
+import rlft
+import torch
+from rlft.errors import ConfigError
+from rlft.policies import PolicyConfig, build_policy
+
+EMBEDDED = ["minilm", "smollm2-135m", "efficientnet-lite0", "minilm+efficientnet"]
+WEB_BACKBONES = {"minilm", "smollm2-135m", "tiny-bert", "tiny-gpt2"}
+
+
+def _env(backbone: str) -> gym.Env:
+    if backbone in WEB_BACKBONES:
+        return gym.make("rlft/WebShop-v0")
+    ids = [i for i in rlft.ENV_IDS if "Bowl" in i]
+    if ids:
+        return gym.make(ids[0])
+    from rlft.envs.tabletop.env import TabletopEnv
+
+    return TabletopEnv()
+
+
+def _observations(env: gym.Env, n: int) -> tuple[list[dict], list]:
+    """n observations from expert rollouts (with the expert's actions, for the training figure)."""
+    obs_list, actions = [], []
+    seed = 0
+    obs, _ = env.reset(seed=seed)
+    while len(obs_list) < n:
+        action = env.unwrapped.expert_action()
+        obs_list.append(obs)
+        actions.append(action)
+        obs, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            seed += 1
+            obs, _ = env.reset(seed=seed)
+    return obs_list, actions
+
+
+def _best(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def measure(backbone: str, finetune: str, repeats: int, max_obs_tokens: int) -> dict:
+    env = _env(backbone)
+    config = PolicyConfig(backbone=backbone, finetune=finetune, max_obs_tokens=max_obs_tokens)
+    start = time.perf_counter()
+    try:
+        policy = build_policy(config, env.observation_space, env.action_space)
+    except ConfigError:  # no LoRA targets (efficientnet-lite0): measure it frozen
+        finetune = "frozen"
+        policy = build_policy(replace(config, finetune=finetune), env.observation_space, env.action_space)
+    build_s = time.perf_counter() - start
+    obs, actions = _observations(env, 32)
+    policy.act(obs[0])  # warm-up
+    b1 = _best(lambda: policy.act(obs[0]), repeats)
+    b32 = _best(lambda: policy.act_batch(obs), repeats)
+    policy.train()
+    optimizer = torch.optim.Adam(policy.trainable_parameters(), lr=1e-4)
+    batch = slice(0, 8)
+    valid = [
+        i
+        for i, (o, a) in enumerate(zip(obs, actions, strict=True))
+        if not isinstance(a, str) or a in o.get("admissible_commands", ())
+    ][batch]
+
+    def train_step() -> None:
+        log_prob = policy.evaluate_actions([obs[i] for i in valid], [actions[i] for i in valid])[0]
+        optimizer.zero_grad()
+        (-log_prob.mean()).backward()
+        optimizer.step()
+
+    train_step()
+    train = _best(train_step, repeats)
+    env.close()
+    return {
+        "backbone": backbone,
+        "head": policy.head_kind,
+        "finetune": finetune,
+        "threads": torch.get_num_threads(),
+        "parameters": policy.num_parameters(),
+        "trainable_parameters": policy.num_trainable_parameters(),
+        "build_s": round(build_s, 2),
+        "forward_ms_b1": round(1000 * b1, 1),
+        "decisions_per_s_b32": round(32 / b32, 2),
+        "train_samples_per_s": round(len(valid) / train, 2),
+        "mean_candidates": float(np.mean([len(o.get("admissible_commands", ())) for o in obs]))
+        if backbone in WEB_BACKBONES
+        else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backbones", nargs="+", default=EMBEDDED)
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (0: torch's default)")
+    parser.add_argument("--finetune", default="lora", choices=["frozen", "lora", "full"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--max-obs-tokens", type=int, default=256)
+    args = parser.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    for backbone in args.backbones:
+        print(json.dumps(measure(backbone, args.finetune, args.repeats, args.max_obs_tokens)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

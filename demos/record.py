@@ -1,0 +1,275 @@
+"""Recording expert demonstrations into Minari datasets.
+
+The expert is the environment's own privileged solver, ``env.unwrapped.expert_action()``, which acts in
+the agent's action space. Episode ``i`` is reset with seed ``seed + i`` and the seed is stored with it,
+so every demonstration can be replayed. As in Ravens, only episodes whose return reaches
+``min_return`` (default 0.99: full credit) are kept unless ``keep_failures`` is set. The dataset is
+built in a temporary folder and moved into place at the end, so an interrupted run never leaves a
+half-written dataset, and an existing dataset is only replaced when ``overwrite`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from rlft.demos.dataset import default_dataset_dir, default_dataset_id, encode_observation, storage_space
+from rlft.demos.envs import make_env
+from rlft.errors import ConfigError, DatasetError, check_float, check_int
+
+__all__ = ["CollectResult", "collect_demos", "rollout_expert"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CollectResult:
+    """What :func:`collect_demos` wrote."""
+
+    path: Path
+    """Dataset folder (open it with :class:`rlft.demos.DemoDataset`)."""
+    dataset_id: str
+    """Minari dataset id."""
+    kept: int
+    """Episodes written."""
+    attempted: int
+    """Episodes rolled out (failures beyond ``kept`` were dropped)."""
+    steps: int
+    """Transitions written."""
+    seeds: list[int] = field(default_factory=list)
+    """Reset seeds of the kept episodes."""
+    mean_return: float = 0.0
+    """Mean return over all attempted episodes (the expert's score)."""
+
+
+@dataclass
+class _Episode:
+    seed: int
+    observations: list[dict[str, Any]]
+    actions: list[Any]
+    rewards: list[float]
+    terminations: list[bool]
+    truncations: list[bool]
+    successes: list[bool]
+
+    @property
+    def episode_return(self) -> float:
+        return float(sum(self.rewards))
+
+
+def rollout_expert(env: gym.Env, seed: int, max_steps: int | None = None) -> _Episode:
+    """Run the environment's expert for one episode from ``reset(seed=seed)``."""
+    obs, _ = env.reset(seed=seed)
+    episode = _Episode(seed, [obs], [], [], [], [], [])
+    limit = max_steps if max_steps is not None else 10_000
+    for _ in range(limit):
+        action = env.unwrapped.expert_action()
+        obs, reward, terminated, truncated, info = env.step(action)
+        episode.observations.append(obs)
+        episode.actions.append(action if isinstance(action, str) else np.asarray(action, dtype=np.float32))
+        episode.rewards.append(float(reward))
+        episode.terminations.append(bool(terminated))
+        episode.truncations.append(bool(truncated))
+        episode.successes.append(bool(info.get("success", False)))
+        if terminated or truncated:
+            break
+    else:
+        # Out of budget without the env ending the episode: mark it truncated so the data stays valid.
+        episode.truncations[-1] = True
+    return episode
+
+
+def _to_buffer(episode: _Episode, encoded_keys: list[str], split: str | None) -> Any:
+    from minari.data_collector import EpisodeBuffer
+
+    observations = [encode_observation(obs, encoded_keys) for obs in episode.observations]
+    if isinstance(observations[0], dict):
+        stacked: Any = {key: _stack([obs[key] for obs in observations]) for key in observations[0]}
+    else:
+        stacked = _stack(observations)
+    return EpisodeBuffer(
+        seed=episode.seed,
+        options={"split": split} if split is not None else None,
+        observations=stacked,
+        actions=_stack(episode.actions),
+        rewards=list(episode.rewards),
+        terminations=list(episode.terminations),
+        truncations=list(episode.truncations),
+        infos={"success": list(episode.successes)},
+    )
+
+
+def _json_spec(env: gym.Env) -> Any:
+    """The env's spec when Gymnasium can serialize it (string entry point), else ``None``."""
+    try:
+        env.spec.to_json() if env.spec is not None else None
+    except ValueError:
+        return None
+    return env.spec
+
+
+def _stack(values: list[Any]) -> Any:
+    if values and isinstance(values[0], str):
+        return list(values)
+    return np.stack([np.asarray(v) for v in values])
+
+
+def collect_demos(
+    env_id: str,
+    episodes: int,
+    *,
+    out: str | Path | None = None,
+    split: str | None = "train",
+    seed: int = 0,
+    min_return: float = 0.99,
+    keep_failures: bool = False,
+    max_attempts: int | None = None,
+    max_steps: int | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> CollectResult:
+    """Record ``episodes`` expert demonstrations of ``env_id`` as a Minari dataset.
+
+    Args:
+        env_id: registered environment id, e.g. ``rlft/WebShop-v0``.
+        episodes: number of episodes to keep.
+        out: dataset folder; default :func:`rlft.demos.default_dataset_dir` (under the Minari root).
+        split: goal split passed to ``gym.make`` (``train`` by default: never record on test goals
+            you will evaluate on); ``None`` keeps the environment's default.
+        seed: episode ``i`` of the attempts is reset with ``seed + i``.
+        min_return: episodes whose return is below this are dropped (unless ``keep_failures``).
+        keep_failures: keep every episode, successful or not.
+        max_attempts: stop after this many rollouts even if fewer episodes were kept
+            (default ``3 * episodes``).
+        max_steps: cap on steps per episode (default: the environment's own time limit).
+        env_kwargs: extra ``gym.make`` keyword arguments, recorded in the dataset.
+        overwrite: replace an existing dataset at ``out``.
+        progress: show a progress bar.
+
+    Returns:
+        Where the dataset went and what it holds.
+
+    Raises:
+        UnknownEnvError: unknown ``env_id``.
+        ConfigError: invalid counts, or ``out`` already holds a dataset and ``overwrite`` is off.
+        DatasetError: no episode reached ``min_return`` within ``max_attempts``.
+
+    """
+    from tqdm.auto import tqdm
+
+    episodes = check_int("episodes", episodes)
+    min_return = check_float("min_return", min_return)
+    max_attempts = check_int("max_attempts", max_attempts if max_attempts is not None else 3 * episodes)
+    path = Path(out) if out is not None else default_dataset_dir(env_id, split)
+    dataset_id = default_dataset_id(env_id, split)
+    if path.exists() and any(path.iterdir()) and not overwrite:
+        raise ConfigError(
+            f"{path} already exists; pass overwrite=True (--overwrite) or choose another --out."
+        )
+    env = make_env(env_id, split, env_kwargs)
+    try:
+        obs_space, encoded_keys = storage_space(env.observation_space)
+        kept: list[_Episode] = []
+        returns: list[float] = []
+        bar = tqdm(total=episodes, desc=f"collect {env_id}", unit="ep", disable=not progress)
+        for attempt in range(max_attempts):
+            episode = rollout_expert(env, seed + attempt, max_steps)
+            returns.append(episode.episode_return)
+            if keep_failures or episode.episode_return >= min_return:
+                kept.append(episode)
+                bar.update(1)
+            bar.set_postfix(kept=len(kept), tried=attempt + 1)
+            if len(kept) == episodes:
+                break
+        bar.close()
+        if not kept:
+            raise DatasetError(
+                f"None of {len(returns)} expert episodes on {env_id} reached return {min_return} "
+                f"(best {max(returns):.3f}). Lower --min-return or pass --keep-failures."
+            )
+        if len(kept) < episodes:
+            logger.warning(
+                "kept %d of %d requested episodes after %d attempts", len(kept), episodes, len(returns)
+            )
+        stats = {
+            "attempted": len(returns),
+            "kept": len(kept),
+            "min_return": min_return,
+            "keep_failures": keep_failures,
+            "expert_mean_return": float(np.mean(returns)),
+            "expert_success_rate": float(np.mean([r >= min_return for r in returns])),
+        }
+        _write_dataset(path, dataset_id, env, kept, obs_space, encoded_keys, split, env_kwargs, stats)
+    finally:
+        env.close()
+    steps = sum(len(e.actions) for e in kept)
+    logger.info("wrote %d episodes (%d steps) to %s", len(kept), steps, path)
+    return CollectResult(
+        path=path,
+        dataset_id=dataset_id,
+        kept=len(kept),
+        attempted=len(returns),
+        steps=steps,
+        seeds=[e.seed for e in kept],
+        mean_return=float(np.mean(returns)),
+    )
+
+
+def _write_dataset(
+    path: Path,
+    dataset_id: str,
+    env: gym.Env,
+    kept: list[_Episode],
+    obs_space: gym.Space,
+    encoded_keys: list[str],
+    split: str | None,
+    env_kwargs: Mapping[str, Any] | None,
+    stats: dict[str, Any],
+) -> None:
+    from minari.dataset.minari_dataset import MinariDataset
+    from minari.dataset.minari_storage import MinariStorage
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Minari warns about unset author/permalink fields
+            storage = MinariStorage.new(
+                staging / "data",
+                observation_space=obs_space,
+                action_space=env.action_space,
+                env_spec=_json_spec(env),
+                jpeg_encoding=False,  # lossless images: BC and replay must see what the expert saw
+            )
+            import minari
+
+            storage.update_metadata(
+                {
+                    "dataset_id": dataset_id,
+                    "algorithm_name": "rlft privileged expert",
+                    "minari_version": minari.__version__,
+                    "rlft_env_id": env.spec.id if env.spec is not None else "",
+                    "rlft_env_kwargs": json.dumps(dict(env_kwargs or {})),
+                    "rlft_split": split or "",
+                    "rlft_encoded_keys": json.dumps(encoded_keys),
+                    "rlft_collect_stats": json.dumps(stats),
+                }
+            )
+            storage.update_episodes([_to_buffer(e, encoded_keys, split) for e in kept])
+            MinariDataset(storage)  # validates that Minari can open what was written
+        if path.exists():
+            shutil.rmtree(path)
+        staging.rename(path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,0 +1,185 @@
+"""Adapter heads: small modules that turn backbone encodings into action logits and a value.
+
+Every head is called as ``head(backbone, batch) -> (logits, value)`` on a batch of tensors produced by
+:mod:`rlft.policies.observations`; the backbone is passed in (not owned) so actor and critic share it.
+
+* :class:`TextScorerHead` (web, encoders): a bi-encoder that scores every admissible command.
+* :class:`GenerativeScorerHead` (web, causal LMs): score = sum of the command's token log-probs.
+* :class:`PickPlaceHead` (tabletop, vision(-language)): language-conditioned pick / place heatmaps over
+  a grid of table cells, yaw bins, and a value.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from rlft.policies.backbone import Backbone
+from torch import nn
+
+NEG_INF = torch.finfo(torch.float32).min
+"""Logit of unavailable candidates: exp() underflows to exactly 0 and entropies stay finite."""
+
+
+def value_mlp(in_dim: int, width: int) -> nn.Sequential:
+    """The value head: LayerNorm -> Linear -> Tanh -> Linear(1)."""
+    return nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, width), nn.Tanh(), nn.Linear(width, 1))
+
+
+class TextScorerHead(nn.Module):
+    """Scores each admissible command against the observation (bi-encoder + interaction MLP).
+
+    The observation and all candidates of the batch are encoded by the backbone (candidates of every
+    observation in one batched pass, padding rows skipped), projected to ``width``, and scored by an
+    MLP over ``[o, c, o * c]``. Unavailable slots get :data:`NEG_INF`.
+    """
+
+    def __init__(self, hidden_size: int, width: int) -> None:
+        super().__init__()
+        self.obs_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, width))
+        self.cand_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, width))
+        self.scorer = nn.Sequential(nn.Linear(3 * width, width), nn.GELU(), nn.Linear(width, 1))
+        self.value_head = value_mlp(hidden_size, width)
+
+    def forward(
+        self, backbone: Backbone, batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(logits [B, K], value [B])`` for a web batch."""
+        obs_h = backbone.encode_text(batch["obs_ids"], batch["obs_mask"])
+        valid = batch["cand_valid"]
+        logits = torch.full(valid.shape, NEG_INF, dtype=obs_h.dtype, device=obs_h.device)
+        if valid.any():
+            cand_h = backbone.encode_text(batch["cand_ids"][valid], batch["cand_mask"][valid])
+            o = self.obs_proj(obs_h).unsqueeze(1).expand(-1, valid.shape[1], -1)[valid]
+            c = self.cand_proj(cand_h)
+            logits = logits.masked_scatter(valid, self.scorer(torch.cat([o, c, o * c], dim=-1)).squeeze(-1))
+        return logits, self.value_head(obs_h).squeeze(-1)
+
+
+class GenerativeScorerHead(nn.Module):
+    """Scores each admissible command by its log-likelihood under a causal LM, given the observation prompt.
+
+    ``score(command) = sum_t log p(token_t | prompt, token_<t)`` (or the mean with ``length_normalize``);
+    the command tokens end with EOS so a command is not rewarded for being a prefix of a longer one. The
+    only trained parameters outside the LM are the value head's (the scorer is the LM itself).
+    """
+
+    def __init__(self, hidden_size: int, width: int, length_normalize: bool = False) -> None:
+        super().__init__()
+        self.length_normalize = length_normalize
+        self.value_head = value_mlp(hidden_size, width)
+
+    def forward(
+        self, backbone: Backbone, batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(logits [B, K], value [B])`` for a web batch with left-padded prompts."""
+        valid = batch["cand_valid"]
+        rows, slots = valid.nonzero(as_tuple=True)
+        # Rows without any candidate still need their prompt encoded for the value: give them one empty
+        # continuation (fully masked, it contributes no log-probability).
+        empty = (~valid.any(dim=1)).nonzero(as_tuple=True)[0]
+        pair_rows = torch.cat([rows, empty])
+        cont_ids = batch["cand_ids"][rows, slots]
+        cont_mask = batch["cand_mask"][rows, slots]
+        if len(empty):
+            cont_ids = torch.cat([cont_ids, cont_ids.new_zeros((len(empty), batch["cand_ids"].shape[2]))])
+            cont_mask = torch.cat([cont_mask, cont_mask.new_zeros((len(empty), batch["cand_mask"].shape[2]))])
+        token_lp, prompt_h = backbone.continuation_log_probs(
+            batch["obs_ids"], batch["obs_mask"], cont_ids, cont_mask, pair_rows
+        )
+        scores = token_lp[: len(rows)].sum(-1)
+        if self.length_normalize:
+            scores = scores / cont_mask[: len(rows)].sum(-1).clamp(min=1)
+        logits = torch.full(valid.shape, NEG_INF, dtype=scores.dtype, device=scores.device)
+        logits = logits.index_put((rows, slots), scores)
+        return logits, self.value_head(prompt_h.to(scores.dtype)).squeeze(-1)
+
+
+def coord_channels(batch: int, height: int, width: int, device: torch.device) -> torch.Tensor:
+    """Normalised (x, y) coordinates in [-1, 1] as two channels ``[B, 2, H, W]`` (CoordConv)."""
+    ys = torch.linspace(-1.0, 1.0, height, device=device)
+    xs = torch.linspace(-1.0, 1.0, width, device=device)
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([grid_x, grid_y]).unsqueeze(0).expand(batch, -1, -1, -1)
+
+
+class _PickPlaceStream(nn.Module):
+    """One of the two streams (pick or place): FiLM by the instruction, conv, upsample to the grid."""
+
+    def __init__(
+        self, width: int, text_hidden: int, extra_channels: int, grid_size: int, yaw_bins: int
+    ) -> None:
+        super().__init__()
+        self.grid_size = grid_size
+        self.film = nn.Linear(text_hidden, 2 * width) if text_hidden else None
+        # The grid is large (grid_size^2 cells): a narrower conv there keeps the head cheap on CPU.
+        grid_width = max(width // 8, 16)
+        self.out_channels = grid_width
+        self.fuse = nn.Sequential(nn.Conv2d(width + extra_channels, grid_width, 3, padding=1), nn.ReLU())
+        self.refine = nn.Sequential(nn.Conv2d(grid_width + 2, grid_width, 3, padding=1), nn.ReLU())
+        self.heatmap = nn.Conv2d(grid_width, 1, 1)
+        self.yaw = nn.Linear(grid_width, yaw_bins)
+
+    def forward(
+        self, features: torch.Tensor, extra: torch.Tensor, text: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = features
+        if self.film is not None and text is not None:
+            gamma, beta = self.film(text).chunk(2, dim=-1)
+            x = x * (1 + gamma[..., None, None]) + beta[..., None, None]
+        x = self.fuse(torch.cat([x, extra], dim=1))
+        g = self.grid_size
+        x = F.interpolate(x, size=(g, g), mode="bilinear", align_corners=False)
+        x = self.refine(torch.cat([x, coord_channels(x.shape[0], g, g, x.device)], dim=1))
+        pooled = x.mean(dim=(2, 3))
+        return self.heatmap(x).flatten(1), self.yaw(pooled), pooled
+
+
+class PickPlaceHead(nn.Module):
+    """Instruction-conditioned pick-and-place head (CLIPort-style two-stream fusion, FiLM conditioning).
+
+    Image features ``[B, C, h, w]`` from the backbone are projected to ``width`` channels, concatenated
+    with coordinate channels (and the normalised depth map when the env has one), conditioned on the
+    instruction embedding by FiLM separately for the pick and the place stream, upsampled to a
+    ``grid_size x grid_size`` grid of table cells and read out as heatmap logits. Yaw is a categorical
+    over ``yaw_bins``. Logits are ``[pick cell (G*G) | pick yaw (R) | place cell (G*G) | place yaw (R)]``,
+    i.e. the flattened logits of a ``MultiDiscrete([G*G, R, G*G, R])`` action. A vision-only backbone
+    gives a language-blind head (no FiLM).
+    """
+
+    def __init__(
+        self,
+        vision_channels: int,
+        text_hidden: int,
+        width: int,
+        grid_size: int,
+        yaw_bins: int,
+        has_depth: bool,
+    ) -> None:
+        super().__init__()
+        self.has_depth = has_depth
+        self.proj = nn.Sequential(nn.Conv2d(vision_channels, width, 1), nn.ReLU())
+        extra = 2 + int(has_depth)
+        self.pick = _PickPlaceStream(width, text_hidden, extra, grid_size, yaw_bins)
+        self.place = _PickPlaceStream(width, text_hidden, extra, grid_size, yaw_bins)
+        self.value_head = value_mlp(2 * self.pick.out_channels, width)
+
+    def forward(
+        self, backbone: Backbone, batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(logits [B, 2 * (G*G + R)], value [B])`` for a tabletop batch."""
+        features = self.proj(backbone.encode_image(batch["rgb"]))
+        b, _, h, w = features.shape
+        extra = [coord_channels(b, h, w, features.device)]
+        if self.has_depth:
+            depth = batch["depth"].unsqueeze(1)
+            depth = F.adaptive_avg_pool2d(depth, (h, w))
+            mean = depth.mean(dim=(2, 3), keepdim=True)
+            std = depth.std(dim=(2, 3), keepdim=True) if h * w > 1 else torch.ones_like(mean)
+            extra.append((depth - mean) / (std + 1e-6))
+        extra_t = torch.cat(extra, dim=1)
+        text = backbone.encode_text(batch["instr_ids"], batch["instr_mask"]) if "instr_ids" in batch else None
+        pick_map, pick_yaw, pick_pooled = self.pick(features, extra_t, text)
+        place_map, place_yaw, place_pooled = self.place(features, extra_t, text)
+        logits = torch.cat([pick_map, pick_yaw, place_map, place_yaw], dim=1)
+        value = self.value_head(torch.cat([pick_pooled, place_pooled], dim=1)).squeeze(-1)
+        return logits, value

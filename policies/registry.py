@@ -1,0 +1,287 @@
+"""The backbone registry: names -> backbone factories, filled from code and from entry points.
+
+Importing this module is cheap (no torch): built-in backbones are registered as ``"module:attr"``
+strings and imported only when :func:`load_backbone` asks for them, the way Gymnasium registers
+environments and lerobot registers policies.
+
+Three ways a name gets here:
+
+* built-ins listed in :data:`BUILTIN_BACKBONES` (lazy strings);
+* ``@register_backbone("name")`` on a :class:`~rlft.policies.backbone.Backbone` subclass or a factory
+  function, from any code (a user's script or package);
+* the entry-point group ``rlft.backbones``: a third-party package declares
+  ``[project.entry-points."rlft.backbones"] my-model = "my_pkg.module:MyBackbone"`` and the name becomes
+  available without importing anything until it is used.
+
+A name that ends with ``":"`` is a *family*: the spec ``"hf:gpt2"`` calls the ``"hf:"`` factory with
+``"gpt2"`` as its first argument. A spec ``"a+b"`` pairs a language backbone ``a`` with a vision
+backbone ``b`` into one vision-language backbone (CLIPort's two-stream design).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from rlft.errors import ConfigError, UnknownBackboneError, unknown_name_message
+
+if TYPE_CHECKING:
+    from rlft.policies.backbone import Backbone
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "rlft.backbones"
+"""Entry-point group through which third-party packages register backbones."""
+
+MODALITIES: tuple[str, ...] = ("text", "causal_lm", "vision", "vision_language")
+"""What a backbone encodes: text (an encoder), causal_lm (a decoder that scores tokens), vision (an
+image encoder), vision_language (an image and a text tower)."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class BackboneEntry:
+    """One registered backbone name."""
+
+    name: str
+    """The registered name (``"minilm"``; families end with ``":"``, ``"hf:"``)."""
+    target: Callable[..., Backbone] | str
+    """A class / factory returning a Backbone, or a lazy ``"module:attr"`` string."""
+    modality: str | None
+    """The modality the backbone will have, when known without loading it (``None`` for families
+    such as ``hf:`` whose modality depends on the checkpoint)."""
+    description: str = ""
+    """One line for ``list_backbones(details=True)`` and the docs."""
+    source: str = "code"
+    """``"builtin"``, ``"code"`` (the decorator) or ``"entry-point"``."""
+
+    def resolve(self) -> Callable[..., Backbone]:
+        """Import the target if it is a lazy string and return the callable."""
+        if callable(self.target):
+            return self.target
+        module_name, _, attr = self.target.partition(":")
+        module = importlib.import_module(module_name)
+        return getattr(module, attr)
+
+
+# name -> (lazy target, modality, description)
+BUILTIN_BACKBONES: dict[str, tuple[str, str | None, str]] = {
+    "minilm": (
+        "rlft.policies.embedded:MiniLMBackbone",
+        "text",
+        "all-MiniLM-L6-v2 sentence encoder (22.7M), weights embedded in a pip package",
+    ),
+    "smollm2-135m": (
+        "rlft.policies.embedded:SmolLM2Backbone",
+        "causal_lm",
+        "SmolLM2-135M-Instruct causal LM, from its pip package (GGUF, converted once and cached)",
+    ),
+    "efficientnet-lite0": (
+        "rlft.policies.embedded:EfficientNetLite0Backbone",
+        "vision",
+        "EfficientNet-lite0 ImageNet encoder (3.4M), weights embedded in a pip package",
+    ),
+    "minilm+efficientnet": (
+        "rlft.policies.embedded:minilm_efficientnet",
+        "vision_language",
+        "embedded vision-language default: MiniLM language stream + EfficientNet-lite0 vision stream",
+    ),
+    "clip:": (
+        "rlft.policies.hf:load_clip",
+        "vision_language",
+        "Hugging Face CLIP (image and text towers) from a hub id or a local folder: clip:<id-or-path>",
+    ),
+    "hf:": (
+        "rlft.policies.hf:load_hf",
+        None,
+        "any Hugging Face encoder or causal LM, type detected from its config: hf:<id-or-path>",
+    ),
+    "tiny-bert": ("rlft.policies.tiny:TinyBertBackbone", "text", "tiny random BERT built locally (tests)"),
+    "tiny-gpt2": (
+        "rlft.policies.tiny:TinyGPT2Backbone",
+        "causal_lm",
+        "tiny random GPT-2 built locally (tests)",
+    ),
+    "tiny-clip": (
+        "rlft.policies.tiny:TinyClipBackbone",
+        "vision_language",
+        "tiny random CLIP built locally (tests)",
+    ),
+}
+
+_REGISTRY: dict[str, BackboneEntry] = {
+    name: BackboneEntry(name, target, modality, desc, "builtin")
+    for name, (target, modality, desc) in BUILTIN_BACKBONES.items()
+}
+_ENTRY_POINTS_LOADED = False
+
+
+def _load_entry_points() -> None:
+    """Add the names declared in the ``rlft.backbones`` entry-point group (once per process)."""
+    global _ENTRY_POINTS_LOADED
+    if _ENTRY_POINTS_LOADED:
+        return
+    _ENTRY_POINTS_LOADED = True
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in _REGISTRY:
+            logger.warning("entry point %r (%s) shadows an already registered backbone", ep.name, ep.value)
+        _REGISTRY[ep.name] = BackboneEntry(ep.name, ep.value, None, f"entry point {ep.value}", "entry-point")
+
+
+def reload_entry_points() -> None:
+    """Scan the ``rlft.backbones`` entry-point group again (after installing a plug-in package)."""
+    global _ENTRY_POINTS_LOADED
+    _ENTRY_POINTS_LOADED = False
+    _load_entry_points()
+
+
+def register_backbone(
+    name: str, *, modality: str | None = None, description: str = "", overwrite: bool = False
+) -> Callable[[F], F]:
+    """Decorator that registers a Backbone subclass or a factory function under ``name``.
+
+    The decorated object is called as ``target(**kwargs)`` by :func:`load_backbone` (family names that
+    end with ``":"`` get the part after the colon as first positional argument) and must return a
+    :class:`~rlft.policies.backbone.Backbone`.
+
+    Args:
+        name: The name users pass to :func:`load_backbone` / ``PolicyConfig.backbone``. Lower-case,
+            no ``+``; end it with ``":"`` to register a family (``"mymodels:"``).
+        modality: The modality of the backbones it returns; read from the class when omitted.
+        description: One line shown by ``list_backbones(details=True)``.
+        overwrite: Replace an existing registration instead of raising.
+
+    Raises:
+        ConfigError: when the name is malformed or already registered (and ``overwrite`` is False).
+    """
+    if not isinstance(name, str) or not name or "+" in name or any(c.isspace() for c in name):
+        raise ConfigError(f"register_backbone({name!r}): pass a non-empty name without spaces or '+'.")
+    if modality is not None and modality not in MODALITIES:
+        raise ConfigError(f"register_backbone(modality={modality!r}): use one of {', '.join(MODALITIES)}.")
+
+    def decorator(target: F) -> F:
+        _load_entry_points()
+        if name in _REGISTRY and not overwrite:
+            raise ConfigError(
+                f"Backbone {name!r} is already registered ({_REGISTRY[name].source}); "
+                "pick another name or pass overwrite=True."
+            )
+        declared = modality if modality is not None else getattr(target, "modality", None)
+        doc = description or (target.__doc__ or "").strip().split("\n")[0]
+        _REGISTRY[name] = BackboneEntry(name, target, declared if isinstance(declared, str) else None, doc)
+        return target
+
+    return decorator
+
+
+def unregister_backbone(name: str) -> None:
+    """Remove a registered name (used by tests and by plug-ins that replace a backbone)."""
+    if name not in _REGISTRY:
+        raise UnknownBackboneError(unknown_name_message("backbone", name, _display_names()))
+    del _REGISTRY[name]
+
+
+def _display(name: str) -> str:
+    return f"{name}<id-or-path>" if name.endswith(":") else name
+
+
+def _display_names() -> list[str]:
+    return [_display(name) for name in _REGISTRY]
+
+
+def list_backbones(details: bool = False) -> list[str] | list[BackboneEntry]:
+    """The registered backbone names, sorted (families shown as ``"hf:<id-or-path>"``).
+
+    Args:
+        details: Return the :class:`BackboneEntry` records (name, modality, description, source)
+            instead of the names.
+    """
+    _load_entry_points()
+    entries = sorted(_REGISTRY.values(), key=lambda e: e.name)
+    return entries if details else [_display(e.name) for e in entries]
+
+
+def get_entry(spec: str) -> tuple[BackboneEntry, str | None]:
+    """Find the registry entry for one (non-composite) spec; returns ``(entry, family_argument)``.
+
+    Raises:
+        UnknownBackboneError: listing the known names and the closest one.
+    """
+    _load_entry_points()
+    if spec in _REGISTRY and not spec.endswith(":"):
+        return _REGISTRY[spec], None
+    family, sep, arg = spec.partition(":")
+    if sep and f"{family}:" in _REGISTRY:
+        if not arg:
+            raise ConfigError(
+                f"Backbone spec {spec!r} needs an id or a path after the colon, e.g. {family}:<path>."
+            )
+        return _REGISTRY[f"{family}:"], arg
+    raise UnknownBackboneError(unknown_name_message("backbone", spec, _display_names()))
+
+
+def _is_pair(spec: str) -> bool:
+    """``"a+b"`` is a text+vision pair unless the whole string is itself a registered name."""
+    _load_entry_points()
+    return "+" in spec and spec not in _REGISTRY
+
+
+def spec_modality(spec: str) -> str | None:
+    """The modality of ``spec`` when it is known without loading weights (``None`` otherwise)."""
+    if _is_pair(spec):
+        return "vision_language"
+    entry, _ = get_entry(spec)
+    return entry.modality
+
+
+def backbones_with_modality(modalities: tuple[str, ...]) -> list[str]:
+    """Registered names whose declared modality is one of ``modalities``.
+
+    Families with an unknown modality (``hf:``) are included as they may fit.
+    """
+    _load_entry_points()
+    return sorted(
+        _display(e.name) for e in _REGISTRY.values() if e.modality in modalities or e.modality is None
+    )
+
+
+def load_backbone(spec: str, **kwargs: Any) -> Backbone:
+    """Build the backbone named by ``spec``.
+
+    Args:
+        spec: A registered name (``"minilm"``, ``"tiny-bert"``), a family spec (``"hf:<id-or-path>"``,
+            ``"clip:<id-or-path>"``) or a pair ``"<text>+<vision>"`` (``"tiny-bert+efficientnet-lite0"``)
+            that fuses a language and a vision backbone into a vision-language one.
+        **kwargs: Passed to the backbone's factory (for a ``+`` pair: to both sides).
+
+    Returns:
+        The backbone, in eval mode, with ``backbone.spec`` set to ``spec``.
+
+    Raises:
+        UnknownBackboneError: for an unknown name, listing the known ones.
+        ConfigError: when the factory does not return a valid Backbone.
+    """
+    from rlft.policies.backbone import Backbone, TextVisionPair
+
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError(f"backbone={spec!r}: pass a backbone name such as 'minilm'; see list_backbones().")
+    if _is_pair(spec):
+        left, _, right = spec.partition("+")
+        backbone: Backbone = TextVisionPair(load_backbone(left, **kwargs), load_backbone(right, **kwargs))
+    else:
+        entry, arg = get_entry(spec)
+        factory = entry.resolve()
+        backbone = factory(arg, **kwargs) if arg is not None else factory(**kwargs)
+        if not isinstance(backbone, Backbone):
+            raise ConfigError(
+                f"Backbone {spec!r} ({entry.target!r}) returned {type(backbone).__name__}; "
+                "a registered backbone must return an rlft.policies.Backbone."
+            )
+    backbone.spec = spec
+    backbone.validate()
+    return backbone.eval()

@@ -1,0 +1,275 @@
+"""The stable-baselines3 bridge: fixed-shape env wrappers and PPO / MaskablePPO policy classes.
+
+SB3 cannot consume Text spaces or variable candidate sets, so :class:`SB3EnvWrapper` turns an rlft env
+into one with a Dict-of-Box observation (the policy's own encoded arrays: token ids and masks, images)
+and a discrete action space: ``Discrete(K)`` over the first K admissible commands (web, with
+``action_masks()`` for sb3-contrib's MaskablePPO) or ``MultiDiscrete([G*G, R, G*G, R])`` over pick/place
+cells and yaw bins (tabletop). The policy classes reuse an :class:`~rlft.policies.AgentPolicy`'s modules
+as they are: no features extractor, MLP or orthogonal re-initialisation touches the pretrained weights,
+actor and critic share the backbone, and the optimizer only gets trainable parameters.
+
+Example::
+
+    policy = build_policy(PolicyConfig(backbone="tiny-bert"), env.observation_space, env.action_space)
+    model = make_ppo(policy, env, n_steps=64)       # MaskablePPO for web, PPO for tabletop
+    model.learn(1_000)
+    agent_policy_from_sb3(model).save("ckpt/")     # back to an AgentPolicy (safetensors + JSON)
+
+Use ``DummyVecEnv`` (SB3's default): the wrapper holds the policy's tokenizer, and subprocess vector
+envs would copy the whole model into every worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from rlft.errors import ConfigError
+from rlft.policies.policy import AgentPolicy
+from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+from stable_baselines3.common.policies import ActorCriticPolicy
+
+logger = logging.getLogger(__name__)
+
+
+class SB3EnvWrapper(gym.Wrapper):
+    """An rlft env seen through a policy's observation encoder, with a discrete action space.
+
+    Observations are ``policy.encode_observations([obs], K)`` (one row); actions are indices mapped back
+    with ``policy.index_to_action``. The latest raw observation (with its Text fields) is kept in
+    :attr:`last_raw_observation`.
+
+    Args:
+        env: A web or tabletop rlft env (raw, as made by ``gym.make``).
+        policy: The AgentPolicy whose encoder and action mapping to use.
+        num_candidates: K for web envs (default ``policy.config.max_candidates``); commands beyond the
+            first K are not selectable (a warning is logged once per wrapper).
+    """
+
+    def __init__(self, env: gym.Env, policy: AgentPolicy, num_candidates: int | None = None) -> None:
+        super().__init__(env)
+        self.policy = policy
+        self.kind = policy.interface.kind
+        self.num_candidates = num_candidates or policy.config.max_candidates
+        self.observation_space = policy.encoder.observation_space(self.num_candidates)
+        if policy.action_nvec is None:
+            self.action_space = spaces.Discrete(self.num_candidates)
+        else:
+            self.action_space = spaces.MultiDiscrete(policy.action_nvec)
+        self.last_raw_observation: dict[str, Any] | None = None
+        self._warned = False
+
+    def _encode(self, obs: dict[str, Any]) -> dict[str, np.ndarray]:
+        self.last_raw_observation = obs
+        if self.kind == "web" and not self._warned:
+            n = len(obs.get("admissible_commands") or ())
+            if n > self.num_candidates:
+                self._warned = True
+                logger.warning(
+                    "%d admissible commands but K=%d: the rest are not selectable; raise max_candidates",
+                    n,
+                    self.num_candidates,
+                )
+        arrays = self.policy.encode_observations([obs], self.num_candidates)
+        return {key: value[0] for key, value in arrays.items()}
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
+        """Reset the env and encode its first observation."""
+        obs, info = self.env.reset(seed=seed, options=options)
+        return self._encode(obs), info
+
+    def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
+        """Map the discrete action to an env action, step, and encode the observation."""
+        if self.last_raw_observation is None:
+            raise ConfigError("Call reset() before step().")
+        env_action = self.policy.index_to_action(self.last_raw_observation, np.asarray(action))
+        obs, reward, terminated, truncated, info = self.env.step(env_action)
+        return self._encode(obs), float(reward), terminated, truncated, info
+
+    def action_masks(self) -> np.ndarray:
+        """MaskablePPO's valid actions: the first ``len(admissible_commands)`` slots (web); all (tabletop)."""
+        if self.kind == "web":
+            n = len((self.last_raw_observation or {}).get("admissible_commands") or ())
+            mask = np.zeros(self.num_candidates, dtype=bool)
+            mask[: min(n, self.num_candidates)] = True
+            if not mask.any():
+                # MaskablePPO rejects all-false masks; slot 0 then maps to "" (a no-op the env reports).
+                mask[0] = True
+            return mask
+        return np.ones(int(np.sum(self.action_space.nvec)), dtype=bool)
+
+
+def make_sb3_env(env: gym.Env, policy: AgentPolicy, num_candidates: int | None = None) -> SB3EnvWrapper:
+    """Wrap a raw rlft env for SB3 with ``policy``'s encoder (see :class:`SB3EnvWrapper`)."""
+    return SB3EnvWrapper(env, policy, num_candidates)
+
+
+class _AgentPolicyMixin:
+    """Shared SB3 policy logic: all computation is delegated to the wrapped AgentPolicy."""
+
+    agent: AgentPolicy
+    action_dist: Any
+    action_space: spaces.Space
+    optimizer_class: type[torch.optim.Optimizer]
+    optimizer_kwargs: dict[str, Any]
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Any,
+        agent_policy: AgentPolicy,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(agent_policy, AgentPolicy):
+            raise ConfigError(
+                "policy_kwargs must contain agent_policy=<AgentPolicy>; use sb3_policy_kwargs(policy)."
+            )
+        # nn.Module forbids assigning sub-modules before its __init__; _build (called from the base
+        # __init__) registers the agent.
+        object.__setattr__(self, "_pending_agent", agent_policy)
+        kwargs.setdefault("ortho_init", False)
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)  # type: ignore[call-arg]
+
+    def _build(self, lr_schedule: Any) -> None:
+        # Replaces SB3's _build: no MLP extractor, action/value nets or orthogonal init; the optimizer
+        # only sees trainable parameters (frozen backbone weights stay out).
+        self.agent = self.__dict__.pop("_pending_agent")
+        self.optimizer = self.optimizer_class(
+            self.agent.trainable_parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
+        )
+
+    def _logits_values(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, values = self.agent(self.agent.to_tensors(obs))
+        return logits, values.unsqueeze(-1)
+
+    def _distribution(
+        self, obs: dict[str, torch.Tensor], action_masks: Any = None
+    ) -> tuple[Any, torch.Tensor]:
+        logits, values = self._logits_values(obs)
+        dist = self.action_dist.proba_distribution(action_logits=logits)
+        if action_masks is not None:
+            dist.apply_masking(action_masks)
+        return dist, values
+
+    def _forward(self, obs: Any, deterministic: bool, action_masks: Any = None) -> tuple[torch.Tensor, ...]:
+        dist, values = self._distribution(obs, action_masks)
+        actions = dist.get_actions(deterministic=deterministic)
+        log_prob = dist.log_prob(actions)
+        return actions.reshape((-1, *self.action_space.shape)), values, log_prob
+
+    def _evaluate(
+        self, obs: Any, actions: torch.Tensor, action_masks: Any = None
+    ) -> tuple[torch.Tensor, ...]:
+        dist, values = self._distribution(obs, action_masks)
+        return values, dist.log_prob(actions), dist.entropy()
+
+    def predict_values(self, obs: Any) -> torch.Tensor:
+        """Values ``[B, 1]``."""
+        return self._logits_values(obs)[1]
+
+    def set_training_mode(self, mode: bool) -> None:
+        """Train/eval mode (the agent keeps its backbone in eval mode)."""
+        self.agent.train(mode)
+        self.training = mode
+
+
+class RlftActorCriticPolicy(_AgentPolicyMixin, ActorCriticPolicy):
+    """SB3 ``PPO``/``A2C`` policy backed by an AgentPolicy (``policy_kwargs=sb3_policy_kwargs(policy)``)."""
+
+    def forward(
+        self, obs: Any, deterministic: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Actions, values ``[B, 1]`` and log-probabilities."""
+        return self._forward(obs, deterministic)  # type: ignore[return-value]
+
+    def evaluate_actions(
+        self, obs: Any, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Values, log-probabilities of ``actions`` and entropies."""
+        return self._evaluate(obs, actions)  # type: ignore[return-value]
+
+    def get_distribution(self, obs: Any) -> Any:
+        """The action distribution for ``obs``."""
+        return self._distribution(obs)[0]
+
+
+class RlftMaskablePolicy(_AgentPolicyMixin, MaskableActorCriticPolicy):
+    """sb3-contrib ``MaskablePPO`` policy backed by an AgentPolicy."""
+
+    def forward(
+        self, obs: Any, deterministic: bool = False, action_masks: np.ndarray | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Actions, values ``[B, 1]`` and log-probabilities under the action masks."""
+        return self._forward(obs, deterministic, action_masks)  # type: ignore[return-value]
+
+    def evaluate_actions(
+        self, obs: Any, actions: torch.Tensor, action_masks: Any = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Values, log-probabilities of ``actions`` and entropies under the action masks."""
+        return self._evaluate(obs, actions, action_masks)  # type: ignore[return-value]
+
+    def get_distribution(self, obs: Any, action_masks: np.ndarray | None = None) -> Any:
+        """The masked action distribution for ``obs``."""
+        return self._distribution(obs, action_masks)[0]
+
+
+def sb3_policy_kwargs(policy: AgentPolicy, **extra: Any) -> dict[str, Any]:
+    """``policy_kwargs`` for :class:`RlftActorCriticPolicy` (PPO) / :class:`RlftMaskablePolicy` (MaskablePPO).
+
+    ``extra`` is passed on (for example ``optimizer_kwargs``); the AgentPolicy's modules are used as they
+    are (the same objects: training the SB3 model trains ``policy``).
+    """
+    return {"agent_policy": policy, **extra}
+
+
+def make_ppo(
+    policy: AgentPolicy,
+    env: gym.Env,
+    maskable: bool | None = None,
+    num_candidates: int | None = None,
+    **ppo_kwargs: Any,
+) -> Any:
+    """Build an SB3 PPO (or sb3-contrib MaskablePPO) model that trains ``policy`` in place.
+
+    Args:
+        policy: The AgentPolicy to train (a BC-trained one warm-starts RL).
+        env: A raw rlft env (wrapped with :func:`make_sb3_env` here) or an already wrapped one / VecEnv.
+        maskable: Use MaskablePPO; default True for web envs, False for tabletop.
+        num_candidates: K for the web wrapper.
+        **ppo_kwargs: Passed to the algorithm (``n_steps``, ``batch_size``, ``learning_rate``, ...);
+            ``policy_kwargs`` entries are merged.
+    """
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecEnv
+
+    if not isinstance(env, (SB3EnvWrapper, VecEnv)):
+        env = make_sb3_env(env, policy, num_candidates)
+    if maskable is None:
+        maskable = policy.interface.kind == "web"
+    policy_kwargs = sb3_policy_kwargs(policy, **ppo_kwargs.pop("policy_kwargs", {}))
+    ppo_kwargs.setdefault("device", policy.device)
+    if maskable:
+        return MaskablePPO(RlftMaskablePolicy, env, policy_kwargs=policy_kwargs, **ppo_kwargs)
+    return PPO(RlftActorCriticPolicy, env, policy_kwargs=policy_kwargs, **ppo_kwargs)
+
+
+def agent_policy_from_sb3(model: Any) -> AgentPolicy:
+    """The AgentPolicy inside an SB3 model built with the rlft policy classes (for saving / evaluation).
+
+    Raises:
+        ConfigError: when the model's policy is not an rlft policy class.
+    """
+    policy = getattr(model, "policy", model)
+    agent = getattr(policy, "agent", None)
+    if not isinstance(agent, AgentPolicy):
+        raise ConfigError(
+            f"{type(policy).__name__} is not an rlft SB3 policy; build the model with make_ppo or "
+            "RlftActorCriticPolicy / RlftMaskablePolicy."
+        )
+    return agent

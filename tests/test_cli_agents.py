@@ -1,0 +1,209 @@
+"""End-to-end runs of every `rlft` agents command on tiny budgets, and kill-then-resume of training."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rlft.cli import main
+
+SHOP = "rlft/WebShop-v0"
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "rlft.cli", *args]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "demos"
+    assert main(["collect", SHOP, "--episodes", "3", "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def test_collect_train_eval_end_to_end(
+    demos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bc_args = [
+        "train",
+        "bc",
+        "--dataset",
+        str(demos),
+        "--out",
+        str(tmp_path / "bc"),
+        "--backbone",
+        "tiny-bert",
+    ]
+    assert main([*bc_args, "--steps", "4", "--eval-every", "2", "--no-progress"]) == 0
+    assert "BC: 4 steps" in capsys.readouterr().out
+    rl_args = ["train", "rl", SHOP, "--init", str(tmp_path / "bc" / "best"), "--out", str(tmp_path / "rl")]
+    rl_args += ["--anchor-dataset", str(demos), "--timesteps", "16", "--n-envs", "2", "--n-steps", "8"]
+    assert main([*rl_args, "--batch-size", "8", "--n-epochs", "1", "--no-progress"]) == 0
+    assert "RL: 16 steps" in capsys.readouterr().out
+    report = tmp_path / "eval.json"
+    eval_args = [
+        "eval",
+        SHOP,
+        "--policy",
+        str(tmp_path / "rl" / "policy"),
+        "--split",
+        "test",
+        "--episodes",
+        "2",
+    ]
+    assert (
+        main(
+            [
+                *eval_args,
+                "--max-steps",
+                "5",
+                "--report",
+                str(report),
+                "--record",
+                str(tmp_path / "rec"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    saved = json.loads(report.read_text())
+    assert saved["results"][0]["split"] == "test" and saved["results"][0]["episodes"] == 2
+    assert all(length <= 5 for length in saved["results"][0]["lengths"])
+    assert list((tmp_path / "rec").glob("*.md"))
+    assert main(["eval", SHOP, "--agent", "expert", "--episodes", "2", "--no-progress"]) == 0
+    assert "100.0%" in capsys.readouterr().out
+
+
+def test_errors_exit_2_with_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["collect", "rlft/WebShp-v0", "--episodes", "1", "--out", str(tmp_path / "x")]) == 2
+    assert "Did you mean 'rlft/WebShop-v0'" in capsys.readouterr().err
+    assert main(["train", "bc", "--dataset", str(tmp_path / "none"), "--out", str(tmp_path / "bc")]) == 2
+    assert "rlft collect" in capsys.readouterr().err
+    assert main(["eval", SHOP, "--policy", str(tmp_path / "none")]) == 2
+    assert "No policy checkpoint" in capsys.readouterr().err
+    assert main(["train", "bc", "--dataset", "d", "--out", "o", "--policy-kwarg", "nokey"]) == 2
+
+
+def _wait_for_checkpoint(run: Path, proc: subprocess.Popen, minimum: int, timeout: float = 120) -> int:
+    pointer = run / "checkpoints" / "latest.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pointer.exists():
+            step = json.loads(pointer.read_text())["step"]
+            if step >= minimum:
+                return step
+        assert proc.poll() is None, "training ended before it could be interrupted"
+        time.sleep(0.05)
+    raise AssertionError("no checkpoint appeared")
+
+
+def test_bc_killed_mid_run_resumes_from_its_last_checkpoint(demos: Path, tmp_path: Path) -> None:
+    run = tmp_path / "bc"
+    args = _cli(
+        "train",
+        "bc",
+        "--dataset",
+        str(demos),
+        "--out",
+        str(run),
+        "--backbone",
+        "tiny-bert",
+        "--steps",
+        "40",
+        "--checkpoint-every",
+        "4",
+        "--eval-every",
+        "20",
+        "--no-progress",
+    )
+    proc = subprocess.Popen(args, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    killed_at = _wait_for_checkpoint(run, proc, 8)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert killed_at < 40
+    done = subprocess.run(args, env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    resumed_from = int(done.stdout.split("resumed from ")[1].split(")")[0])
+    assert killed_at <= resumed_from < 40
+    state = json.loads((run / "checkpoints" / "step_00000040" / "state.json").read_text())
+    assert state["step"] == 40 and 0.0 <= state["metrics"]["val_accuracy"] <= 1.0
+    assert not list(run.rglob(".*tmp-*"))  # no half-written checkpoint left behind
+
+
+def test_rl_killed_mid_run_resumes_from_its_last_checkpoint(demos: Path, tmp_path: Path) -> None:
+    bc = tmp_path / "bc"
+    assert (
+        main(
+            [
+                "train",
+                "bc",
+                "--dataset",
+                str(demos),
+                "--out",
+                str(bc),
+                "--backbone",
+                "tiny-bert",
+                "--steps",
+                "2",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    run = tmp_path / "rl"
+    args = _cli(
+        "train",
+        "rl",
+        SHOP,
+        "--init",
+        str(bc / "best"),
+        "--out",
+        str(run),
+        "--anchor",
+        "kl",
+        "--timesteps",
+        "128",
+        "--n-envs",
+        "2",
+        "--n-steps",
+        "8",
+        "--batch-size",
+        "16",
+        "--n-epochs",
+        "1",
+        "--checkpoint-every",
+        "16",
+        "--no-progress",
+    )
+    proc = subprocess.Popen(args, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    killed_at = _wait_for_checkpoint(run, proc, 32)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = subprocess.run(args, env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    resumed_from = int(done.stdout.split("resumed from ")[1].split(")")[0])
+    assert killed_at <= resumed_from < 128
+    assert "RL: 128 steps" in done.stdout
+
+
+def test_demo_quick_runs_every_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["demo", "--quick", "--backbone", "tiny-bert", "--out", str(tmp_path / "demo"), "--no-progress"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    for row in ("random", "BC", "BC+RL", "expert"):
+        assert f"\n{row} " in out
+    report = json.loads((tmp_path / "demo" / "demo_report.json").read_text())
+    assert report["quick"] is True and report["rows"]["expert"]["success_rate"] == 1.0
+    assert set(report["seconds"]) == {"collect", "bc", "rl", "eval", "total"}
