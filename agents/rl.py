@@ -205,7 +205,7 @@ def train_rl(config: RLConfig) -> RLResult:
 
     hook = _make_anchor(config, model, policy, reference, demos)
     handle = optimizer.register_step_pre_hook(hook) if hook is not None else None
-    callback = _CheckpointCallback(run_dir, policy, config, hook, start)
+    callback = _checkpoint_callback(run_dir, policy, config, hook, start)
     remaining = max(0, config.total_timesteps - start)
     try:
         if remaining > 0:
@@ -214,7 +214,7 @@ def train_rl(config: RLConfig) -> RLResult:
                 callback=callback,
                 reset_num_timesteps=latest is None,
                 tb_log_name="rl",
-                progress_bar=config.progress,
+                progress_bar=False,  # SB3's bar needs `rich`; the callback drives a tqdm bar instead
             )
     finally:
         if handle is not None:
@@ -332,57 +332,73 @@ def _make_anchor(
     )
 
 
-class _CheckpointCallback:
-    """SB3 callback: metrics to the logger, atomic checkpoints every ``checkpoint_every`` steps."""
+def _checkpoint_callback(
+    run_dir: Path, policy: Any, config: RLConfig, hook: AnchorHook | None, start: int
+) -> Any:
+    """An SB3 callback: rollout metrics to the logger, atomic checkpoints every ``checkpoint_every`` steps.
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        from stable_baselines3.common.callbacks import BaseCallback
+    The class is defined here, not at module level, so importing :mod:`rlft.agents.rl` stays free of
+    stable-baselines3 (and torch) until training starts.
+    """
+    from stable_baselines3.common.callbacks import BaseCallback
+    from tqdm.auto import tqdm
 
-        # Defined lazily so importing this module does not import stable-baselines3.
-        class CheckpointCallback(BaseCallback):
-            def __init__(
-                self, run_dir: Path, policy: Any, config: RLConfig, hook: AnchorHook | None, start: int
-            ) -> None:
-                super().__init__()
-                self.run_dir, self.agent_policy, self.config, self.hook = run_dir, policy, config, hook
-                self.last_saved = start
-                self.metrics: dict[str, float] = {}
-                self.successes: list[float] = []
+    class CheckpointCallback(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.last_saved = start
+            self.metrics: dict[str, float] = {}
+            self.successes: list[float] = []
+            self.bar: Any = None
 
-            def _on_step(self) -> bool:
-                for info in self.locals.get("infos", []):
-                    if "episode" in info:
-                        self.successes.append(float(info.get("success", False)))
-                return True
+        def _on_training_start(self) -> None:
+            self.bar = tqdm(
+                total=config.total_timesteps,
+                initial=start,
+                desc="train rl",
+                unit="step",
+                disable=not config.progress,
+            )
 
-            def _on_rollout_end(self) -> None:
-                model = self.model
-                if model.ep_info_buffer:
-                    self.metrics["rollout_return"] = float(
-                        sum(e["r"] for e in model.ep_info_buffer) / len(model.ep_info_buffer)
-                    )
-                if self.successes:
-                    self.metrics["rollout_success"] = sum(self.successes[-100:]) / len(self.successes[-100:])
-                    self.logger.record("rollout/success_rate", self.metrics["rollout_success"])
-                if self.hook is not None and self.hook.calls:
-                    self.metrics["anchor_loss"] = self.hook.last_loss
-                    self.logger.record("train/anchor_loss", self.hook.last_loss)
+        def _on_training_end(self) -> None:
+            self.bar.close()
 
-            def _on_rollout_start(self) -> None:
-                # Runs after PPO's update for the previous rollout, so the saved weights include it.
-                steps = int(self.model.num_timesteps)
-                if steps - self.last_saved >= self.config.checkpoint_every:
-                    self.save(steps)
+        def _on_step(self) -> bool:
+            infos = self.locals.get("infos", [])
+            for info in infos:
+                if "episode" in info:
+                    self.successes.append(float(info.get("success", False)))
+            self.bar.update(len(infos))
+            return True
 
-            def save(self, steps: int) -> None:
-                save_checkpoint(
-                    self.run_dir,
-                    steps,
-                    self.agent_policy,
-                    self.model.policy.optimizer,
-                    {"metrics": self.metrics},
-                    keep=self.config.keep_checkpoints,
-                )
-                self.last_saved = steps
+        def _on_rollout_end(self) -> None:
+            model = self.model
+            if model.ep_info_buffer:
+                returns = [e["r"] for e in model.ep_info_buffer]
+                self.metrics["rollout_return"] = float(sum(returns) / len(returns))
+            if self.successes:
+                recent = self.successes[-100:]
+                self.metrics["rollout_success"] = sum(recent) / len(recent)
+                self.logger.record("rollout/success_rate", self.metrics["rollout_success"])
+            if hook is not None and hook.calls:
+                self.metrics["anchor_loss"] = hook.last_loss
+                self.logger.record("train/anchor_loss", hook.last_loss)
 
-        return CheckpointCallback(*args, **kwargs)
+        def _on_rollout_start(self) -> None:
+            # Runs after PPO's update for the previous rollout, so the saved weights include it.
+            steps = int(self.model.num_timesteps)
+            if steps - self.last_saved >= config.checkpoint_every:
+                self.save(steps)
+
+        def save(self, steps: int) -> None:
+            save_checkpoint(
+                run_dir,
+                steps,
+                policy,
+                self.model.policy.optimizer,
+                {"metrics": self.metrics},
+                keep=config.keep_checkpoints,
+            )
+            self.last_saved = steps
+
+    return CheckpointCallback()

@@ -167,7 +167,7 @@ class DemoDataset:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         import minari
 
-        path = Path(path)
+        path = Path(path).resolve()
         data = path if path.name == "data" else path / "data"
         if not (data / "metadata.json").is_file():
             raise DatasetError(

@@ -170,7 +170,8 @@ def collect_demos(
     episodes = check_int("episodes", episodes)
     min_return = check_float("min_return", min_return)
     max_attempts = check_int("max_attempts", max_attempts if max_attempts is not None else 3 * episodes)
-    path = Path(out) if out is not None else default_dataset_dir(env_id, split)
+    # Absolute: Minari's size bookkeeping breaks on relative dataset paths.
+    path = (Path(out) if out is not None else default_dataset_dir(env_id, split)).resolve()
     dataset_id = default_dataset_id(env_id, split)
     if path.exists() and any(path.iterdir()) and not overwrite:
         raise ConfigError(

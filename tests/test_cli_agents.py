@@ -196,11 +196,11 @@ def test_rl_killed_mid_run_resumes_from_its_last_checkpoint(demos: Path, tmp_pat
     assert "RL: 128 steps" in done.stdout
 
 
-def test_demo_quick_runs_every_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert (
-        main(["demo", "--quick", "--backbone", "tiny-bert", "--out", str(tmp_path / "demo"), "--no-progress"])
-        == 0
-    )
+def test_demo_quick_runs_every_stage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a relative --out, as users type it
+    assert main(["demo", "--quick", "--backbone", "tiny-bert", "--out", "demo", "--no-progress"]) == 0
     out = capsys.readouterr().out
     for row in ("random", "BC", "BC+RL", "expert"):
         assert f"\n{row} " in out

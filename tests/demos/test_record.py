@@ -106,7 +106,7 @@ def test_corrupt_dataset_fails_fast(shop_demos: Path, tmp_path: Path) -> None:
 
 
 def test_image_observations_round_trip_losslessly(tmp_path: Path) -> None:
-    tabletop = [i for i in rlft.ENV_IDS if "PutBlockInBowl" in i]
+    tabletop = [i for i in rlft.ENV_IDS if i.endswith("TabletopPutBlockInBowl-v0")]
     if not tabletop:
         pytest.skip("tabletop environments are not registered yet")
     result = collect_demos(tabletop[0], 1, out=tmp_path / "tt")

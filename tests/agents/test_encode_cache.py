@@ -1,0 +1,44 @@
+"""The frozen-backbone text cache returns exactly what the backbone computes, and only when frozen."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import torch
+from rlft.agents.encode_cache import FrozenTextCache, cache_frozen_text
+from rlft.policies import PolicyConfig, build_policy
+
+
+def _policy(finetune: str):
+    env = gym.make("rlft/WebShop-v0")
+    policy = build_policy(
+        PolicyConfig(backbone="tiny-bert", finetune=finetune), env.observation_space, env.action_space
+    )
+    obs = [env.reset(seed=s)[0] for s in range(3)]
+    env.close()
+    return policy, obs
+
+
+def test_cached_scores_equal_uncached_scores() -> None:
+    policy, obs = _policy("frozen")
+    actions = [o["admissible_commands"][1] for o in obs]
+    with torch.no_grad():
+        expected = policy.evaluate_actions(obs, actions)[0]
+    cache = cache_frozen_text(policy)
+    assert isinstance(cache, FrozenTextCache) and cache_frozen_text(policy) is cache
+    with torch.no_grad():
+        first = policy.evaluate_actions(obs, actions)[0]
+        second = policy.evaluate_actions(obs[::-1], actions[::-1])[0]
+    torch.testing.assert_close(first, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(second, expected.flip(0), atol=1e-5, rtol=1e-5)
+    assert cache.hits > 0 and cache.misses > 0
+    # Gradients still reach the head through the cached encodings.
+    policy.train()
+    loss = -policy.evaluate_actions(obs, actions)[0].mean()
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in policy.head.parameters())
+
+
+def test_trainable_backbones_are_never_cached() -> None:
+    policy, _ = _policy("full")
+    assert cache_frozen_text(policy) is None
+    assert "encode_text" not in policy.backbone.__dict__
