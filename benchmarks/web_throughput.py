@@ -99,7 +99,18 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=500)
     parser.add_argument("--split", default="test")
     parser.add_argument("--floor-pages", type=int, default=200, help="pages kept to time the rendering floor")
+    parser.add_argument(
+        "--backend",
+        default="text",
+        choices=["text", "chromium"],
+        help="chromium: benchmarks/web_chromium.py (N = 1, 2, 4 envs, screenshots, text/chromium ratio)",
+    )
     args = parser.parse_args()
+    if args.backend == "chromium":
+        from web_chromium import report  # the sibling script (benchmarks/ is on sys.path when run)
+
+        report(args.ids or ["rlft/WebShop-v0"], args.episodes)
+        return
     print(json.dumps({"rlft": rlft.__version__, "python": sys.version.split()[0]}), flush=True)
     for env_id in args.ids or web_ids():
         try:

@@ -7,6 +7,7 @@ Chromium by reference counting), so each test pays for a browser context, not a 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import pickle
@@ -400,6 +401,27 @@ def test_killed_browser_truncates_then_reset_relaunches_and_close_cleans_up(shar
 
 
 @pytest.mark.chromium
+def test_a_hung_browser_times_out_into_truncation(shared_browser: Any) -> None:
+    env = gym.make("rlft/WebShop-v0", backend="chromium", backend_options={"timeout_s": 1.5})
+    try:
+        env.reset(seed=0)
+        pid = env.unwrapped.backend.browser_pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            start = time.monotonic()
+            _, _, terminated, truncated, info = env.step(env.unwrapped.expert_action())
+            assert time.monotonic() - start < 10
+            assert truncated and not terminated and "Timeout" in info["backend_error"]
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        obs, info = env.reset(seed=0)
+        assert "backend_error" not in info and obs["page"]
+    finally:
+        env.close()
+
+
+@pytest.mark.chromium
 def test_vector_of_envs_shares_one_browser_and_close_leaves_nothing() -> None:
     if NO_BROWSER:
         pytest.skip(NO_BROWSER)
@@ -416,6 +438,26 @@ def test_vector_of_envs_shares_one_browser_and_close_leaves_nothing() -> None:
     if pid not in before:  # no other user (e.g. the module's holder) keeps it alive
         assert not _alive(pid)
     assert set(browsers.owned_browsers()) <= before
+
+
+@pytest.mark.chromium
+def test_an_env_dropped_without_close_releases_its_context(shared_browser: Any) -> None:
+    import gc
+
+    executable = shared_browser.executable
+    users = browsers._manager().browsers[executable].users
+    env = gym.make("rlft/WebFormLogin-v0", backend="chromium")
+    env.reset(seed=0)
+    server = env.unwrapped.backend._server
+    assert browsers._manager().browsers[executable].users == users + 1
+    del env
+    shared_browser.restart("/")  # Playwright keeps the frames of its last call until the next one
+    gc.collect()
+    # Collected, but a finalizer may run inside Playwright's event loop: the context waits in a queue...
+    assert browsers._manager().browsers[executable].users == users + 1
+    browsers.drain()  # ...that the next acquire (a reset, a new env) or exit empties.
+    assert browsers._manager().browsers[executable].users == users
+    assert not server.running
 
 
 _USER_SCRIPT = textwrap.dedent(

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import rlft  # noqa: F401  (registers the ids)
 from rlft.envs.web.env import WebEnv
-from rlft.errors import ConfigError, DependencyError, UnknownNameError
+from rlft.errors import ConfigError, UnknownNameError
 
 _spec = importlib.util.spec_from_file_location("toy_site", Path(__file__).with_name("toy_site.py"))
 toy_site = importlib.util.module_from_spec(_spec)
@@ -61,13 +61,6 @@ def run_expert(env: WebEnv, seed: int, limit: int = 30) -> tuple[float, dict, in
 def test_bad_kwargs_raise_typed_errors(kwargs: dict, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         gym.make(SHOP, **kwargs)
-
-
-def test_chromium_backend_is_a_clear_dependency_error_until_it_exists() -> None:
-    if importlib.util.find_spec("rlft.envs.web.backends.chromium") is not None:
-        pytest.skip("the Chromium backend exists")
-    with pytest.raises(DependencyError, match="backend='text'"):
-        gym.make(SHOP, backend="chromium")
 
 
 def test_first_observation(env: WebEnv) -> None:

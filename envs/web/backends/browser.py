@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -220,6 +221,7 @@ def acquire(executable: str) -> Any:
 
     Every call must be matched by one :func:`release`.
     """
+    drain()
     manager = _manager()
     shared = manager.browsers.get(executable)
     if shared is not None and not shared.browser.is_connected():
@@ -238,6 +240,7 @@ def acquire(executable: str) -> Any:
 def release(executable: str) -> None:
     """Drop one user of this thread's browser; the last one closes it (and Playwright with it)."""
     manager = _manager()
+    # (No drain() here: close_context calls release; drain runs from acquire and at exit.)
     shared = manager.browsers.get(executable)
     if shared is None:
         return
@@ -247,6 +250,40 @@ def release(executable: str) -> None:
         _dispose(shared)
     if not manager.browsers and manager.playwright is not None:
         _stop(manager)
+
+
+_orphans: list[tuple[int, Any, str, Callable[[], None]]] = []
+_orphans_lock = threading.Lock()
+
+
+def defer_close(context: Any, executable: str, cleanup: Callable[[], None]) -> None:
+    """Queue a browser context whose owner was garbage collected; :func:`drain` closes it.
+
+    Safe anywhere, including inside Playwright's event loop, because it makes no Playwright call.
+    """
+    with _orphans_lock:
+        _orphans.append((threading.get_ident(), context, executable, cleanup))
+
+
+def drain() -> None:
+    """Close the contexts of this thread queued by :func:`defer_close` (every acquire and release does)."""
+    me = threading.get_ident()
+    with _orphans_lock:
+        mine = [orphan for orphan in _orphans if orphan[0] == me]
+        _orphans[:] = [orphan for orphan in _orphans if orphan[0] != me]
+    for _, context, executable, cleanup in mine:
+        close_context(context, executable, cleanup)
+
+
+def close_context(context: Any, executable: str, cleanup: Callable[[], None]) -> None:
+    """Close one backend's context, release its share of the browser, then run ``cleanup``."""
+    try:
+        if context is not None:
+            context.close()
+    except Exception as error:  # a crashed browser's contexts cannot be closed politely
+        logger.debug("Closing a browser context failed: %s", error)
+    release(executable)
+    cleanup()
 
 
 def browser_pid(browser: Any) -> int | None:
@@ -280,6 +317,8 @@ def _close_all() -> None:
     # process launched, whatever thread started it.
     manager = getattr(_local, "manager", None)
     if manager is not None and manager.pid == os.getpid():
+        with _orphans_lock:
+            _orphans.clear()  # their browsers are disposed of just below
         for shared in list(manager.browsers.values()):
             _dispose(shared)
         manager.browsers.clear()

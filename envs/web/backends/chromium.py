@@ -4,9 +4,12 @@ How a command runs. The shared :class:`~rlft.envs.web.backends.base.Backend` log
 command with standard HTML semantics into primitives, exactly as for the text backend; this class carries
 the primitives out in the browser:
 
-* a navigation (link, ``GET`` form, ``goto``) is a real ``page.goto`` to the local server, redirects
-  followed by Chromium; a ``POST`` form is the same navigation with its method and body rewritten once by
-  Playwright routing, so the server receives a genuine browser ``POST``;
+* a page load (link, form, ``goto``) is a request from the browser to the local server, redirects
+  followed by Chromium. With ``page_loads="fetch"`` (default) the page requests it with ``fetch()``,
+  parses the answer with the browser's HTML parser and swaps it in as the document (the Turbo/pjax
+  technique: no new document, one round trip). With ``page_loads="navigate"`` it is a real
+  ``page.goto``; a ``POST`` form is that navigation with its method and body rewritten once by
+  Playwright routing. Either way the server receives a genuine browser ``GET`` or ``POST``;
 * typing, ticking and selecting change the live DOM (``value``, ``checked``, ``selectedIndex``) with one
   ``evaluate`` and no navigation;
 * the observation comes from the live DOM in one round trip: ``outerHTML`` plus the current value of every
@@ -14,12 +17,14 @@ the primitives out in the browser:
   :func:`~rlft.envs.web.render.layout_page` as the text backend, so both backends give the same
   observation for the same state;
 * ``back`` and :meth:`set_state` show a page *as it was left* (like the back-forward cache): the saved
-  document is served once from memory through routing (no request reaches the site) and the saved
-  field values are written back into it.
+  document is shown from memory (no request reaches the site) and the saved field values are written
+  back into it.
 
 Sandbox: every request not on the server's own origin (other hosts, other local ports, ``file:``) is
-aborted by a browser-context route and counted by :class:`Sandbox`; JavaScript
-is disabled (sites do not use it, and an injected script could otherwise do more than request URLs).
+aborted by a browser-context route and counted by :class:`Sandbox`. Playwright does not route the
+targets of redirects, so each context also sends everything but its own origin to a proxy that refuses
+every connection (those refusals are counted too), and Chromium resolves no host names. JavaScript is
+disabled (sites do not use it; the backend's own ``evaluate`` calls still run).
 
 Failures: any Playwright error (browser crashed or killed, timeout) raises
 :class:`~rlft.envs.web.backends.browser.BackendError` once and leaves the backend *broken*: :meth:`page`
@@ -36,6 +41,7 @@ import base64
 import contextlib
 import logging
 import re
+import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -300,6 +306,14 @@ class ChromiumBackend(Backend):
     def _open(self) -> None:
         origin = self.served_origin
         self._browser = browsers.acquire(self.executable)
+        try:
+            self._open_context(origin)
+        except Exception:
+            context, self._context = self._context, None
+            browsers.close_context(context, self.executable, self._server.stop)
+            raise
+
+    def _open_context(self, origin: str) -> None:
         width, height = self.viewport
         # Requests that escape routing (redirect targets are not routed) go to a proxy that refuses every
         # connection; only the site's own host:port bypasses it.
@@ -317,14 +331,19 @@ class ChromiumBackend(Backend):
         self._context.on("requestfailed", self.sandbox.failed)
         self._page = self._context.new_page()
         self._cdp = self._context.new_cdp_session(self._page)
-        self._finalizer = weakref.finalize(self, _close_runtime, self._context, self.executable, self._server)
+        # Garbage collection may run inside Playwright's own event loop, where no Playwright call may be
+        # made: a backend dropped without close() only hands its context over, to be closed later.
+        self._finalizer = weakref.finalize(
+            self, browsers.defer_close, self._context, self.executable, self._server.stop
+        )
 
     def close(self) -> None:
         """Close this backend's browser context and server; the last backend closes the browser."""
         finalizer, self._finalizer = self._finalizer, None
         self._browser = self._context = self._page = self._cdp = None
-        if finalizer is not None:
-            finalizer()
+        detached = finalizer.detach() if finalizer is not None else None
+        if detached is not None:  # (self, defer_close, (context, executable, stop), {})
+            browsers.close_context(*detached[2])
         self._server.stop()
 
     @contextmanager
@@ -334,14 +353,24 @@ class ChromiumBackend(Backend):
             raise BackendError(f"The browser failed earlier ({self.failure}); call reset().")
         if self._page is None:
             raise CommandError("No page is loaded yet.")
+        # Playwright's evaluate() has no timeout: a browser that stops answering is killed by a watchdog,
+        # which turns the wait into an error below instead of a hang.
+        watchdog = threading.Timer(self.timeout_s, _kill_hung, (self.browser_pid, self.timeout_s))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             yield
         except (CommandError, BackendError):
             raise
         except Exception as error:
-            self.failure = f"{what}: {type(error).__name__}: {str(error).splitlines()[0][:300]}"
+            hung = (
+                "" if watchdog.is_alive() else f"Timeout: no answer in {self.timeout_s} s, browser killed; "
+            )
+            self.failure = f"{what}: {hung}{type(error).__name__}: {str(error).splitlines()[0][:300]}"
             logger.warning("Chromium failed: %s", self.failure)
             raise BackendError(self.failure) from error
+        finally:
+            watchdog.cancel()
 
     # -- primitives ----------------------------------------------------------------------------------------
     def restart(self, url: str) -> None:
@@ -629,11 +658,8 @@ def _decode_png(data: bytes, height: int, width: int) -> np.ndarray:
     return image
 
 
-def _close_runtime(context: Any, executable: str, server: LocalServer) -> None:
-    """Release what one backend holds; runs from :meth:`ChromiumBackend.close` or at garbage collection."""
-    try:
-        context.close()
-    except Exception as error:  # a crashed browser's contexts cannot be closed politely
-        logger.debug("Closing a browser context failed: %s", error)
-    browsers.release(executable)
-    server.stop()
+def _kill_hung(pid: int | None, timeout_s: float) -> None:
+    """Watchdog action: a browser that did not answer within ``timeout_s`` is killed (then relaunched)."""
+    logger.warning("Chromium (pid %s) gave no answer within %s s: killing it.", pid, timeout_s)
+    if pid is not None:
+        browsers.kill_group(pid)
