@@ -1,12 +1,11 @@
 """Print the README's table of environment ids: description and an example instruction for each.
 
-    python scripts/env_table.py > /tmp/table.md
+python scripts/env_table.py > /tmp/table.md
 """
 
 from __future__ import annotations
 
 import gymnasium as gym
-
 import rlft
 from rlft.envs import describe_envs
 
