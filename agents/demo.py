@@ -8,7 +8,10 @@ costs only the unfinished stage.
 
 The budgets in :data:`DEMO_SUITES` were tuned on a shared 2-core CPU machine so the web suite fits in 15
 minutes with the embedded MiniLM backbone: BC sees few demonstrations (so it is imperfect) and RL then
-fixes part of the remaining mistakes on train goals, which transfers to test goals.
+fixes part of the remaining mistakes on train goals, which transfers to test goals. The tabletop suite
+reads the top-down colormap + heightmap (``heightmap=True``), whose pixels line up with the pick/place
+grid, and records 1,000 one-step demonstrations (about 35 s) so BC can ground colour words in the image;
+its episodes are cheap, so it evaluates 200 of them per agent.
 """
 
 from __future__ import annotations
@@ -96,20 +99,27 @@ DEMO_SUITES: dict[str, DemoSuite] = {
         backbone="minilm+efficientnet",
         train_split="train",
         test_split="unseen",
-        demo_episodes=200,
-        eval_episodes=50,
+        # Each episode is one pick-and-place (about 30 ms to record), so demonstrations are cheap: 1,000
+        # of them are what lets BC tell the named block and bowl from the distractors on unseen colours.
+        demo_episodes=1000,
+        # One-step episodes evaluate in ~0.15 s each: 200 per agent narrows the 95% intervals to about
+        # +-0.07, enough to tell BC and BC+RL apart.
+        eval_episodes=200,
         bc={"steps": 500, "batch_size": 16, "lr": 1e-3, "eval_every": 100, "checkpoint_every": 100},
         rl={
-            "total_timesteps": 1024,
+            "total_timesteps": 2048,
             "n_envs": 4,
             "n_steps": 64,
             "batch_size": 64,
             "n_epochs": 4,
-            "lr": 3e-4,
+            "lr": 1e-3,
             "anchor": "bc",
-            "anchor_coef": 0.1,
-            "checkpoint_every": 512,
+            "anchor_coef": 0.03,
+            "checkpoint_every": 1024,
         },
+        # The top-down colormap + heightmap is aligned with the pick/place grid (Transporter's insight);
+        # the front camera is not, and BC on it never got a single validation action right.
+        env_kwargs={"heightmap": True},
     ),
 }
 """The suites ``rlft demo`` knows."""

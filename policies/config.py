@@ -59,6 +59,10 @@ class PolicyConfig:
     with 33 yaw bins, against 78% at 32 x 32 with 9 bins."""
     yaw_bins: int = 33
     """Pick-and-place: number of yaw bins over the normalised yaw range [-1, 1] (odd: 0 is a bin centre)."""
+    pixel_skip: bool = True
+    """Pick-and-place: also feed the image (and depth) resized to the grid into the grid-resolution stage
+    of the head, conditioned on the instruction there (see :class:`rlft.policies.heads.PickPlaceHead`).
+    Configs saved before this field existed load with ``False`` (the head they were trained with)."""
     view: str = "auto"
     """Tabletop image: ``top_down`` (colormap + heightmap of envs made with ``heightmap=True``, aligned
     with the pick/place grid), ``camera`` (rgb + depth) or ``auto`` (top-down when available)."""
@@ -93,8 +97,9 @@ class PolicyConfig:
             check_int("image_size", self.image_size, 8)
         if self.torch_threads is not None:
             check_int("torch_threads", self.torch_threads, 1)
-        if not isinstance(self.length_normalize, bool):
-            raise ConfigError(f"length_normalize={self.length_normalize!r}: pass True or False.")
+        for flag in ("length_normalize", "pixel_skip"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ConfigError(f"{flag}={getattr(self, flag)!r}: pass True or False.")
         if not isinstance(self.backbone_kwargs, dict):
             raise ConfigError(f"backbone_kwargs={self.backbone_kwargs!r}: pass a dict.")
 
@@ -116,6 +121,9 @@ class PolicyConfig:
                 f"Unknown PolicyConfig field {unknown[0]!r}.{did_you_mean(unknown[0], names)} "
                 f"Fields: {', '.join(names)}."
             )
+        if "pixel_skip" not in data and set(data) >= _PRE_PIXEL_SKIP_FIELDS:
+            # A complete to_dict() output from before pixel_skip existed: keep the head it was trained with.
+            data = {**data, "pixel_skip": False}
         return cls(**data)
 
     def to_json(self) -> str:
@@ -132,3 +140,7 @@ class PolicyConfig:
         if not isinstance(data, dict):
             raise ConfigError("PolicyConfig JSON must be an object.")
         return cls.from_dict(data)
+
+
+_PRE_PIXEL_SKIP_FIELDS = frozenset(f.name for f in dataclasses.fields(PolicyConfig)) - {"pixel_skip"}
+"""Every field a saved config held before ``pixel_skip`` was added (to recognise those configs)."""

@@ -102,11 +102,40 @@ def coord_channels(batch: int, height: int, width: int, device: torch.device) ->
     return torch.stack([grid_x, grid_y]).unsqueeze(0).expand(batch, -1, -1, -1)
 
 
+def _standardise(depth: torch.Tensor) -> torch.Tensor:
+    """Per-image zero-mean, unit-std depth ``[B, 1, h, w]`` (a single pixel has no spread: std 1)."""
+    mean = depth.mean(dim=(2, 3), keepdim=True)
+    h, w = depth.shape[-2:]
+    std = depth.std(dim=(2, 3), keepdim=True) if h * w > 1 else torch.ones_like(mean)
+    return (depth - mean) / (std + 1e-6)
+
+
+def _film(layer: nn.Module | None, x: torch.Tensor, text: torch.Tensor | None) -> torch.Tensor:
+    """FiLM: scale and shift each channel of ``x`` by the instruction (identity without ``layer``/text)."""
+    if layer is None or text is None:
+        return x
+    gamma, beta = layer(text).chunk(2, dim=-1)
+    return x * (1 + gamma[..., None, None]) + beta[..., None, None]
+
+
 class _PickPlaceStream(nn.Module):
-    """One of the two streams (pick or place): FiLM by the instruction, conv, upsample to the grid."""
+    """One of the two streams (pick or place): FiLM by the instruction, conv, upsample to the grid.
+
+    With ``pixel_channels > 0`` the grid-resolution stage also sees the raw image (and depth) resized to
+    the grid, and is FiLM-conditioned by the instruction a second time there: with a top-down view the
+    pixels are aligned with the action cells, so a small conv can find *which* cell holds the object the
+    instruction names, which the backbone's stride-32 features (2 x 3 cells on a 64 x 96 heightmap)
+    cannot localise on their own (Transporter / CLIPort's reason for full-resolution streams).
+    """
 
     def __init__(
-        self, width: int, text_hidden: int, extra_channels: int, grid_size: int, yaw_bins: int
+        self,
+        width: int,
+        text_hidden: int,
+        extra_channels: int,
+        grid_size: int,
+        yaw_bins: int,
+        pixel_channels: int = 0,
     ) -> None:
         super().__init__()
         self.grid_size = grid_size
@@ -114,22 +143,35 @@ class _PickPlaceStream(nn.Module):
         # The grid is large (grid_size^2 cells): a narrower conv there keeps the head cheap on CPU.
         grid_width = max(width // 8, 16)
         self.out_channels = grid_width
+        self.pixel_channels = pixel_channels
         self.fuse = nn.Sequential(nn.Conv2d(width + extra_channels, grid_width, 3, padding=1), nn.ReLU())
-        self.refine = nn.Sequential(nn.Conv2d(grid_width + 2, grid_width, 3, padding=1), nn.ReLU())
+        self.refine = nn.Sequential(
+            nn.Conv2d(grid_width + 2 + pixel_channels, grid_width, 3, padding=1), nn.ReLU()
+        )
+        if pixel_channels:
+            self.grid_film = nn.Linear(text_hidden, 2 * grid_width) if text_hidden else None
+            self.refine2 = nn.Sequential(nn.Conv2d(grid_width, grid_width, 3, padding=1), nn.ReLU())
         self.heatmap = nn.Conv2d(grid_width, 1, 1)
         self.yaw = nn.Linear(grid_width, yaw_bins)
 
     def forward(
-        self, features: torch.Tensor, extra: torch.Tensor, text: torch.Tensor | None
+        self,
+        features: torch.Tensor,
+        extra: torch.Tensor,
+        text: torch.Tensor | None,
+        pixels: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = features
-        if self.film is not None and text is not None:
-            gamma, beta = self.film(text).chunk(2, dim=-1)
-            x = x * (1 + gamma[..., None, None]) + beta[..., None, None]
-        x = self.fuse(torch.cat([x, extra], dim=1))
+        x = self.fuse(torch.cat([_film(self.film, features, text), extra], dim=1))
         g = self.grid_size
         x = F.interpolate(x, size=(g, g), mode="bilinear", align_corners=False)
-        x = self.refine(torch.cat([x, coord_channels(x.shape[0], g, g, x.device)], dim=1))
+        parts = [x, coord_channels(x.shape[0], g, g, x.device)]
+        if self.pixel_channels:
+            if pixels is None:
+                raise ValueError("this stream was built with pixel_channels and needs the pixels")
+            parts.append(pixels)
+        x = self.refine(torch.cat(parts, dim=1))
+        if self.pixel_channels:
+            x = self.refine2(_film(self.grid_film, x, text))
         pooled = x.mean(dim=(2, 3))
         return self.heatmap(x).flatten(1), self.yaw(pooled), pooled
 
@@ -143,7 +185,8 @@ class PickPlaceHead(nn.Module):
     ``grid_size x grid_size`` grid of table cells and read out as heatmap logits. Yaw is a categorical
     over ``yaw_bins``. Logits are ``[pick cell (G*G) | pick yaw (R) | place cell (G*G) | place yaw (R)]``,
     i.e. the flattened logits of a ``MultiDiscrete([G*G, R, G*G, R])`` action. A vision-only backbone
-    gives a language-blind head (no FiLM).
+    gives a language-blind head (no FiLM). ``pixel_skip`` feeds the image (and depth) resized to the grid
+    into the grid-resolution stage of both streams (see :class:`_PickPlaceStream`).
     """
 
     def __init__(
@@ -154,13 +197,17 @@ class PickPlaceHead(nn.Module):
         grid_size: int,
         yaw_bins: int,
         has_depth: bool,
+        pixel_skip: bool = False,
     ) -> None:
         super().__init__()
         self.has_depth = has_depth
+        self.grid_size = grid_size
+        self.pixel_skip = pixel_skip
         self.proj = nn.Sequential(nn.Conv2d(vision_channels, width, 1), nn.ReLU())
         extra = 2 + int(has_depth)
-        self.pick = _PickPlaceStream(width, text_hidden, extra, grid_size, yaw_bins)
-        self.place = _PickPlaceStream(width, text_hidden, extra, grid_size, yaw_bins)
+        pixel_channels = 3 + int(has_depth) if pixel_skip else 0
+        self.pick = _PickPlaceStream(width, text_hidden, extra, grid_size, yaw_bins, pixel_channels)
+        self.place = _PickPlaceStream(width, text_hidden, extra, grid_size, yaw_bins, pixel_channels)
         self.value_head = value_mlp(2 * self.pick.out_channels, width)
 
     def forward(
@@ -171,15 +218,18 @@ class PickPlaceHead(nn.Module):
         b, _, h, w = features.shape
         extra = [coord_channels(b, h, w, features.device)]
         if self.has_depth:
-            depth = batch["depth"].unsqueeze(1)
-            depth = F.adaptive_avg_pool2d(depth, (h, w))
-            mean = depth.mean(dim=(2, 3), keepdim=True)
-            std = depth.std(dim=(2, 3), keepdim=True) if h * w > 1 else torch.ones_like(mean)
-            extra.append((depth - mean) / (std + 1e-6))
+            extra.append(_standardise(F.adaptive_avg_pool2d(batch["depth"].unsqueeze(1), (h, w))))
         extra_t = torch.cat(extra, dim=1)
+        pixels = None
+        if self.pixel_skip:
+            g = self.grid_size
+            image = batch["rgb"]
+            if self.has_depth:
+                image = torch.cat([image, _standardise(batch["depth"].unsqueeze(1))], dim=1)
+            pixels = F.interpolate(image, size=(g, g), mode="bilinear", align_corners=False)
         text = backbone.encode_text(batch["instr_ids"], batch["instr_mask"]) if "instr_ids" in batch else None
-        pick_map, pick_yaw, pick_pooled = self.pick(features, extra_t, text)
-        place_map, place_yaw, place_pooled = self.place(features, extra_t, text)
+        pick_map, pick_yaw, pick_pooled = self.pick(features, extra_t, text, pixels)
+        place_map, place_yaw, place_pooled = self.place(features, extra_t, text, pixels)
         logits = torch.cat([pick_map, pick_yaw, place_map, place_yaw], dim=1)
         value = self.value_head(torch.cat([pick_pooled, place_pooled], dim=1)).squeeze(-1)
         return logits, value

@@ -370,6 +370,7 @@ def build_policy_for_interface(config: PolicyConfig, interface: EnvInterface) ->
                 config.grid_size,
                 config.yaw_bins,
                 interface.has_depth,
+                pixel_skip=config.pixel_skip,
             )
     policy = AgentPolicy(config, interface, backbone, head, head_kind)
     logger.info(

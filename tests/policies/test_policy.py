@@ -213,3 +213,41 @@ def test_top_down_view_is_preferred_when_the_env_has_one(tabletop_spaces) -> Non
     assert act_space.contains(auto.act(obs))
     with pytest.raises(ModalityError, match="heightmap=True"):
         build_policy(PolicyConfig(backbone="tiny-clip", view="top_down"), obs_space, act_space)
+
+
+def test_pixel_skip_default_and_configs_saved_before_it(tabletop_spaces) -> None:
+    assert PolicyConfig().pixel_skip is True
+    legacy = PolicyConfig(backbone="tiny-clip", grid_size=8, yaw_bins=3).to_dict()
+    del legacy["pixel_skip"]  # a config.json written before the field existed
+    assert PolicyConfig.from_dict(legacy).pixel_skip is False
+    # Partial dicts (CLI / BC policy_kwargs) get the new default.
+    assert PolicyConfig.from_dict({"backbone": "tiny-clip"}).pixel_skip is True
+    with pytest.raises(ConfigError, match="pixel_skip"):
+        PolicyConfig(pixel_skip="yes")
+    old = build_policy(PolicyConfig.from_dict(legacy), *tabletop_spaces)
+    new = build_policy(PolicyConfig(backbone="tiny-clip", grid_size=8, yaw_bins=3), *tabletop_spaces)
+    assert not hasattr(old.head.pick, "refine2") and hasattr(new.head.pick, "refine2")
+    obs = [tabletop_obs(0), tabletop_obs(1)]
+    for policy in (old, new):
+        logits, values = policy(policy.to_tensors(policy.encode_observations(obs)))
+        assert logits.shape == (2, 2 * (64 + 3)) and values.shape == (2,)
+
+
+def test_pixel_skip_reads_the_image_at_each_grid_cell(tabletop_spaces) -> None:
+    # With the image fed at grid resolution, a pick cell's logit depends on the pixels under that cell
+    # through the head's own convolutions, not only through the backbone's coarse global features.
+    policy = build_policy(PolicyConfig(backbone="tiny-clip", grid_size=8, yaw_bins=3), *tabletop_spaces)
+    batch = policy.to_tensors(policy.encode_observations([tabletop_obs(0)]))
+    pixels = batch["rgb"].clone().requires_grad_(True)
+    head = policy.head
+    text = policy.backbone.encode_text(batch["instr_ids"], batch["instr_mask"])
+    features = head.proj(policy.backbone.encode_image(batch["rgb"])).detach()
+    extra = torch.zeros(1, 3, *features.shape[-2:])
+    grid = torch.nn.functional.interpolate(
+        torch.cat([pixels, batch["depth"].unsqueeze(1)], dim=1), size=(8, 8), mode="bilinear"
+    )
+    heatmap, _, _ = head.pick(features, extra, text, grid)
+    heatmap[0, 0].backward()  # cell (row 0, col 0): the image's top-left corner
+    grad = pixels.grad.abs().sum(dim=(0, 1))
+    h, w = grad.shape
+    assert grad[: h // 4, : w // 4].sum() > 0 and grad[h // 2 :, w // 2 :].sum() == 0
