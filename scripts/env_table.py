@@ -11,7 +11,7 @@ from rlft.envs import describe_envs
 
 
 def main() -> None:
-    """Print one markdown row per registered id (instruction of ``reset(seed=0)`` on the test split)."""
+    """Print one markdown row per registered id: the instruction of ``reset(seed=0)``, default split."""
     print("| id | task | example instruction (seed 0) |")
     print("| --- | --- | --- |")
     for env_id, description in describe_envs().items():
