@@ -196,12 +196,19 @@ def test_rl_killed_mid_run_resumes_from_its_last_checkpoint(demos: Path, tmp_pat
     assert "RL: 128 steps" in done.stdout
 
 
+@pytest.mark.parametrize(("suite", "backbone"), [("web", "tiny-bert"), ("tabletop", "tiny-clip")])
 def test_demo_quick_runs_every_stage(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    suite: str,
+    backbone: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)  # a relative --out, as users type it
-    assert main(["demo", "--quick", "--backbone", "tiny-bert", "--out", "demo", "--no-progress"]) == 0
+    args = ["demo", "--suite", suite, "--quick", "--backbone", backbone, "--out", "demo", "--no-progress"]
+    assert main(args) == 0
     out = capsys.readouterr().out
+    assert f"rlft demo --suite {suite}:" in out
     for row in ("random", "BC", "BC+RL", "expert"):
         assert f"\n{row} " in out
     report = json.loads((tmp_path / "demo" / "demo_report.json").read_text())
