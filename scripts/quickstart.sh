@@ -37,8 +37,11 @@ setup_chromium() {
   fi
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
     log "installing Debian's chromium (needed by the chromium backend and its tests)"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; then
+      # Not fatal: everything but the chromium backend works without it, and its tests skip.
+      log "could not install chromium with apt-get: chromium-backend tests will be skipped."
+    fi
   else
     log "no Chromium found and apt-get is not usable as this user: chromium-backend tests will be skipped."
     log "install one with 'sudo apt-get install chromium' or point RLFT_CHROMIUM at a Chromium binary."
