@@ -8,15 +8,24 @@ browser see the same thing.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 StartResponse = Callable[..., Any]
+_RequestT = TypeVar("_RequestT", bound="Request")
 
 MAX_BODY = 1 << 20
 """Request bodies larger than this are truncated (sites only receive small forms)."""
+
+
+def _group(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Collect the values of repeated names, keeping their order."""
+    grouped: dict[str, list[str]] = {}
+    for name, value in pairs:
+        grouped.setdefault(name, []).append(value)
+    return grouped
 
 
 def esc(text: object) -> str:
@@ -33,25 +42,40 @@ class Request:
     query: dict[str, str]
     """Query parameters (the last value wins for repeated names)."""
     form: dict[str, str]
-    """``application/x-www-form-urlencoded`` body fields of a ``POST``."""
+    """``application/x-www-form-urlencoded`` body fields of a ``POST`` (the last value wins)."""
+    query_lists: dict[str, list[str]]
+    """Every value of each query parameter, in order (a checkbox group repeats its name)."""
+    form_lists: dict[str, list[str]]
+    """Every value of each body field, in order."""
+
+    max_body: ClassVar[int] = MAX_BODY
+    """Bodies are cut at this many bytes; a site that needs less sets a smaller bound in a subclass."""
 
     @classmethod
-    def from_environ(cls, environ: dict[str, Any]) -> Request:
+    def from_environ(cls: type[_RequestT], environ: Mapping[str, Any]) -> _RequestT:
         """Parse ``environ``; a malformed body or length is treated as empty."""
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
-        query = dict(parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True))
-        form: dict[str, str] = {}
-        if method == "POST":
+        query_pairs = parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True)
+        form_pairs: list[tuple[str, str]] = []
+        stream = environ.get("wsgi.input")
+        if method == "POST" and stream is not None:
             try:
-                length = min(int(environ.get("CONTENT_LENGTH") or 0), MAX_BODY)
+                length = min(int(environ.get("CONTENT_LENGTH") or 0), cls.max_body)
             except ValueError:
                 length = 0
-            body = environ["wsgi.input"].read(length) if length > 0 else b""
-            form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+            body = stream.read(length) if length > 0 else b""
+            form_pairs = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
         # PEP 3333 hands over the decoded path as latin-1 characters; sites work in UTF-8 text.
         raw_path = str(environ.get("PATH_INFO", "/")) or "/"
         path = raw_path.encode("latin-1", errors="replace").decode("utf-8", errors="replace")
-        return cls(method=method, path=path, query=query, form=form)
+        return cls(
+            method=method,
+            path=path,
+            query=dict(query_pairs),
+            form=dict(form_pairs),
+            query_lists=_group(query_pairs),
+            form_lists=_group(form_pairs),
+        )
 
     def param(self, name: str, default: str = "") -> str:
         """Return a form field, else a query parameter, else ``default``."""

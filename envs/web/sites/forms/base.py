@@ -19,9 +19,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
-from urllib.parse import parse_qs
 
 import numpy as np
+from rlft.envs.web import wsgi
 from rlft.envs.web.site import Element, Evaluation, Page
 from rlft.envs.web.sites.forms import html
 from rlft.errors import ConfigError
@@ -38,45 +38,23 @@ TEXT_ROLES = frozenset({"textbox", "searchbox"})
 """Element roles that accept ``type[n][text]``."""
 
 
-@dataclass(frozen=True)
-class Request:
-    """One parsed HTTP request.
+class Request(wsgi.Request):
+    """One parsed HTTP request, read the way form families need it.
 
-    Unlike :class:`rlft.envs.web.wsgi.Request` (one value per name), this keeps every value of a
-    repeated name: a group of checkboxes submits ``word=a&word=b``.
+    Parsing is :class:`rlft.envs.web.wsgi.Request`'s; this adds first-value and every-value access
+    (a group of checkboxes submits ``word=a&word=b``) and a smaller body bound.
     """
 
-    method: str
-    path: str
-    query: Mapping[str, list[str]]
-    form: Mapping[str, list[str]]
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, Any]) -> Request:
-        """Parse a WSGI environ (query string and url-encoded POST body)."""
-        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
-        path = str(environ.get("PATH_INFO", "/")) or "/"
-        query = parse_qs(str(environ.get("QUERY_STRING", "")), keep_blank_values=True)
-        form: dict[str, list[str]] = {}
-        if method == "POST":
-            try:
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                length = 0
-            stream = environ.get("wsgi.input")
-            if stream is not None and length > 0:
-                body = stream.read(min(length, MAX_BODY_BYTES)).decode("utf-8", errors="replace")
-                form = parse_qs(body, keep_blank_values=True)
-        return cls(method, path, query, form)
+    max_body: ClassVar[int] = MAX_BODY_BYTES
 
     def arg(self, name: str, default: str = "") -> str:
         """First value of ``name`` from the POST body, else the query string, else ``default``."""
-        values = self.form.get(name) or self.query.get(name)
+        values = self.form_lists.get(name) or self.query_lists.get(name)
         return values[0] if values else default
 
     def args(self, name: str) -> list[str]:
         """Every value of ``name`` (checkbox groups), POST body first."""
-        return list(self.form.get(name) or self.query.get(name) or [])
+        return list(self.form_lists.get(name) or self.query_lists.get(name) or [])
 
     def int_arg(self, name: str, default: int, lo: int, hi: int) -> int:
         """``name`` as an integer clamped to ``[lo, hi]``; ``default`` when missing or malformed."""
