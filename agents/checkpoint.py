@@ -20,19 +20,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rlft.errors import CheckpointError
+from rlft.errors import CheckpointError, atomic_dir, atomic_write_text
 
 __all__ = [
     "CHECKPOINTS",
-    "atomic_dir",
-    "atomic_write_text",
     "latest_checkpoint",
     "load_optimizer",
     "load_state",
@@ -47,45 +43,6 @@ CHECKPOINTS = "checkpoints"
 LATEST = "latest.json"
 STATE = "state.json"
 OPTIMIZER = "optimizer.pt"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace`` (atomic on POSIX)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_dir(target: Path, write: Callable[[Path], None]) -> Path:
-    """Fill a fresh temporary folder with ``write(tmp)``, then swap it in as ``target``.
-
-    An existing ``target`` is moved aside first and deleted only once the new one is in place, so a
-    crash never leaves ``target`` missing or half-written for longer than one rename.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        write(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-    tmp.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return target
 
 
 def save_checkpoint(

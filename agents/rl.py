@@ -21,8 +21,6 @@ from typing import Any
 
 from rlft.agents.anchor import ANCHORS, AnchorHook
 from rlft.agents.checkpoint import (
-    atomic_dir,
-    atomic_write_text,
     latest_checkpoint,
     load_optimizer,
     load_state,
@@ -32,7 +30,7 @@ from rlft.agents.encode_cache import cache_frozen_text
 from rlft.agents.policy_io import env_spaces, load_agent_policy
 from rlft.demos.dataset import load_demos
 from rlft.demos.envs import check_env_id
-from rlft.errors import ConfigError, check_choice, check_float, check_int
+from rlft.errors import ConfigError, atomic_dir, atomic_write_text, check_choice, check_float, check_int
 
 __all__ = ["ALGORITHMS", "RLConfig", "RLResult", "train_rl"]
 
