@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from rlft.envs.contract import check_split
 from rlft.envs.tabletop.objects import (
     SPLIT_ALIASES,
     SPLIT_COLORS,
@@ -23,7 +24,6 @@ from rlft.envs.tabletop.objects import (
     uv_to_world,
     wrap_angle,
 )
-from rlft.envs.contract import check_split
 from rlft.envs.tabletop.scene import Scene, SceneObject
 
 TASKS: dict[str, type[Task]] = {}
