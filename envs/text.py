@@ -26,7 +26,7 @@ from collections.abc import Sequence as AbcSequence
 from typing import Any, overload
 
 from gymnasium import spaces
-from gymnasium.vector.utils import read_from_shared_memory
+from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory
 
 
 def _build_charset() -> frozenset[str]:
@@ -134,11 +134,20 @@ class SharedText(AbcSequence[str]):
 
 
 _read_plain_text = read_from_shared_memory.dispatch(spaces.Text)
+_create_plain_text = create_shared_memory.dispatch(spaces.Text)
 
 
 @read_from_shared_memory.register(RlftText)
 def _read_rlft_text(space: RlftText, shared_memory: Any, n: int = 1) -> SharedText:
     return SharedText(space, shared_memory, n)
+
+
+@create_shared_memory.register(RlftText)
+def _create_rlft_text(space: RlftText, n: int = 1, ctx: Any = None) -> Any:
+    buffer = _create_plain_text(space, n=n) if ctx is None else _create_plain_text(space, n=n, ctx=ctx)
+    # Fill with the padding index, so a slot nothing was written to reads as "" (zeros would be tabs).
+    buffer[:] = [len(space.character_set)] * len(buffer)
+    return buffer
 
 
 def clean_text(text: str, max_length: int) -> str:
