@@ -442,16 +442,23 @@ def test_a_longer_episode_through_gym_make_needs_max_episode_steps_too():
 def test_pickled_env_recreates_the_same_episodes():
     env = gym.make("rlft/TabletopStackBlocks-v0", split="unseen", heightmap=True, image_size=(48, 64))
     try:
+        env.reset(seed=1)
         clone = pickle.loads(pickle.dumps(env))
         try:
             assert clone.unwrapped.split == "test" and clone.unwrapped.use_heightmap
             assert clone.observation_space == env.observation_space
+            # A clone has a physics client of its own (a copied client id would share one simulation).
+            assert clone.unwrapped.sim.client != env.unwrapped.sim.client
             digests = []
             for e in (env, clone):
                 obs, _ = e.reset(seed=9)
                 obs, *_ = e.step(e.unwrapped.expert_action())
                 digests.append(obs_digest(obs))
             assert digests[0] == digests[1]
+            env.close()
+            clone.reset(seed=9)
+            obs, *_ = clone.step(clone.unwrapped.expert_action())
+            assert obs_digest(obs) == digests[1]
         finally:
             clone.close()
     finally:
