@@ -20,6 +20,7 @@ Minari's ``serialize_space`` exactly as a plain ``Text`` does (it reads back as 
 
 from __future__ import annotations
 
+import multiprocessing
 import unicodedata
 from collections.abc import Iterator
 from collections.abc import Sequence as AbcSequence
@@ -143,8 +144,8 @@ def _read_rlft_text(space: RlftText, shared_memory: Any, n: int = 1) -> SharedTe
 
 
 @create_shared_memory.register(RlftText)
-def _create_rlft_text(space: RlftText, n: int = 1, ctx: Any = None) -> Any:
-    buffer = _create_plain_text(space, n=n) if ctx is None else _create_plain_text(space, n=n, ctx=ctx)
+def _create_rlft_text(space: RlftText, n: int = 1, ctx: Any = multiprocessing) -> Any:
+    buffer = _create_plain_text(space, n=n, ctx=ctx)
     # Fill with the padding index, so a slot nothing was written to reads as "" (zeros would be tabs).
     buffer[:] = [len(space.character_set)] * len(buffer)
     return buffer

@@ -101,7 +101,8 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
     ``TimeLimit`` at the same step (it never cuts an episode the env would not end itself). When you change
     the episode length through ``gym.make`` (``max_steps``, or ``action_mode="ee_delta"``, whose default is
     ``EE_STEPS_PER_MOVE`` times longer), pass the same number as ``max_episode_steps`` (or ``-1``):
-    ``gym.make(id, action_mode="ee_delta", max_steps=160, max_episode_steps=160)``.
+    ``gym.make(id, action_mode="ee_delta", max_steps=160, max_episode_steps=160)``. The env logs a warning
+    (once) when an unfinished episode is reset at exactly the registered limit, the sign of such a cut.
 
     **Splits** (:data:`rlft.envs.contract.SPLITS`): ``train`` and ``validation`` draw the seen colours and
     shapes, ``test`` the held-out ones (CLIPort's seen / unseen; ``unseen`` is accepted as an alias of
@@ -213,6 +214,7 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
         self._was_reset = False
         self._ended = False
         self._closed = False
+        self._warned_time_limit = False
 
     @staticmethod
     def _check_size(kwarg: str, size: object) -> tuple[int, int]:
@@ -229,6 +231,7 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Start an episode: new objects, colours and instruction drawn from ``self.np_random``."""
+        self._warn_if_cut_by_time_limit()
         super().reset(seed=seed)
         for attempt in range(20):
             self.scene.clear()
@@ -300,6 +303,28 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
         return self._ee_expert.act(self.scene, plan)
 
     # ------------------------------------------------------------------ internals
+    def _warn_if_cut_by_time_limit(self) -> None:
+        """Say so (once) when ``gym.make``'s ``TimeLimit`` ended an episode this env would have continued.
+
+        ``TimeLimit`` truncates at the registered ``max_episode_steps`` (the default episode length) and
+        cannot see ``max_steps`` / ``action_mode``; an unfinished episode reset at exactly that step is the
+        sign of it.
+        """
+        if self._warned_time_limit or not self._was_reset or self._ended or self.spec is None:
+            return
+        registered = gym.registry.get(self.spec.id)
+        limit = registered.max_episode_steps if registered is not None else None
+        if limit is not None and self._steps == limit < self.max_steps:
+            self._warned_time_limit = True
+            logger.warning(
+                "%s: an episode was reset at step %d, the registered max_episode_steps, before this env's "
+                "max_steps=%d. If Gymnasium's TimeLimit cut it, pass max_episode_steps=%d to gym.make too.",
+                self.spec.id,
+                limit,
+                self.max_steps,
+                self.max_steps,
+            )
+
     def _parse(self, action: Any) -> tuple[np.ndarray | None, str]:
         size = self.action_space.shape[0]
         try:

@@ -439,6 +439,31 @@ def test_a_longer_episode_through_gym_make_needs_max_episode_steps_too():
         env.close()
 
 
+def test_a_time_limit_cut_is_reported_once(caplog):
+    env = gym.make("rlft/TabletopPutBlockInBowl-v0", action_mode="ee_delta")  # 160 steps, TimeLimit at 4
+    try:
+        with caplog.at_level("WARNING", logger="rlft.envs.tabletop.env"):
+            for _ in range(2):
+                env.reset(seed=0)
+                truncations = [env.step(np.zeros(5, np.float32))[3] for _ in range(4)]
+                assert truncations == [False, False, False, True]
+            env.reset(seed=0)
+        warnings = [r.getMessage() for r in caplog.records]
+        assert len(warnings) == 1 and "pass max_episode_steps=160 to gym.make" in warnings[0]
+    finally:
+        env.close()
+    caplog.clear()
+    env = gym.make("rlft/TabletopPutBlockInBowl-v0", action_mode="ee_delta", max_episode_steps=160)
+    try:
+        with caplog.at_level("WARNING", logger="rlft.envs.tabletop.env"):
+            env.reset(seed=0)
+            assert not any(env.step(np.zeros(5, np.float32))[3] for _ in range(5))
+            env.reset(seed=0)
+        assert not caplog.records
+    finally:
+        env.close()
+
+
 def test_pickled_env_recreates_the_same_episodes():
     env = gym.make("rlft/TabletopStackBlocks-v0", split="unseen", heightmap=True, image_size=(48, 64))
     try:
