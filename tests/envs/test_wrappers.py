@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import gymnasium as gym
@@ -10,7 +11,7 @@ import pytest
 import rlft  # noqa: F401  (registers the ids)
 from gymnasium import spaces
 from rlft.envs.wrappers import MASK_KEY, ImageObservation, TokenIds, TokenizeObservation
-from rlft.errors import ConfigError
+from rlft.errors import ConfigError, DependencyError
 
 WEB_ID = "rlft/WebFormLogin-v0"
 TABLETOP_ID = "rlft/TabletopPutBlockInBowl-v0"
@@ -44,6 +45,12 @@ def test_token_ids_refuse_what_is_not_a_tokenizer(tmp_path):
         TokenIds(object())
     with pytest.raises(ConfigError, match="local files"):
         TokenIds(str(tmp_path / "no-such-tokenizer"))
+
+
+def test_a_tokenizer_name_without_transformers_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    with pytest.raises(DependencyError, match=r"rlft\[train\]"):
+        TokenIds("some/tokenizer")
 
 
 def test_web_observation_is_fixed_size_and_actions_pick_commands(web_env):
