@@ -98,7 +98,8 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
 
     **Termination** when every sub-goal holds; **truncation** at ``max_steps`` (per-task default). The
     registered ids also carry that default as ``spec.max_episode_steps``, so ``gym.make`` adds a
-    ``TimeLimit`` at the same step (it never cuts an episode the env would not end itself). When you change
+    ``TimeLimit`` at the same step (at the default length it never cuts an episode the env would go on
+    with). When you change
     the episode length through ``gym.make`` (``max_steps``, or ``action_mode="ee_delta"``, whose default is
     ``EE_STEPS_PER_MOVE`` times longer), pass the same number as ``max_episode_steps`` (or ``-1``):
     ``gym.make(id, action_mode="ee_delta", max_steps=160, max_episode_steps=160)``. The env logs a warning
@@ -130,7 +131,8 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
     ``validation`` and ``test`` (``unseen`` stays as an alias of ``test``) and ``info["split"]`` reports the
     canonical name; ``invalid_action_penalty`` is bounded to [0, 1] (it was unbounded above);
     ``info["is_success"]`` was added; unknown or ill-typed kwargs raise ``ConfigError`` (an unknown one was a
-    ``TypeError``, a non-bool ``heightmap`` was accepted); the registered ids set ``max_episode_steps``.
+    ``TypeError``, a non-bool ``heightmap`` was accepted); the registered ids set ``max_episode_steps``
+    (so through ``gym.make`` a longer ``max_steps`` or ``ee_delta`` also needs ``max_episode_steps``).
 
     """
 
