@@ -99,9 +99,9 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
     **Termination** when every sub-goal holds; **truncation** at ``max_steps`` (per-task default). The
     registered ids also carry that default as ``spec.max_episode_steps``, so ``gym.make`` adds a
     ``TimeLimit`` at the same step (at the default length it never cuts an episode the env would go on
-    with). When you change
-    the episode length through ``gym.make`` (``max_steps``, or ``action_mode="ee_delta"``, whose default is
-    ``EE_STEPS_PER_MOVE`` times longer), pass the same number as ``max_episode_steps`` (or ``-1``):
+    with). When you change the episode length through ``gym.make`` (``max_steps``, or
+    ``action_mode="ee_delta"``, whose default is ``EE_STEPS_PER_MOVE`` times longer), pass the same number
+    as ``max_episode_steps`` (or ``-1``):
     ``gym.make(id, action_mode="ee_delta", max_steps=160, max_episode_steps=160)``. The env logs a warning
     (once) when an unfinished episode is reset at exactly the registered limit, the sign of such a cut.
 
