@@ -381,6 +381,7 @@ def test_bad_kwargs_raise_typed_errors():
         ({"split": None}, "split"),
     ],
 )
+@pytest.mark.filterwarnings("ignore:.*not in the possible render_modes:UserWarning")  # gym.make's own notice
 def test_every_kwarg_is_validated_with_a_config_error(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         gym.make("rlft/TabletopStackBlocks-v0", **kwargs)
