@@ -199,3 +199,17 @@ def test_monitor_passes_a_solved_episodes_is_success():
         assert terminated and info["is_success"] is True and info["episode"]["l"] == 1
     finally:
         env.close()
+
+
+def test_ppo_multi_input_policy_trains_on_a_tokenized_tabletop_id(tiny_tokenizer):
+    sb3 = pytest.importorskip("stable_baselines3")
+    env = TokenizeObservation(
+        gym.make(TABLETOP_ID, image_size=(40, 40)), tiny_tokenizer, keys=("rgb", "instruction"), max_tokens=12
+    )
+    try:
+        model = sb3.PPO("MultiInputPolicy", env, n_steps=8, batch_size=8, n_epochs=1, seed=0, device="cpu")
+        model.learn(8)
+        action, _ = model.predict(env.reset(seed=1)[0])
+        assert env.action_space.contains(action)
+    finally:
+        env.close()
