@@ -15,7 +15,9 @@ import json
 import time
 
 import numpy as np
+from rlft.envs.contract import SPLITS
 from rlft.envs.tabletop.env import TabletopEnv
+from rlft.envs.tabletop.objects import SPLIT_ALIASES
 from rlft.envs.tabletop.tasks import TASKS
 
 
@@ -71,7 +73,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=200, help="pick_place expert episodes per task")
     parser.add_argument("--ee-episodes", type=int, default=3, help="ee_delta expert episodes per task")
-    parser.add_argument("--split", default="train", choices=["train", "unseen"])
+    parser.add_argument(
+        "--split",
+        default="train",
+        choices=[*SPLITS, *SPLIT_ALIASES],
+        help="goal split: train / validation (seen colours and shapes) or test (held-out; alias unseen)",
+    )
     parser.add_argument("--tasks", nargs="*", default=sorted(TASKS))
     args = parser.parse_args()
     summary = []

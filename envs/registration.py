@@ -4,6 +4,12 @@ Ids are generated in loops from the tables below; nothing is registered by copy-
 the id's name to the keyword arguments its entry point receives and a one-line description (shown by
 ``rlft envs``). Bump an id's ``-vN`` when its behaviour changes.
 
+Every spec sets ``max_episode_steps`` to the env's own default episode length (its ``max_steps``), so the
+``TimeLimit`` that ``gym.make`` adds truncates at the same step as the env itself and
+``env.spec.max_episode_steps`` tells tools the horizon. When you change the length through ``gym.make``
+(``max_steps=N``, or tabletop's ``action_mode="ee_delta"``), pass ``max_episode_steps=N`` as well (or
+``-1`` to leave truncation to the env alone): ``TimeLimit`` cannot see the env's kwargs.
+
 Importing this module is cheap: entry points are strings, so no environment module (and none of
 torch, pybullet or playwright) is imported until ``gym.make``.
 """
@@ -32,6 +38,8 @@ class EnvEntry:
     """Keyword arguments that select the variant; users' ``gym.make`` kwargs override them."""
     description: str = ""
     """One line for ``rlft envs``."""
+    max_episode_steps: int | None = None
+    """The env's default episode length, registered so ``gym.make``'s ``TimeLimit`` agrees with it."""
 
     @property
     def id(self) -> str:
@@ -82,16 +90,37 @@ TABLETOP_TASKS: dict[str, tuple[str, str]] = {
 }
 
 
+WEB_MAX_STEPS = 50
+"""Default ``max_steps`` of every web id (``WebEnv``'s default)."""
+
+TABLETOP_MAX_STEPS: dict[str, int] = {
+    "put_block_in_bowl": 4,
+    "pack_object_in_box": 4,
+    "place_in_zone": 4,
+    "put_block_on_block": 4,
+    "place_next_to": 4,
+    "stack_blocks": 8,
+    "stack_pyramid": 10,
+    "towers_of_hanoi": 14,
+    "sort_by_colour": 9,
+    "separate_piles": 9,
+    "align_blocks": 8,
+}
+"""Default ``pick_place`` episode length of each tabletop task (its ``Task.max_steps``; kept here so that
+registering does not import pybullet, and checked against the tasks by the tests)."""
+
+
 def _entries() -> list[EnvEntry]:
     entries = [
-        EnvEntry(name, 0, _WEB_ENTRY, {"site": site}, desc) for name, (site, desc) in WEB_SITES.items()
+        EnvEntry(name, 0, _WEB_ENTRY, {"site": site}, desc, WEB_MAX_STEPS)
+        for name, (site, desc) in WEB_SITES.items()
     ]
     entries += [
-        EnvEntry(f"WebForm{name}", 0, _WEB_ENTRY, {"site": "forms", "family": family}, desc)
+        EnvEntry(f"WebForm{name}", 0, _WEB_ENTRY, {"site": "forms", "family": family}, desc, WEB_MAX_STEPS)
         for name, (family, desc) in WEB_FORM_FAMILIES.items()
     ]
     entries += [
-        EnvEntry(name, 0, _TABLETOP_ENTRY, {"task": task}, desc)
+        EnvEntry(name, 0, _TABLETOP_ENTRY, {"task": task}, desc, TABLETOP_MAX_STEPS[task])
         for name, (task, desc) in TABLETOP_TASKS.items()
     ]
     return entries
@@ -105,7 +134,12 @@ def register_envs() -> None:
     """Register every id in :data:`ENV_IDS` with Gymnasium (idempotent)."""
     for entry in ENTRIES:
         if entry.id not in gym.registry:
-            gym.register(id=entry.id, entry_point=entry.entry_point, kwargs=dict(entry.kwargs))
+            gym.register(
+                id=entry.id,
+                entry_point=entry.entry_point,
+                kwargs=dict(entry.kwargs),
+                max_episode_steps=entry.max_episode_steps,
+            )
 
 
 def describe_envs() -> dict[str, str]:

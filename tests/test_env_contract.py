@@ -13,6 +13,7 @@ import pytest
 import rlft
 from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
+from rlft.envs.contract import CORE_INFO_KEYS
 
 _HERE = Path(__file__).parent
 _spec = importlib.util.spec_from_file_location("env_rollout", _HERE / "env_rollout.py")
@@ -91,6 +92,16 @@ def env_id(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+def assert_core_info(info: dict, where: str) -> None:
+    """Every info of every id holds the core keys, with their documented types."""
+    missing = [key for key in CORE_INFO_KEYS if key not in info]
+    assert not missing, f"info after {where} lacks {missing}"
+    assert isinstance(info["success"], (bool, np.bool_)), where
+    assert info["is_success"] == info["success"], f"is_success mirrors success ({where})"
+    assert isinstance(info["score"], float) and 0.0 <= info["score"] <= 1.0, where
+    assert isinstance(info["last_action_error"], str), where
+
+
 def test_ids_are_namespaced_and_registered(env_id: str) -> None:
     assert env_id.startswith("rlft/")
     assert env_id in gym.registry
@@ -122,10 +133,22 @@ def test_observation_contract(env_id: str) -> None:
         assert space.contains(obs)
         assert obs["instruction"].strip(), "the instruction is in every observation"
         assert obs["last_action_error"] == ""
+        assert_core_info(info, "reset")
+        assert info["last_action_error"] == ""
         obs, reward, _, _, info = env.step(env.unwrapped.expert_action())
-        assert "success" in info and isinstance(info["success"], (bool, np.bool_))
-        assert "last_action_error" in info
-        assert 0.0 <= float(reward) <= 1.0 or float(reward) < 0  # penalties are negative, credit in [0, 1]
+        assert_core_info(info, "step")
+        assert info["last_action_error"] == obs["last_action_error"] == ""
+        # The expert's move is never penalised, and partial credit lies in [0, 1].
+        assert 0.0 <= float(reward) <= 1.0
+    finally:
+        env.close()
+
+
+def test_registered_time_limit_is_the_envs_own_episode_length(env_id: str) -> None:
+    env = gym.make(env_id)
+    try:
+        assert env.spec.max_episode_steps is not None
+        assert env.spec.max_episode_steps == env.unwrapped.max_steps
     finally:
         env.close()
 
@@ -137,7 +160,9 @@ def test_expert_solves_an_episode(env_id: str) -> None:
         total = 0.0
         for _ in range(500):
             action = env.unwrapped.expert_action()
-            assert env.action_space.contains(action) or isinstance(env.action_space, spaces.Box)
+            assert env.action_space.contains(action), (
+                f"the expert's action {action!r:.80} is outside the space"
+            )
             obs, reward, terminated, truncated, info = env.step(action)
             assert obs["last_action_error"] == "", f"the expert made a mistake: {obs['last_action_error']}"
             total += float(reward)
@@ -173,6 +198,7 @@ def test_malformed_actions_never_raise(env_id: str) -> None:
             obs, reward, terminated, truncated, info = env.step(action)
             assert env.observation_space.contains(obs), f"observation left its space after {action!r:.60}"
             assert np.isfinite(float(reward))
+            assert_core_info(info, f"step({action!r:.60})")
             if any(action is bad for bad in invalid):
                 assert obs["last_action_error"], f"no error reported for {action!r:.60}"
                 assert info["last_action_error"] == obs["last_action_error"]

@@ -9,10 +9,12 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.utils import EzPickle
+from rlft.envs.contract import check_penalty, check_split, core_info
 from rlft.envs.tabletop import tasks as _tasks  # noqa: F401  (imports every family into the registry)
 from rlft.envs.tabletop.camera import CAMERAS, fuse_heightmap
 from rlft.envs.tabletop.controller import EE_STEP_M, EE_STEP_YAW, EEDeltaExpert
-from rlft.envs.tabletop.objects import WORKSPACE_X, WORKSPACE_Y, uv_to_world, world_to_uv
+from rlft.envs.tabletop.objects import SPLIT_ALIASES, WORKSPACE_X, WORKSPACE_Y, uv_to_world, world_to_uv
 from rlft.envs.tabletop.scene import PlacementError, Scene
 from rlft.envs.tabletop.sim import Simulation
 from rlft.envs.tabletop.tasks.base import TASKS, Plan, Task
@@ -21,8 +23,8 @@ from rlft.errors import (
     ConfigError,
     UnknownNameError,
     check_choice,
-    check_float,
     check_int,
+    did_you_mean,
     unknown_name_message,
 )
 
@@ -36,9 +38,29 @@ FUSION_RESOLUTION = 176
 """Side of the top-down render fused into the heightmap (about 4 mm per pixel on the table)."""
 EE_STEPS_PER_MOVE = 40
 """ee_delta: default episode length is this many actions per pick_place step."""
+KWARGS: tuple[str, ...] = (
+    "task",
+    "split",
+    "action_mode",
+    "camera",
+    "image_size",
+    "heightmap",
+    "heightmap_size",
+    "max_steps",
+    "render_mode",
+    "invalid_action_penalty",
+)
+"""The keyword arguments :class:`TabletopEnv` accepts."""
 
 
-class TabletopEnv(gym.Env[dict[str, Any], np.ndarray]):
+def check_bool(kwarg: str, value: object) -> bool:
+    """Validate that a keyword argument is a real ``bool`` (not ``"yes"``, ``1`` or ``None``)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{kwarg}={value!r} is not valid: pass True or False.")
+    return bool(value)
+
+
+class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
     """Language-conditioned tabletop manipulation with a Franka Panda and a suction cup (PyBullet).
 
     **Observation** (``spaces.Dict``): ``instruction`` (Text), ``last_action_error`` (Text, ``""`` when the
@@ -67,23 +89,50 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray]):
 
     **Reward**: the task's score is the fraction of its sub-goals that hold (each with documented position /
     orientation tolerances); each step's reward is the change of the score, so an episode's return is its
-    final score in [0, 1]. ``info`` holds ``success``, ``score``, ``subgoals`` and ``last_action_error``.
-    **Termination** when every sub-goal holds; **truncation** at ``max_steps`` (per-task default).
+    final score in [0, 1].
+
+    **Info** (after ``reset`` and every ``step``): the core keys of every rlft id
+    (:data:`rlft.envs.contract.CORE_INFO_KEYS`): ``success`` (every sub-goal holds), ``is_success`` (the
+    same, for Stable-Baselines3's ``Monitor`` / ``EvalCallback``), ``score`` (in [0, 1]) and
+    ``last_action_error``; then ``subgoals`` (one bool each), ``task`` and ``split`` (the canonical name).
+
+    **Termination** when every sub-goal holds; **truncation** at ``max_steps`` (per-task default). The
+    registered ids also carry that default as ``spec.max_episode_steps``, so ``gym.make`` adds a
+    ``TimeLimit`` at the same step (at the default length it never cuts an episode the env would go on
+    with). When you change the episode length through ``gym.make`` (``max_steps``, or
+    ``action_mode="ee_delta"``, whose default is ``EE_STEPS_PER_MOVE`` times longer), pass the same number
+    as ``max_episode_steps`` (or ``-1``):
+    ``gym.make(id, action_mode="ee_delta", max_steps=160, max_episode_steps=160)``. The env logs a warning
+    (once) when an unfinished episode is reset at exactly the registered limit, the sign of such a cut.
+
+    **Splits** (:data:`rlft.envs.contract.SPLITS`): ``train`` and ``validation`` draw the seen colours and
+    shapes, ``test`` the held-out ones (CLIPort's seen / unseen; ``unseen`` is accepted as an alias of
+    ``test``). Episodes come from the reset seed, so keep validation seeds apart from training seeds.
 
     Args:
         task: Task family key (see :data:`rlft.envs.tabletop.tasks.TASKS`).
-        split: ``"train"`` (seen colours and shapes) or ``"unseen"`` (held-out ones).
+        split: ``"train"``, ``"validation"`` or ``"test"`` (alias ``"unseen"``), see above.
         action_mode: ``"pick_place"`` or ``"ee_delta"``.
         camera: Observation camera, ``"front"`` or ``"top"``.
-        image_size: (height, width) of ``rgb`` and ``depth``.
-        heightmap: Add ``heightmap`` and ``colormap`` to the observation.
+        image_size: (height, width) of ``rgb`` and ``depth``, integers in [16, 1024].
+        heightmap: Add ``heightmap`` and ``colormap`` to the observation (a bool).
         heightmap_size: (rows, cols) of the heightmap.
         max_steps: Episode length in actions; ``None`` uses the task's default (x ``EE_STEPS_PER_MOVE``
             in ``ee_delta`` mode).
         render_mode: ``None`` or ``"rgb_array"`` (a larger 240 x 320 front view).
-        invalid_action_penalty: Subtracted from the reward of a malformed (no-op) action.
+        invalid_action_penalty: Subtracted from the reward of a malformed (no-op) action; a finite number in
+            [0, 1] (:func:`rlft.envs.contract.check_penalty`).
 
-    Version history: v0 (initial release).
+    Every keyword argument is validated: a wrong type or value, or an unknown name, raises
+    :class:`~rlft.errors.ConfigError` (with a did-you-mean for misspelt names); an unknown task raises
+    :class:`~rlft.errors.UnknownNameError`.
+
+    Version history: v0 (initial release). Later in v0, without changing any episode: ``split`` accepts
+    ``validation`` and ``test`` (``unseen`` stays as an alias of ``test``) and ``info["split"]`` reports the
+    canonical name; ``invalid_action_penalty`` is bounded to [0, 1] (it was unbounded above);
+    ``info["is_success"]`` was added; unknown or ill-typed kwargs raise ``ConfigError`` (an unknown one was a
+    ``TypeError``, a non-bool ``heightmap`` was accepted); the registered ids set ``max_episode_steps``
+    (so through ``gym.make`` a longer ``max_steps`` or ``ee_delta`` also needs ``max_episode_steps``).
 
     """
 
@@ -101,24 +150,46 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray]):
         max_steps: int | None = None,
         render_mode: str | None = None,
         invalid_action_penalty: float = 0.0,
+        **unknown: Any,
     ) -> None:
-        if task not in TASKS:
+        if unknown:
+            name = sorted(unknown)[0]
+            raise ConfigError(
+                f"TabletopEnv got an unknown keyword argument {name!r}.{did_you_mean(name, KWARGS)} "
+                f"Known keyword arguments: {', '.join(KWARGS)}."
+            )
+        if not isinstance(task, str) or task not in TASKS:
             raise UnknownNameError(unknown_name_message("tabletop task", str(task), TASKS))
         self.task_key = task
-        self.task: Task = TASKS[task](split)
-        self.split = split
+        self.split = check_split(split, SPLIT_ALIASES)
+        self.task: Task = TASKS[task](self.split)
         self.action_mode = check_choice("action_mode", action_mode, ACTION_MODES)
         self.camera_name = check_choice("camera", camera, CAMERAS)
         self.camera = CAMERAS[camera]
         self.image_size = self._check_size("image_size", image_size)
-        self.use_heightmap = bool(heightmap)
+        self.use_heightmap = check_bool("heightmap", heightmap)
         self.heightmap_size = self._check_size("heightmap_size", heightmap_size)
         default_steps = self.task.max_steps * (EE_STEPS_PER_MOVE if action_mode == "ee_delta" else 1)
         self.max_steps = default_steps if max_steps is None else check_int("max_steps", max_steps)
         if render_mode is not None:
             check_choice("render_mode", render_mode, self.metadata["render_modes"])
         self.render_mode = render_mode
-        self.invalid_action_penalty = check_float("invalid_action_penalty", invalid_action_penalty, 0.0)
+        self.invalid_action_penalty = check_penalty(invalid_action_penalty)
+        # Pickling re-creates the env from its (validated) arguments, as Gymnasium's own envs do: the
+        # physics client cannot be pickled, and an unpickled env is reset before use anyway.
+        EzPickle.__init__(
+            self,
+            task=task,
+            split=self.split,
+            action_mode=action_mode,
+            camera=camera,
+            image_size=self.image_size,
+            heightmap=heightmap,
+            heightmap_size=self.heightmap_size,
+            max_steps=max_steps,
+            render_mode=render_mode,
+            invalid_action_penalty=self.invalid_action_penalty,
+        )
 
         h, w = self.image_size
         obs: dict[str, spaces.Space] = {
@@ -145,6 +216,7 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray]):
         self._was_reset = False
         self._ended = False
         self._closed = False
+        self._warned_time_limit = False
 
     @staticmethod
     def _check_size(kwarg: str, size: object) -> tuple[int, int]:
@@ -161,6 +233,7 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Start an episode: new objects, colours and instruction drawn from ``self.np_random``."""
+        self._warn_if_cut_by_time_limit()
         super().reset(seed=seed)
         for attempt in range(20):
             self.scene.clear()
@@ -232,6 +305,28 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray]):
         return self._ee_expert.act(self.scene, plan)
 
     # ------------------------------------------------------------------ internals
+    def _warn_if_cut_by_time_limit(self) -> None:
+        """Say so (once) when ``gym.make``'s ``TimeLimit`` ended an episode this env would have continued.
+
+        ``TimeLimit`` truncates at the registered ``max_episode_steps`` (the default episode length) and
+        cannot see ``max_steps`` / ``action_mode``; an unfinished episode reset at exactly that step is the
+        sign of it.
+        """
+        if self._warned_time_limit or not self._was_reset or self._ended or self.spec is None:
+            return
+        registered = gym.registry.get(self.spec.id)
+        limit = registered.max_episode_steps if registered is not None else None
+        if limit is not None and self._steps == limit < self.max_steps:
+            self._warned_time_limit = True
+            logger.warning(
+                "%s: an episode was reset at step %d, the registered max_episode_steps, before this env's "
+                "max_steps=%d. If Gymnasium's TimeLimit cut it, pass max_episode_steps=%d to gym.make too.",
+                self.spec.id,
+                limit,
+                self.max_steps,
+                self.max_steps,
+            )
+
     def _parse(self, action: Any) -> tuple[np.ndarray | None, str]:
         size = self.action_space.shape[0]
         try:
@@ -288,14 +383,14 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray]):
 
     def _info(self) -> dict[str, Any]:
         goals = self.task.subgoals(self.scene)
-        return {
-            "success": bool(all(goals)),
-            "score": float(self._score),
-            "subgoals": [bool(g) for g in goals],
-            "last_action_error": self._last_error,
-            "task": self.task_key,
-            "split": self.split,
-        }
+        return core_info(
+            success=all(goals),
+            score=self._score,
+            last_action_error=self._last_error,
+            subgoals=[bool(g) for g in goals],
+            task=self.task_key,
+            split=self.split,
+        )
 
 
 def plan_to_action(plan: Plan) -> np.ndarray:

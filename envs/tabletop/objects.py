@@ -1,8 +1,8 @@
 """Procedural objects, named colours and sizes, dataset splits and named table regions.
 
 Everything is built from primitives at run time (boxes, cylinders, convex prisms and compounds); no
-asset file is read or fetched. The ``train`` split uses the seen colours and shapes, ``unseen`` the held-out
-ones (as CLIPort's seen / unseen splits do).
+asset file is read or fetched. The ``train`` and ``validation`` splits use the seen colours and shapes,
+``test`` the held-out ones (CLIPort's seen / unseen splits; ``unseen`` is accepted as an alias of ``test``).
 
 Table coordinates: the workspace is ``WORKSPACE_X`` x ``WORKSPACE_Y`` metres on the table top (z = 0).
 Normalised coordinates (u, v) in [-1, 1]^2 follow the top-down image: u runs left to right (world +y),
@@ -40,20 +40,31 @@ COLORS: dict[str, tuple[float, float, float, float]] = {
 }
 """Every named colour (RGBA)."""
 
-SPLITS: tuple[str, ...] = ("train", "unseen")
-"""Values of the ``split`` kwarg."""
+SPLIT_ALIASES: dict[str, str] = {"unseen": "test"}
+"""Accepted split names beyond :data:`rlft.envs.contract.SPLITS`, mapped to the canonical one."""
+
+SEEN_COLORS: tuple[str, ...] = ("red", "green", "blue", "yellow", "purple", "cyan", "brown")
+"""Colours of the ``train`` and ``validation`` splits."""
+HELD_OUT_COLORS: tuple[str, ...] = ("orange", "pink", "white", "gray", "black", "lime")
+"""Colours of the ``test`` split, disjoint from :data:`SEEN_COLORS`."""
+SEEN_SHAPES: tuple[str, ...] = ("block", "cylinder", "hexagon")
+"""Shapes of the ``train`` and ``validation`` splits."""
+HELD_OUT_SHAPES: tuple[str, ...] = ("triangle", "cross", "pentagon")
+"""Shapes of the ``test`` split, disjoint from :data:`SEEN_SHAPES`."""
 
 SPLIT_COLORS: dict[str, tuple[str, ...]] = {
-    "train": ("red", "green", "blue", "yellow", "purple", "cyan", "brown"),
-    "unseen": ("orange", "pink", "white", "gray", "black", "lime"),
+    "train": SEEN_COLORS,
+    "validation": SEEN_COLORS,
+    "test": HELD_OUT_COLORS,
 }
-"""Colours of each split; the two sets are disjoint."""
+"""Colours of each canonical split."""
 
 SPLIT_SHAPES: dict[str, tuple[str, ...]] = {
-    "train": ("block", "cylinder", "hexagon"),
-    "unseen": ("triangle", "cross", "pentagon"),
+    "train": SEEN_SHAPES,
+    "validation": SEEN_SHAPES,
+    "test": HELD_OUT_SHAPES,
 }
-"""Shapes of each split (tasks about generic objects draw from these; block tasks use blocks)."""
+"""Shapes of each canonical split (tasks about generic objects draw from these; block tasks use blocks)."""
 
 SIZES: dict[str, float] = {"small": 0.034, "medium": 0.04, "large": 0.048}
 """Named sizes: footprint width in metres."""

@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pybullet as pb
-import pybullet_data
+from rlft.errors import require
+
+pb = require("pybullet", "the tabletop environments")
+pybullet_data = require("pybullet_data", "the tabletop environments")
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from rlft.errors import ConfigError, DependencyError
+from rlft.errors import ConfigError, DependencyError, require
 
 
 def save_video(frames: Sequence[np.ndarray], path: str | Path, fps: int = 4) -> Path:
@@ -34,7 +34,7 @@ def save_video(frames: Sequence[np.ndarray], path: str | Path, fps: int = 4) -> 
     shapes = {np.asarray(f).shape for f in frames}
     if len(shapes) != 1:
         raise ConfigError(f"all frames must have the same shape, got {sorted(shapes)}")
-    import imageio.v2 as imageio  # imported here: only video saving needs it
+    imageio = require("imageio.v2", "saving videos")  # imported here: only video saving needs it
 
     path.parent.mkdir(parents=True, exist_ok=True)
     data = [np.asarray(f, dtype=np.uint8) for f in frames]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import pickle
 import subprocess
 import sys
 
@@ -11,12 +12,22 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import rlft
-from rlft.envs.registration import TABLETOP_TASKS
+from rlft.envs.contract import CORE_INFO_KEYS, SPLITS
+from rlft.envs.registration import TABLETOP_MAX_STEPS, TABLETOP_TASKS
 from rlft.envs.tabletop.env import TabletopEnv
-from rlft.envs.tabletop.objects import SPLIT_COLORS, SPLIT_SHAPES, uv_to_world, world_to_uv
+from rlft.envs.tabletop.objects import (
+    HELD_OUT_COLORS,
+    HELD_OUT_SHAPES,
+    SEEN_COLORS,
+    SEEN_SHAPES,
+    SPLIT_COLORS,
+    SPLIT_SHAPES,
+    uv_to_world,
+    world_to_uv,
+)
 from rlft.envs.tabletop.tasks import TASKS
 from rlft.envs.tabletop.video import save_video
-from rlft.errors import ConfigError, UnknownNameError
+from rlft.errors import ConfigError, DependencyError, UnknownNameError
 
 TASK_KEYS = sorted(TASKS)
 
@@ -61,17 +72,53 @@ def test_expert_solves_task_and_return_equals_final_score(task):
 
 
 @pytest.mark.parametrize("task", TASK_KEYS)
-def test_unseen_split_uses_held_out_colours_and_is_solvable(task):
-    env = TabletopEnv(task, split="unseen")
+def test_test_split_uses_held_out_colours_and_is_solvable(task):
+    env = TabletopEnv(task, split="test")
     try:
-        env.reset(seed=3)
+        _, info = env.reset(seed=3)
+        assert info["split"] == "test"
         colours = {o.spec.color for o in env.scene.objects}
-        assert colours <= set(SPLIT_COLORS["unseen"])
-        assert not colours & set(SPLIT_COLORS["train"])
+        assert colours <= set(HELD_OUT_COLORS)
+        assert not colours & set(SEEN_COLORS)
         kinds = {o.spec.kind for o in env.scene.objects if o.spec.movable} - {"block", "disk"}
-        assert kinds <= set(SPLIT_SHAPES["unseen"])
+        assert kinds <= set(HELD_OUT_SHAPES)
         info, _ = run_expert(env, 3)
         assert info["success"]
+    finally:
+        env.close()
+
+
+def test_split_mapping_follows_the_shared_vocabulary():
+    assert set(SPLIT_COLORS) == set(SPLITS) and set(SPLIT_SHAPES) == set(SPLITS)
+    assert SPLIT_COLORS["train"] == SPLIT_COLORS["validation"] == SEEN_COLORS
+    assert SPLIT_SHAPES["train"] == SPLIT_SHAPES["validation"] == SEEN_SHAPES
+    assert SPLIT_COLORS["test"] == HELD_OUT_COLORS and SPLIT_SHAPES["test"] == HELD_OUT_SHAPES
+    assert not set(SEEN_COLORS) & set(HELD_OUT_COLORS) and not set(SEEN_SHAPES) & set(HELD_OUT_SHAPES)
+
+
+def test_unseen_is_an_alias_of_test_with_identical_episodes():
+    envs = [TabletopEnv("pack_object_in_box", split=split) for split in ("unseen", "test")]
+    try:
+        digests = []
+        for env in envs:
+            assert env.split == env.task.split == "test"
+            obs, info = env.reset(seed=4)
+            assert info["split"] == "test"
+            obs, *_ = env.step(env.expert_action())
+            digests.append(obs_digest(obs))
+        assert digests[0] == digests[1]
+    finally:
+        for env in envs:
+            env.close()
+
+
+def test_validation_split_draws_seen_colours_and_reports_its_name():
+    env = TabletopEnv("pack_object_in_box", split="validation")
+    try:
+        for seed in range(3):
+            _, info = env.reset(seed=seed)
+            assert info["split"] == "validation"
+            assert {o.spec.color for o in env.scene.objects} <= set(SEEN_COLORS)
     finally:
         env.close()
 
@@ -81,7 +128,7 @@ def test_train_split_never_shows_unseen_colours():
     try:
         for seed in range(5):
             env.reset(seed=seed)
-            assert {o.spec.color for o in env.scene.objects} <= set(SPLIT_COLORS["train"])
+            assert {o.spec.color for o in env.scene.objects} <= set(SEEN_COLORS)
     finally:
         env.close()
 
@@ -306,12 +353,163 @@ def test_truncates_at_max_steps():
 def test_bad_kwargs_raise_typed_errors():
     with pytest.raises(UnknownNameError, match="stack_blocks"):
         TabletopEnv("stack_block")
-    with pytest.raises(ConfigError, match="unseen"):
-        TabletopEnv("stack_blocks", split="test")
+    with pytest.raises(ConfigError, match=r"'validation'.*'test'.*'unseen'"):
+        TabletopEnv("stack_blocks", split="seen")
     with pytest.raises(ConfigError, match="pick_place"):
         TabletopEnv("stack_blocks", action_mode="joint")
     with pytest.raises(ConfigError):
         TabletopEnv("stack_blocks", image_size=(8, 8))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"heighmap": True}, "unknown keyword argument 'heighmap'. Did you mean 'heightmap'"),
+        ({"colour": "red"}, "Known keyword arguments: task, split"),
+        ({"heightmap": "yes"}, "heightmap='yes'.*True or False"),
+        ({"heightmap": 1}, "heightmap=1"),
+        ({"heightmap": None}, "heightmap=None"),
+        ({"invalid_action_penalty": 5.0}, r"\[0.0, 1.0\]"),
+        ({"invalid_action_penalty": float("nan")}, "invalid_action_penalty"),
+        ({"invalid_action_penalty": -0.1}, "invalid_action_penalty"),
+        ({"invalid_action_penalty": True}, "invalid_action_penalty"),
+        ({"max_steps": True}, "max_steps"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"image_size": (64.0, 64)}, "image_size"),
+        ({"camera": "side"}, "camera"),
+        ({"render_mode": "ansi"}, "render_mode"),
+        ({"split": None}, "split"),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:.*not in the possible render_modes:UserWarning")  # gym.make's own notice
+def test_every_kwarg_is_validated_with_a_config_error(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        gym.make("rlft/TabletopStackBlocks-v0", **kwargs)
+
+
+def test_the_largest_penalty_is_accepted_and_charged():
+    env = TabletopEnv("stack_blocks", invalid_action_penalty=1.0)
+    try:
+        env.reset(seed=0)
+        _, reward, *_ = env.step(None)
+        assert reward == pytest.approx(-1.0)
+    finally:
+        env.close()
+
+
+def test_info_holds_the_core_keys_then_tabletop_extras():
+    env = gym.make("rlft/TabletopPutBlockInBowl-v0")
+    try:
+        _, info = env.reset(seed=0)
+        assert tuple(info)[: len(CORE_INFO_KEYS)] == CORE_INFO_KEYS
+        assert {"subgoals", "task", "split"} <= set(info)
+        assert info["is_success"] is info["success"] is False
+        _, _, terminated, _, info = env.step(env.unwrapped.expert_action())
+        assert terminated and info["success"] is info["is_success"] is True
+        assert info["score"] == 1.0 and info["last_action_error"] == ""
+    finally:
+        env.close()
+
+
+def test_registered_time_limit_matches_each_tasks_own_truncation():
+    for name, (task, _) in TABLETOP_TASKS.items():
+        assert (
+            gym.spec(f"rlft/{name}-v0").max_episode_steps == TASKS[task].max_steps == TABLETOP_MAX_STEPS[task]
+        )
+    env = gym.make("rlft/TabletopPutBlockInBowl-v0")
+    try:
+        assert env.spec.max_episode_steps == env.unwrapped.max_steps == 4
+        env.reset(seed=0)
+        for step in range(1, 5):
+            _, _, terminated, truncated, _ = env.step(np.zeros(6, np.float32))  # picks nothing
+            assert not terminated and truncated == (step == 4)
+            # The env's own truncation and TimeLimit's fire at the same step.
+            assert env.unwrapped._ended == truncated
+    finally:
+        env.close()
+
+
+def test_a_longer_episode_through_gym_make_needs_max_episode_steps_too():
+    env = gym.make("rlft/TabletopPutBlockInBowl-v0", max_steps=6, max_episode_steps=6)
+    try:
+        assert env.spec.max_episode_steps == env.unwrapped.max_steps == 6
+        env.reset(seed=0)
+        truncations = [env.step(np.zeros(6, np.float32))[3] for _ in range(6)]
+        assert truncations == [False] * 5 + [True]
+    finally:
+        env.close()
+
+
+def test_a_time_limit_cut_is_reported_once(caplog):
+    env = gym.make("rlft/TabletopPutBlockInBowl-v0", action_mode="ee_delta")  # 160 steps, TimeLimit at 4
+    try:
+        with caplog.at_level("WARNING", logger="rlft.envs.tabletop.env"):
+            for _ in range(2):
+                env.reset(seed=0)
+                truncations = [env.step(np.zeros(5, np.float32))[3] for _ in range(4)]
+                assert truncations == [False, False, False, True]
+            env.reset(seed=0)
+        warnings = [r.getMessage() for r in caplog.records]
+        assert len(warnings) == 1 and "pass max_episode_steps=160 to gym.make" in warnings[0]
+    finally:
+        env.close()
+    caplog.clear()
+    env = gym.make("rlft/TabletopPutBlockInBowl-v0", action_mode="ee_delta", max_episode_steps=160)
+    try:
+        with caplog.at_level("WARNING", logger="rlft.envs.tabletop.env"):
+            env.reset(seed=0)
+            assert not any(env.step(np.zeros(5, np.float32))[3] for _ in range(5))
+            env.reset(seed=0)
+        assert not caplog.records
+    finally:
+        env.close()
+
+
+def test_pickled_env_recreates_the_same_episodes():
+    env = gym.make("rlft/TabletopStackBlocks-v0", split="unseen", heightmap=True, image_size=(48, 64))
+    try:
+        env.reset(seed=1)
+        clone = pickle.loads(pickle.dumps(env))
+        try:
+            assert clone.unwrapped.split == "test" and clone.unwrapped.use_heightmap
+            assert clone.observation_space == env.observation_space
+            # A clone has a physics client of its own (a copied client id would share one simulation).
+            assert clone.unwrapped.sim.client != env.unwrapped.sim.client
+            digests = []
+            for e in (env, clone):
+                obs, _ = e.reset(seed=9)
+                obs, *_ = e.step(e.unwrapped.expert_action())
+                digests.append(obs_digest(obs))
+            assert digests[0] == digests[1]
+            env.close()
+            clone.reset(seed=9)
+            obs, *_ = clone.step(clone.unwrapped.expert_action())
+            assert obs_digest(obs) == digests[1]
+        finally:
+            clone.close()
+    finally:
+        env.close()
+
+
+def test_missing_pybullet_raises_a_dependency_error_naming_the_extra():
+    code = (
+        "import sys; sys.modules['pybullet'] = None\n"
+        "import gymnasium as gym, rlft\n"
+        "from rlft.errors import DependencyError\n"
+        "try:\n"
+        "    gym.make('rlft/TabletopStackBlocks-v0')\n"
+        "except DependencyError as error:\n"
+        "    print('DependencyError:', error)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "DependencyError: pybullet is not installed" in out
+    assert "pip install 'rlft[tabletop]'" in out
+
+
+def test_missing_imageio_raises_a_dependency_error_naming_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "imageio.v2", None)
+    with pytest.raises(DependencyError, match=r"rlft\[tabletop\]"):
+        save_video([np.zeros((16, 16, 3), np.uint8)], tmp_path / "x.gif")
 
 
 @pytest.mark.parametrize("suffix", [".gif", ".mp4"])
@@ -373,7 +571,7 @@ def test_ee_delta_expert_solves_every_task(task):
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("split", ["train", "unseen"])
+@pytest.mark.parametrize("split", ["train", "test"])
 @pytest.mark.parametrize("task", TASK_KEYS)
 def test_pick_place_expert_over_many_seeds(task, split):
     env = TabletopEnv(task, split=split)

@@ -14,17 +14,17 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from rlft.envs.contract import check_split
 from rlft.envs.tabletop.objects import (
+    SPLIT_ALIASES,
     SPLIT_COLORS,
     SPLIT_SHAPES,
-    SPLITS,
     ObjectSpec,
     make_object,
     uv_to_world,
     wrap_angle,
 )
 from rlft.envs.tabletop.scene import Scene, SceneObject
-from rlft.errors import check_choice
 
 TASKS: dict[str, type[Task]] = {}
 """Task key -> class, filled as task modules are imported."""
@@ -75,7 +75,8 @@ class Task(ABC):
         templates: Instruction templates; ``str.format`` fields are filled by :meth:`build`.
 
     Args:
-        split: ``"train"`` (seen colours and shapes) or ``"unseen"`` (held-out ones).
+        split: ``"train"`` or ``"validation"`` (seen colours and shapes) or ``"test"`` (held-out ones;
+            ``"unseen"`` is an alias). :attr:`split` holds the canonical name.
 
     """
 
@@ -107,7 +108,7 @@ class Task(ABC):
         TASKS[cls.key] = cls
 
     def __init__(self, split: str = "train") -> None:
-        self.split = check_choice("split", split, SPLITS)
+        self.split = check_split(split, SPLIT_ALIASES)
 
     # ------------------------------------------------------------------ to implement
     @abstractmethod
