@@ -46,11 +46,11 @@ def test_collect_train_eval_end_to_end(
     ]
     assert main([*bc_args, "--steps", "4", "--eval-every", "2", "--no-progress"]) == 0
     assert "BC: 4 steps" in capsys.readouterr().out
-    rl_args = ["train", "rl", SHOP, "--init", str(tmp_path / "bc" / "best"), "--out", str(tmp_path / "rl")]
-    rl_args += ["--anchor-dataset", str(demos), "--timesteps", "16", "--n-envs", "2", "--n-steps", "8"]
+    rl_args = ["train", "rl", SHOP, "--policy", str(tmp_path / "bc" / "best"), "--out", str(tmp_path / "rl")]
+    rl_args += ["--anchor-dataset", str(demos), "--env-steps", "16", "--n-envs", "2", "--n-steps", "8"]
     assert main([*rl_args, "--batch-size", "8", "--n-epochs", "1", "--no-progress"]) == 0
-    assert "RL: 16 steps" in capsys.readouterr().out
-    report = tmp_path / "eval.json"
+    assert "RL: 16 env steps" in capsys.readouterr().out
+    report = tmp_path / "eval" / "report.json"
     eval_args = [
         "eval",
         SHOP,
@@ -67,10 +67,8 @@ def test_collect_train_eval_end_to_end(
                 *eval_args,
                 "--max-steps",
                 "5",
-                "--report",
-                str(report),
-                "--record",
-                str(tmp_path / "rec"),
+                "--out",
+                str(tmp_path / "eval"),
                 "--no-progress",
             ]
         )
@@ -79,7 +77,7 @@ def test_collect_train_eval_end_to_end(
     saved = json.loads(report.read_text())
     assert saved["results"][0]["split"] == "test" and saved["results"][0]["episodes"] == 2
     assert all(length <= 5 for length in saved["results"][0]["lengths"])
-    assert list((tmp_path / "rec").glob("*.md"))
+    assert list((tmp_path / "eval" / "episodes").glob("*.md"))
     assert main(["eval", SHOP, "--agent", "expert", "--episodes", "2", "--no-progress"]) == 0
     assert "100.0%" in capsys.readouterr().out
 
@@ -165,13 +163,13 @@ def test_rl_killed_mid_run_resumes_from_its_last_checkpoint(demos: Path, tmp_pat
         "train",
         "rl",
         SHOP,
-        "--init",
+        "--policy",
         str(bc / "best"),
         "--out",
         str(run),
         "--anchor",
         "kl",
-        "--timesteps",
+        "--env-steps",
         "128",
         "--n-envs",
         "2",
@@ -193,7 +191,7 @@ def test_rl_killed_mid_run_resumes_from_its_last_checkpoint(demos: Path, tmp_pat
     assert done.returncode == 0, done.stderr
     resumed_from = int(done.stdout.split("resumed from ")[1].split(")")[0])
     assert killed_at <= resumed_from < 128
-    assert "RL: 128 steps" in done.stdout
+    assert "RL: 128 env steps" in done.stdout
 
 
 @pytest.mark.parametrize(("suite", "backbone"), [("web", "tiny-bert"), ("tabletop", "tiny-clip")])
