@@ -204,9 +204,8 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
 
     result = train_rl(config_from_args(RLConfig, args, _recorded_env_id(args)))
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result.metrics.items()))
-    print(
-        f"RL: {result.timesteps} env steps (resumed from {result.resumed_from}) {metrics} -> {result.policy_dir}"
-    )
+    resumed = f"resumed from {result.resumed_from}"
+    print(f"RL: {result.timesteps} env steps ({resumed}) {metrics} -> {result.policy_dir}")
     return 0
 
 

@@ -132,7 +132,7 @@ class RunConfig:
     num_threads: int = 1
     """torch CPU threads (1 is often fastest on small shared machines)."""
     progress: bool | None = None
-    """Progress bars: on, off, or None for auto (on when stderr is a terminal)."""
+    """Progress bars: on, off, or auto (None: on when stderr is a terminal)."""
 
     def validate(self) -> None:
         """Check every field; raise ConfigError naming the bad one."""

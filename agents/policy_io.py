@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from gymnasium import spaces
-from rlft.demos.dataset import DemoDataset
 from rlft.agents.config import EnvConfig
+from rlft.demos.dataset import DemoDataset
 from rlft.demos.envs import check_env_id, make_env
 from rlft.errors import CheckpointError, ConfigError, ModalityError, RlftError, atomic_write_text
 
