@@ -222,8 +222,9 @@ def train_bc(config: BCConfig) -> BCResult:
             save_policy=save_policy,
         )
 
-    # purge_step: events a crashed run logged past its last checkpoint are dropped, not duplicated.
-    writer = SummaryWriter(str(run_dir / "tb"), purge_step=start)
+    # purge_step: events a crashed run logged past its last checkpoint are dropped, not duplicated
+    # (steps are logged as done = step + 1, so the checkpoint's own step stays).
+    writer = SummaryWriter(str(run_dir / "tb"), purge_step=start + 1 if start else None)
     metrics: dict[str, float] = {}
     policy.train()
     bar = tqdm(
