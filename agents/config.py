@@ -138,9 +138,7 @@ class RunConfig:
         """Check every field; raise ConfigError naming the bad one."""
         check_int("seed", self.seed, 0)
         check_int("num_threads", self.num_threads)
-        check_precision(self.precision, "cpu" if self.device == "cpu" else "cuda")
-        if not isinstance(self.device, str) or not _DEVICE.match(self.device):
-            raise ConfigError(f"device={self.device!r} is not valid: pass auto, cpu, cuda or cuda:N.")
+        self.torch_device()
 
     def torch_device(self) -> Any:
         """The resolved ``torch.device`` (see :func:`resolve_device`), with the precision checked."""

@@ -212,7 +212,7 @@ class DemoConfig(RunConfig):
     quick: bool = False
     """Tiny budgets (a smoke test, not the real table)."""
     backbone: str | None = None
-    """Replace the suite's backbone (default: minilm / minilm+efficientnet)."""
+    """Replace the suite's backbone (none: minilm for web, minilm+efficientnet for tabletop)."""
 
 
 def run_demo_config(config: DemoConfig) -> DemoResult:

@@ -271,7 +271,9 @@ def _tensorboard_logger(folder: Path, purge_step: int) -> Any:
 
     class PurgingTensorBoard(TensorBoardOutputFormat):
         def __init__(self) -> None:
-            self.writer = SummaryWriter(log_dir=str(folder), purge_step=purge_step + 1 if purge_step else None)
+            self.writer = SummaryWriter(
+                log_dir=str(folder), purge_step=purge_step + 1 if purge_step else None
+            )
             self._is_closed = False
 
     return Logger(folder=str(folder), output_formats=[PurgingTensorBoard()])

@@ -89,7 +89,9 @@ def test_autocast_follows_the_precision_and_rl_refuses_fp16() -> None:
     with autocast(torch.device("cpu"), "fp32"):
         assert (a @ b).dtype == torch.float32
     with pytest.raises(ConfigError, match="fp32 or bf16"):
-        RLConfig(env_id="rlft-test/ToyShop-v0", out_dir="o", policy="p", precision="fp16", anchor="none").validate()
+        RLConfig(
+            env_id="rlft-test/ToyShop-v0", out_dir="o", policy="p", precision="fp16", anchor="none"
+        ).validate()
 
 
 def test_progress_auto_is_off_when_stderr_is_not_a_terminal() -> None:
@@ -101,7 +103,9 @@ def test_progress_auto_is_off_when_stderr_is_not_a_terminal() -> None:
 def test_resume_with_other_settings_is_refused_unless_forced(toy_demos: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     train_bc(_bc(toy_demos, run))
-    with pytest.raises(ConfigError, match=r"backbone: 'tiny-bert' -> 'minilm'.*lr: 0.001 -> 0.5.*--force-config"):
+    with pytest.raises(
+        ConfigError, match=r"backbone: 'tiny-bert' -> 'minilm'.*lr: 0.001 -> 0.5.*--force-config"
+    ):
         train_bc(_bc(toy_demos, run, lr=0.5, backbone="minilm"))
     assert json.loads((run / "bc_config.json").read_text())["lr"] == 1e-3  # not overwritten
     longer = train_bc(_bc(toy_demos, run, steps=4))  # a longer budget is a resume, not a new run
