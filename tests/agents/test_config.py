@@ -74,7 +74,7 @@ def test_device_and_precision_specs_are_checked(monkeypatch: pytest.MonkeyPatch)
     for bad in ("gpu", "cuda:x", "CPU", ""):
         with pytest.raises(ConfigError, match="auto, cpu, cuda"):
             resolve_device(bad)
-    with pytest.raises(ConfigError, match="fp16.*CUDA"):
+    with pytest.raises(ConfigError, match=r"fp16.*CUDA"):
         check_precision("fp16", torch.device("cpu"))
     with pytest.raises(ConfigError, match="precision"):
         check_precision("fp8", torch.device("cpu"))
