@@ -102,6 +102,8 @@ class RLConfig(TrainConfig, EnvConfig, PolicySpec):
 
     def validate(self) -> None:
         """Check every field; raise ConfigError naming the bad one."""
+        if self.precision == "fp16":
+            raise ConfigError("RL supports precision fp32 or bf16 (SB3's update has no fp16 loss scaling).")
         super().validate()
         self.validate_env()
         if self.env_id is not None:
@@ -119,8 +121,6 @@ class RLConfig(TrainConfig, EnvConfig, PolicySpec):
         check_float("vf_coef", self.vf_coef, 0.0)
         check_float("max_grad_norm", self.max_grad_norm, 0.0)
         check_float("anchor_coef", self.anchor_coef, 0.0)
-        if self.precision == "fp16":
-            raise ConfigError("RL supports precision fp32 or bf16 (SB3's update has no fp16 loss scaling).")
         if self.anchor == "bc" and not self.anchor_dataset:
             raise ConfigError(
                 "anchor='bc' needs anchor_dataset (--anchor-dataset DIR), or use anchor='kl'/'none'."
