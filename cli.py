@@ -119,6 +119,8 @@ def add_config_flags(
         if f.name in positional:
             parser.add_argument(f.name, nargs=positional[f.name], help=help_text.replace("%", "%%"))
             continue
+        if f.name == "split" and default is None:
+            default = getattr(cls, "DEFAULT_SPLIT", None)
         if not required and typing.get_origin(hint) is not dict:
             help_text += f" (default: {_default_text(f.name, default)})"
         help_text = help_text.replace("%", "%%")

@@ -5,7 +5,7 @@ Importing this package is cheap; torch and stable-baselines3 load when training 
 Typical use::
 
     from rlft.demos import collect_demos
-    from rlft.agents import BCConfig, RLConfig, train_bc, train_rl, evaluate, PolicyAgent, load_agent_policy
+    from rlft.agents import BCConfig, EvalConfig, RLConfig, run_eval, train_bc, train_rl
 
     demos = collect_demos("rlft/WebShop-v0", 50, out="runs/demos")
     bc = train_bc(BCConfig(dataset="runs/demos", out_dir="runs/bc", backbone="minilm", device="auto"))

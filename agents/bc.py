@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class BCConfig(TrainConfig, PolicySpec):
-    """Settings of train_bc (the rlft train bc flags are generated from them).
+    """Behaviour cloning: fit a policy to a demonstration dataset (train_bc; the rlft train bc flags).
 
     The environment (id, kwargs such as the tabletop view, split) is the one the dataset records; the
     seed seeds the episode split, the data order and the head initialisation.

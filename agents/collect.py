@@ -12,7 +12,8 @@ from typing import ClassVar
 
 from rlft.agents.config import AgentChoice, EnvConfig, RunConfig
 from rlft.agents.evaluate import make_agent
-from rlft.demos.envs import check_env_id
+from rlft.agents.policy_io import check_policy_fits
+from rlft.demos.envs import check_env_id, make_env
 from rlft.demos.record import CollectResult, collect_demos
 from rlft.errors import ConfigError, check_float, check_int
 
@@ -21,9 +22,9 @@ __all__ = ["CollectConfig", "run_collect"]
 
 @dataclass
 class CollectConfig(RunConfig, EnvConfig, AgentChoice):
-    """Settings of run_collect (the rlft collect flags are generated from them).
+    """Record demonstrations of the expert, a saved policy or the random agent as a Minari dataset.
 
-    Episode i of the attempts resets with seed + i; the seed is stored with each episode.
+    The rlft collect flags are these fields. Episode i of the attempts resets with seed + i; the seed is stored with each episode.
     """
 
     episodes: int = 100
@@ -64,9 +65,6 @@ def run_collect(config: CollectConfig) -> CollectResult:
         ModalityError: the policy does not fit the environment.
         DatasetError: no episode was good enough to keep.
     """
-    from rlft.agents.policy_io import check_policy_fits
-    from rlft.demos.envs import make_env
-
     config.validate()
     source = config.validate_agent(default="expert")
     agent = make_agent(config, config, default="expert")

@@ -192,7 +192,7 @@ class EnvConfig:
     """Web page backend: text or chromium (None: the env's default; tabletop has none)."""
     split: str | None = None
     """Goal split: train, validation or test (tabletop: test = unseen colours and shapes; unseen is an
-    alias). None: train for collect and RL, test for eval."""
+    alias). None: the command's default (DEFAULT_SPLIT: train for collect and RL, test for eval)."""
     max_steps: int | None = None
     """Cap on steps per episode (None: the env's own time limit)."""
 

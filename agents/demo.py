@@ -30,7 +30,7 @@ from rlft.agents.policy_io import load_agent_policy
 from rlft.agents.rl import RLConfig, train_rl
 from rlft.demos.dataset import DemoDataset
 from rlft.demos.record import collect_demos
-from rlft.errors import DatasetError
+from rlft.errors import DatasetError, UnknownNameError, unknown_name_message
 
 __all__ = ["DEMO_SUITES", "DemoConfig", "DemoResult", "DemoSuite", "run_demo", "run_demo_config"]
 
@@ -202,7 +202,9 @@ def _note(rows: dict[str, TaskResult], suite: DemoSuite) -> str:
 
 @dataclass
 class DemoConfig(RunConfig):
-    """Settings of rlft demo: one suite of DEMO_SUITES, run into out_dir (default ./rlft-demo).
+    """The whole recipe: collect, BC, RL, evaluate; a table of random / BC / BC+RL / expert.
+
+    One suite of DEMO_SUITES, run into out_dir (default ./rlft-demo); re-running reuses finished stages.
 
     The seed seeds every stage (collect, BC, RL); evaluation always uses test seeds 100000 + i.
     """
@@ -221,8 +223,6 @@ def run_demo_config(config: DemoConfig) -> DemoResult:
     Raises:
         UnknownNameError: unknown suite.
     """
-    from rlft.errors import UnknownNameError, unknown_name_message
-
     config.validate()
     if config.suite not in DEMO_SUITES:
         raise UnknownNameError(unknown_name_message("demo suite", config.suite, DEMO_SUITES))

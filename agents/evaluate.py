@@ -24,6 +24,7 @@ import gymnasium as gym
 import numpy as np
 from rlft.agents.config import AgentChoice, EnvConfig, RunConfig, autocast, provenance
 from rlft.agents.encode_cache import cache_frozen_text
+from rlft.agents.policy_io import check_policy_fits, load_agent_policy, resolve_env
 from rlft.demos.envs import make_env
 from rlft.errors import check_float, check_int
 
@@ -324,8 +325,6 @@ def evaluate_agent(
     confidence = check_float("confidence", confidence, 0.5, 0.999)
     env = make_env(env_id, split, env_kwargs)
     if check_fits and isinstance(agent, PolicyAgent):
-        from rlft.agents.policy_io import check_policy_fits
-
         try:
             check_policy_fits(agent.policy, agent.name, env.observation_space, env.action_space)
         except BaseException:
@@ -416,9 +415,9 @@ def evaluate(
 
 @dataclass
 class EvalConfig(RunConfig, EnvConfig, AgentChoice):
-    """Settings of run_eval (the rlft eval flags are generated from them).
+    """Evaluate a saved policy or a baseline: success rate, reward and length with confidence intervals.
 
-    The environment defaults to the one the policy records, with the env kwargs it was trained with;
+    The rlft eval flags are these fields. The environment defaults to the one the policy records, with the env kwargs it was trained with;
     episode i resets with seed + i, so agents evaluated with one seed face the same goals.
     """
 
@@ -448,8 +447,6 @@ def make_agent(
     choice: AgentChoice, run: RunConfig, name: str | None = None, default: str | None = None
 ) -> Any:
     """The agent ``choice`` names: a loaded :class:`PolicyAgent` (on ``run``'s device), or a baseline."""
-    from rlft.agents.policy_io import load_agent_policy
-
     kind = choice.validate_agent(default=default)
     if kind == "policy":
         policy = load_agent_policy(choice.policy, device=run.torch_device())
@@ -468,8 +465,6 @@ def run_eval(config: EvalConfig, env_ids: Sequence[str] = ()) -> EvalReport:
         CheckpointError: the policy folder is missing or corrupt.
         ModalityError: the policy does not fit the environment (family or view).
     """
-    from rlft.agents.policy_io import resolve_env
-
     config.validate()
     agent = make_agent(config, config, config.name)
     ids = [i for i in (config.env_id, *env_ids) if i] or [None]

@@ -36,7 +36,7 @@ from rlft.agents.policy_io import (
     save_agent_policy,
 )
 from rlft.demos.dataset import load_demos
-from rlft.demos.envs import check_env_id
+from rlft.demos.envs import check_env_id, make_env
 from rlft.errors import ConfigError, atomic_dir, check_choice, check_float, check_int
 
 __all__ = ["ALGORITHMS", "RLConfig", "RLResult", "train_rl"]
@@ -49,7 +49,7 @@ ALGORITHMS: tuple[str, ...] = ("auto", "ppo", "maskable_ppo")
 
 @dataclass
 class RLConfig(TrainConfig, EnvConfig, PolicySpec):
-    """Settings of train_rl (the rlft train rl flags are generated from them).
+    """PPO / MaskablePPO fine-tuning of a policy on an environment (train_rl; the rlft train rl flags).
 
     The environment defaults to the one the starting policy records (id, kwargs such as the tabletop
     view); without a starting policy a fresh one is built from backbone. The seed seeds the
@@ -294,7 +294,6 @@ def _make_vec_env(config: RLConfig, env: dict[str, Any], policy: Any, seed: int)
     In-process on purpose: the wrapper encodes observations with the policy's tokenizer, and the policy
     forward pass dominates the step time, so subprocess workers would only copy the model around.
     """
-    from rlft.demos.envs import make_env
     from rlft.policies.sb3 import make_sb3_env
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv

@@ -354,3 +354,37 @@ def test_tabletop_policy_evaluates_without_repeating_its_view(
     # A tabletop policy on a web env (and the reverse) is a typed error too.
     assert main(["eval", SHOP, "--policy", policy, "--episodes", "1"]) == 2
     assert "trained for tabletop environments, not web" in capsys.readouterr().err
+
+
+def test_sigterm_during_rl_checkpoints_and_exits_130(demos: Path, tmp_path: Path) -> None:
+    bc = tmp_path / "bc"
+    assert (
+        main(
+            [
+                "train",
+                "bc",
+                "--dataset",
+                str(demos),
+                "--out",
+                str(bc),
+                "--backbone",
+                "tiny-bert",
+                "--steps",
+                "1",
+            ]
+        )
+        == 0
+    )
+    run = tmp_path / "rl"
+    args = _cli(
+        "train", "rl", "--policy", str(bc / "best"), "--out", str(run), "--anchor", "none",
+        "--env-steps", "1000000", "--n-envs", "2", "--n-steps", "8", "--batch-size", "16", "--n-epochs", "1",
+        "--checkpoint-every", "16", "--no-progress",
+    )  # fmt: skip
+    proc = subprocess.Popen(args, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_checkpoint(run, proc, 16)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    step = int(err.split("interrupted at step ")[1].split(";")[0])
+    assert step >= 16 and json.loads((run / "checkpoints" / "latest.json").read_text())["step"] == step
