@@ -24,7 +24,8 @@ __all__ = ["CollectConfig", "run_collect"]
 class CollectConfig(RunConfig, EnvConfig, AgentChoice):
     """Record demonstrations of the expert, a saved policy or the random agent as a Minari dataset.
 
-    The rlft collect flags are these fields. Episode i of the attempts resets with seed + i; the seed is stored with each episode.
+    The rlft collect flags are these fields. Episode i of the attempts resets with seed + i; the seed is
+    stored with each episode.
     """
 
     episodes: int = 100

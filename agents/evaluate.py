@@ -417,8 +417,9 @@ def evaluate(
 class EvalConfig(RunConfig, EnvConfig, AgentChoice):
     """Evaluate a saved policy or a baseline: success rate, reward and length with confidence intervals.
 
-    The rlft eval flags are these fields. The environment defaults to the one the policy records, with the env kwargs it was trained with;
-    episode i resets with seed + i, so agents evaluated with one seed face the same goals.
+    The rlft eval flags are these fields. The environment defaults to the one the policy records,
+    with the env kwargs it was trained with; episode i resets with seed + i, so agents evaluated with
+    one seed face the same goals.
     """
 
     episodes: int = 50

@@ -90,6 +90,16 @@ def test_errors_exit_2_with_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["eval", SHOP, "--policy", str(tmp_path / "none")]) == 2
     assert "No policy checkpoint" in capsys.readouterr().err
     assert main(["train", "bc", "--dataset", "d", "--out", "o", "--policy-kwarg", "nokey"]) == 2
+    table = "rlft/TabletopPutBlockInBowl-v0"
+    assert main(["collect", table, "--env-kwarg", "heightmp=true", "--out", str(tmp_path / "t")]) == 2
+    assert "Did you mean 'heightmap'" in capsys.readouterr().err
+    assert main(["collect", table, "--env-kwarg", "heightmap=maybe", "--out", str(tmp_path / "t")]) == 2
+    assert "heightmap=true or heightmap=false" in capsys.readouterr().err
+    assert main(["eval", table, "--agent", "expert", "--backend", "chromium", "--split", "unseen"]) == 2
+    assert "no kwarg 'backend'" in capsys.readouterr().err
+    assert main(["eval", SHOP, "--agent", "expert", "--backend", "text", "--episodes", "1"]) == 0
+    assert main(["eval", SHOP, "--agent", "expert", "--policy", "p"]) == 2
+    assert "not both" in capsys.readouterr().err
 
 
 def _wait_for_checkpoint(run: Path, proc: subprocess.Popen, minimum: int, timeout: float = 120) -> int:
@@ -212,6 +222,10 @@ def test_demo_quick_runs_every_stage(
     report = json.loads((tmp_path / "demo" / "demo_report.json").read_text())
     assert report["quick"] is True and report["rows"]["expert"]["success_rate"] == 1.0
     assert set(report["seconds"]) == {"collect", "bc", "rl", "eval", "total"}
+    prov = report["provenance"]
+    assert prov["sampled"] is True and prov["rlft_version"] and prov["timestamp"]
+    assert prov["policies"]["BC"].endswith("best") and "git_commit" in prov
+    assert report["rows"]["BC"]["success_rate"] >= 0 and report["rows"]["BC+RL"]["success_rate"] >= 0
 
 
 def test_sigint_checkpoints_and_exits_130_without_a_traceback(demos: Path, tmp_path: Path) -> None:
