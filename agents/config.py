@@ -187,7 +187,7 @@ class EnvConfig:
     env_id: str | None = None
     """Environment id (None: the one the dataset or policy records)."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Extra gym.make kwargs, parsed against the env's declared kwargs (None: the recorded ones)."""
+    """Extra gym.make kwargs; they override those the dataset or policy records (the view among them)."""
     backend: str | None = None
     """Web page backend: text or chromium (None: the env's default; tabletop has none)."""
     split: str | None = None

@@ -89,7 +89,12 @@ def resolve_env(config: EnvConfig, policy_dir: str | Path | None) -> dict[str, A
     record = read_env_record(policy_dir) if policy_dir is not None else {}
     env_id = config.env_id or record.get("env_id")
     if not env_id:
-        raise ConfigError(f"The policy at {policy_dir} records no environment; pass the ENV_ID.")
+        where = (
+            f"the policy at {policy_dir} records none"
+            if policy_dir is not None
+            else "no --policy records one"
+        )
+        raise ConfigError(f"Which environment? Pass the ENV_ID ({where}).")
     recorded = record.get("env_kwargs") if record.get("env_id") == env_id else None
     return {
         "env_id": check_env_id(env_id),
