@@ -6,7 +6,10 @@ log-likelihood of the expert's actions. Every ``eval_every`` steps the validatio
 accuracy go to TensorBoard; the policy with the best validation accuracy (ties: lower loss) is kept in
 ``out_dir/best``. Checkpoints (``out_dir/checkpoints``) are atomic; running the same command again
 after an interruption resumes from the latest one, with the same data order, because the batch for a
-step depends only on ``(seed, step)``.
+step depends only on ``(seed, step)``. Ctrl-C (SIGINT) or SIGTERM checkpoints the step just done and
+raises :class:`rlft.agents.TrainingInterrupted`; a resumed run refuses settings that differ from the
+ones it started with (``bc_config.json``) unless ``force_config`` is set, and TensorBoard drops what
+a crashed run logged past its last checkpoint, so no step appears twice.
 """
 
 from __future__ import annotations

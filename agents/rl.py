@@ -7,7 +7,8 @@ SB3's fixed-shape view (:mod:`rlft.policies.sb3`: web envs become ``Discrete(K)`
 SB3 algorithm around the policy's modules, optionally add an anchor that keeps the policy close to
 BC (:mod:`rlft.agents.anchor`), and learn. Checkpoints hold the policy (safetensors), the optimizer
 state and the step count; running the same command again resumes from the latest one and continues
-the timestep count.
+the timestep count (with the checks and signal handling of :mod:`rlft.agents.bc`). Saved policies carry
+the environment they were trained on, so ``train_rl`` with only ``policy`` makes the same environment.
 """
 
 from __future__ import annotations
