@@ -1,10 +1,11 @@
 """The ``rlft`` command line.
 
-Sub-commands: ``envs`` lists the registered environments; ``collect`` records expert demonstrations;
+Sub-commands: ``envs`` lists the registered environments; ``collect`` records demonstrations;
 ``train bc`` / ``train rl`` train policies; ``eval`` evaluates a policy or a baseline; ``demo`` runs the
-whole recipe. Each sub-command is a small function that parses its own arguments and calls the
-documented Python API; none hides logic of its own. The ``train`` flags are generated from the fields
-of :class:`rlft.agents.BCConfig` / :class:`rlft.agents.RLConfig`, so the CLI and the API cannot drift.
+whole recipe. Each sub-command's flags are generated from the fields (and field docstrings) of its
+config dataclass (:class:`rlft.agents.CollectConfig`, ``BCConfig``, ``RLConfig``, ``EvalConfig``,
+``DemoConfig``), so the CLI and the Python API cannot drift; each handler only builds the config and
+calls the documented function. Errors rlft raises exit with status 2, an interrupted run with 130.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import inspect
 import itertools
 import json
 import logging
+import re
 import sys
+import textwrap
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from rlft import __version__
@@ -39,13 +43,106 @@ def _cmd_envs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _key_values(pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:
-    """Parse repeated ``KEY=VALUE`` flags; values are JSON when they parse as JSON, else strings."""
+_FLAG_NAMES: dict[str, str] = {
+    "out_dir": "--out",
+    "env_kwargs": "--env-kwarg",
+    "policy_kwargs": "--policy-kwarg",
+}
+"""Flags spelled other than ``--field-name`` (one spelling each)."""
+
+_EXTRA_HELP: dict[str, str] = {
+    "env_kwargs": (
+        "Repeat --env-kwarg KEY=VALUE; VALUE is parsed as the type the env declares: bool true/false "
+        "(also 1/0, yes/no, on/off), int, float, tuple 640,480 or (640,480), none for optional kwargs, "
+        "e.g. --env-kwarg heightmap=true (tabletop) or --env-kwarg max_steps=20."
+    ),
+    "policy_kwargs": "Repeat --policy-kwarg KEY=VALUE; VALUE is JSON when it parses as JSON, else text.",
+}
+
+_MARKUP = re.compile(r":[a-z]+:`~?([^`]*)`|``([^`]*)``|`([^`]*)`")
+
+
+def _plain(text: str) -> str:
+    """Docstring text without Sphinx markup, on one line."""
+    return " ".join(_MARKUP.sub(lambda m: next(g for g in m.groups() if g is not None), text).split())
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each dataclass field, over the class and its bases (rlft's convention)."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        body = tree.body[0].body  # type: ignore[attr-defined]
+        for node, nxt in itertools.pairwise(body):
+            documented = isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+            if documented and isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                docs[node.target.id] = _plain(str(nxt.value.value))
+    return docs
+
+
+def _default_text(name: str, default: Any) -> str:
+    if name == "progress" and default is None:
+        return "auto"
+    if default is None:
+        return "none"
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    return str(default)
+
+
+def _scalar_type(hint: Any) -> type:
+    return next((t for t in (int, float, str) if t is hint or t in typing.get_args(hint)), str)
+
+
+def add_config_flags(
+    parser: argparse.ArgumentParser, cls: type, positional: Mapping[str, str | None] | None = None
+) -> None:
+    """One flag per field of the config dataclass ``cls``, its docstring as help, its default shown.
+
+    Args:
+        parser: the sub-command's parser.
+        cls: the config dataclass.
+        positional: fields taken as positional arguments, with their ``nargs`` (``None``: exactly one).
+    """
+    positional = dict(positional or {})
+    hints = typing.get_type_hints(cls)
+    docs = _field_docs(cls)
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        help_text = docs.get(f.name, "")
+        if f.name in _EXTRA_HELP:
+            help_text = f"{help_text} {_EXTRA_HELP[f.name]}"
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        default = None if required or f.default is dataclasses.MISSING else f.default
+        if f.name in positional:
+            parser.add_argument(f.name, nargs=positional[f.name], help=help_text.replace("%", "%%"))
+            continue
+        if f.name == "split" and default is None:
+            default = getattr(cls, "DEFAULT_SPLIT", None)
+        if not required and typing.get_origin(hint) is not dict:
+            help_text += f" (default: {_default_text(f.name, default)})"
+        help_text = help_text.replace("%", "%%")
+        flag = _FLAG_NAMES.get(f.name, "--" + f.name.replace("_", "-"))
+        if hint is bool or hint == (bool | None):
+            parser.add_argument(
+                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default, help=help_text
+            )
+        elif typing.get_origin(hint) is dict:
+            parser.add_argument(flag, dest=f.name, action="append", metavar="KEY=VALUE", help=help_text)
+        else:
+            parser.add_argument(
+                flag, dest=f.name, type=_scalar_type(hint), default=default, required=required, help=help_text
+            )
+
+
+def _json_or_text(pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs or ():
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ConfigError(f"{flag} {pair!r}: write KEY=VALUE, e.g. {flag} max_candidates=32.")
+            raise ConfigError(f"{flag} {pair!r}: write KEY=VALUE, e.g. {flag} head_hidden=128.")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -53,84 +150,44 @@ def _key_values(pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:
     return out
 
 
-_FLAG_ALIASES: dict[str, tuple[str, ...]] = {
-    "out_dir": ("--out",),
-    "init_policy": ("--init",),
-    "total_timesteps": ("--timesteps",),
-}
-"""Short spellings accepted next to the generated ``--field-name`` flags."""
+def config_from_args(cls: type, args: argparse.Namespace, env_id: str | None = None) -> Any:
+    """Build ``cls`` from parsed flags; ``--env-kwarg`` values are parsed against ``env_id``'s kwargs."""
+    from rlft.demos.envs import parse_env_kwargs
 
-
-def _field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each dataclass field (the convention rlft configs follow)."""
-    tree = ast.parse(inspect.getsource(cls))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs: dict[str, str] = {}
-    for node, nxt in itertools.pairwise(body):
-        documented = isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
-        if documented and isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            docs[node.target.id] = " ".join(str(nxt.value.value).replace("``", "").split())
-    return docs
-
-
-def _add_config_flags(parser: argparse.ArgumentParser, cls: type, positional: Sequence[str] = ()) -> None:
-    """One flag per field of the config dataclass ``cls`` (``dict`` fields take repeated KEY=VALUE)."""
     hints = typing.get_type_hints(cls)
-    docs = _field_docs(cls)
-    for f in dataclasses.fields(cls):
-        hint, help_text = hints[f.name], docs.get(f.name, "").replace("%", "%%")
-        flag = "--" + f.name.replace("_", "-")
-        flags = (*_FLAG_ALIASES.get(f.name, ()), flag)
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        if f.name in positional:
-            parser.add_argument(f.name, help=help_text)
-        elif hint is bool:
-            parser.add_argument(
-                *flags, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default, help=help_text
-            )
-        elif typing.get_origin(hint) is dict:
-            # policy_kwargs -> repeated --policy-kwarg KEY=VALUE
-            parser.add_argument(
-                flag.removesuffix("s"), dest=f.name, action="append", metavar="KEY=VALUE", help=help_text
-            )
-        else:
-            kind = next((t for t in (int, float, str) if t is hint or t in typing.get_args(hint)), str)
-            default = None if required else f.default
-            parser.add_argument(
-                *flags, dest=f.name, type=kind, default=default, required=required, help=help_text
-            )
-
-
-def _config_from_args(cls: type, args: argparse.Namespace) -> Any:
-    hints = typing.get_type_hints(cls)
-    values = {}
+    values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         value = getattr(args, f.name)
-        if typing.get_origin(hints[f.name]) is dict:
-            value = _key_values(value, "--" + f.name.replace("_", "-").removesuffix("s"))
+        if f.name == "env_kwargs":
+            if value and env_id is None:
+                raise ConfigError("--env-kwarg needs the environment id: pass ENV_ID.")
+            value = parse_env_kwargs(env_id, value) if value else {}
+        elif typing.get_origin(hints[f.name]) is dict:
+            value = _json_or_text(value, _FLAG_NAMES.get(f.name, f.name))
+        elif isinstance(value, list) and f.name == "env_id":
+            value = value[0] if value else None
         values[f.name] = value
     return cls(**values)
 
 
-def _cmd_collect(args: argparse.Namespace) -> int:
-    from rlft.demos import collect_demos
+def _recorded_env_id(args: argparse.Namespace) -> str | None:
+    """The env id given on the command line, else the one the ``--policy`` folder records."""
+    from rlft.agents.policy_io import read_env_record
 
-    result = collect_demos(
-        args.env_id,
-        args.episodes,
-        out=args.out,
-        split=None if args.split == "default" else args.split,
-        seed=args.seed,
-        min_return=args.min_return,
-        keep_failures=args.keep_failures,
-        max_attempts=args.max_attempts,
-        env_kwargs=_key_values(args.env_kwarg, "--env-kwarg"),
-        overwrite=args.overwrite,
-        progress=args.progress,
-    )
+    given = args.env_id[0] if isinstance(args.env_id, list) and args.env_id else args.env_id
+    if given:
+        return str(given)
+    policy = getattr(args, "policy", None)
+    return read_env_record(policy).get("env_id") if policy else None
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from rlft.agents.collect import CollectConfig, run_collect
+
+    result = run_collect(config_from_args(CollectConfig, args, args.env_id))
     print(
-        f"kept {result.kept}/{result.attempted} expert episodes ({result.steps} steps, "
-        f"expert mean return {result.mean_return:.3f}) -> {result.path}"
+        f"kept {result.kept}/{result.attempted} episodes ({result.steps} steps, "
+        f"mean return {result.mean_return:.3f}) -> {result.path} ({result.dataset_id})"
     )
     return 0
 
@@ -138,7 +195,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
 def _cmd_train_bc(args: argparse.Namespace) -> int:
     from rlft.agents import BCConfig, train_bc
 
-    result = train_bc(_config_from_args(BCConfig, args))
+    result = train_bc(config_from_args(BCConfig, args))
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result.metrics.items()))
     print(f"BC: {result.steps} steps (resumed from {result.resumed_from}) {metrics} -> {result.policy_dir}")
     return 0
@@ -147,66 +204,54 @@ def _cmd_train_bc(args: argparse.Namespace) -> int:
 def _cmd_train_rl(args: argparse.Namespace) -> int:
     from rlft.agents import RLConfig, train_rl
 
-    result = train_rl(_config_from_args(RLConfig, args))
+    result = train_rl(config_from_args(RLConfig, args, _recorded_env_id(args)))
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result.metrics.items()))
-    print(
-        f"RL: {result.timesteps} steps (resumed from {result.resumed_from}) {metrics} -> {result.policy_dir}"
-    )
+    resumed = f"resumed from {result.resumed_from}"
+    print(f"RL: {result.timesteps} env steps ({resumed}) {metrics} -> {result.policy_dir}")
     return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from rlft.agents import ExpertAgent, PolicyAgent, RandomAgent, evaluate, load_agent_policy
+    from rlft.agents.evaluate import EvalConfig, run_eval
 
-    if (args.policy is None) == (args.agent is None):
-        raise ConfigError("Pass exactly one of --policy DIR or --agent random|expert.")
-    if args.policy is not None:
-        agent: Any = PolicyAgent(load_agent_policy(args.policy), name=args.name or "policy")
-    else:
-        agent = RandomAgent() if args.agent == "random" else ExpertAgent()
-    report = evaluate(
-        agent,
-        args.env_ids,
-        [None if s == "default" else s for s in args.split],
-        report_path=args.report,
-        episodes=args.episodes,
-        seed=args.seed,
-        max_steps=args.max_steps,
-        confidence=args.confidence,
-        record_dir=args.record,
-        record_episodes=args.record_episodes,
-        progress=args.progress,
-    )
+    ids = list(args.env_id or [])
+    args.env_id = ids[:1]
+    config = config_from_args(EvalConfig, args, _recorded_env_id(args))
+    report = run_eval(config, ids[1:])
     print(report.table())
-    if args.report:
-        print(f"report -> {args.report}")
+    if config.out_dir is not None:
+        print(f"report -> {Path(config.out_dir) / 'report.json'}")
     return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from rlft.agents.demo import DEMO_SUITES, run_demo
+    from rlft.agents.demo import DemoConfig, run_demo_config
 
-    result = run_demo(
-        DEMO_SUITES[args.suite],
-        out_dir=args.out,
-        quick=args.quick,
-        backbone=args.backbone,
-        progress=args.progress,
-    )
+    result = run_demo_config(config_from_args(DemoConfig, args))
     print(result.table())
     print(f"report -> {result.report_path}")
     return 0
 
 
-def _add_progress(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bars"
+def _verbosity() -> argparse.ArgumentParser:
+    """``-v`` accepted after the sub-command too (it adds to the count given before it)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more logging (-v info, -vv debug)"
     )
+    return parent
+
+
+def _description(cls: type) -> str:
+    return _plain(inspect.getdoc(cls) or "")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the ``rlft`` command."""
     from rlft.agents.bc import BCConfig
+    from rlft.agents.collect import CollectConfig
+    from rlft.agents.demo import DemoConfig
+    from rlft.agents.evaluate import EvalConfig
     from rlft.agents.rl import RLConfig
 
     parser = argparse.ArgumentParser(
@@ -218,70 +263,38 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = [_verbosity()]
 
-    envs = sub.add_parser("envs", help="list the registered environment ids with a one-line description")
+    def add(subparsers: Any, name: str, help_text: str, cls: type | None = None) -> argparse.ArgumentParser:
+        return subparsers.add_parser(
+            name, help=help_text, description=_description(cls) if cls else help_text, parents=common
+        )
+
+    envs = add(sub, "envs", "list the registered environment ids with a one-line description")
     envs.add_argument("filter", nargs="?", default="", help="only ids containing this text")
     envs.set_defaults(handler=_cmd_envs)
 
-    collect = sub.add_parser("collect", help="record expert demonstrations as a Minari dataset")
-    collect.add_argument("env_id", help="environment id, e.g. rlft/WebShop-v0")
-    collect.add_argument(
-        "--episodes", type=int, default=100, help="successful episodes to keep (default 100)"
+    collect = add(
+        sub, "collect", "record demonstrations (expert, policy or random) as a Minari dataset", CollectConfig
     )
-    collect.add_argument(
-        "--out", help="dataset folder (default: $MINARI_DATASETS_PATH/rlft/<Name>-<split>-expert-v0)"
-    )
-    collect.add_argument(
-        "--split", default="train", help="goal split (default train; 'default' = the env's own)"
-    )
-    collect.add_argument("--seed", type=int, default=0, help="episode i resets with seed + i")
-    collect.add_argument("--min-return", type=float, default=0.99, help="keep episodes with return >= this")
-    collect.add_argument("--keep-failures", action="store_true", help="keep unsuccessful episodes too")
-    collect.add_argument(
-        "--max-attempts", type=int, help="give up after this many episodes (default 3 x --episodes)"
-    )
-    collect.add_argument("--env-kwarg", action="append", metavar="KEY=VALUE", help="extra gym.make kwarg")
-    collect.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
-    _add_progress(collect)
+    add_config_flags(collect, CollectConfig, positional={"env_id": None})
     collect.set_defaults(handler=_cmd_collect)
 
-    train = sub.add_parser(
-        "train", help="train a policy: `train bc` (imitation) or `train rl` (PPO fine-tuning)"
-    )
+    train = add(sub, "train", "train a policy: `train bc` (imitation) or `train rl` (PPO fine-tuning)")
     train_sub = train.add_subparsers(dest="algorithm_kind", metavar="KIND", required=True)
-    bc = train_sub.add_parser("bc", help="behaviour cloning on a demonstration dataset")
-    _add_config_flags(bc, BCConfig)
-    bc.set_defaults(handler=_cmd_train_bc, progress=True)
-    rl = train_sub.add_parser("rl", help="PPO / MaskablePPO fine-tuning from a BC policy")
-    _add_config_flags(rl, RLConfig, positional=("env_id",))
-    rl.set_defaults(handler=_cmd_train_rl, progress=True)
+    bc = add(train_sub, "bc", "behaviour cloning on a demonstration dataset", BCConfig)
+    add_config_flags(bc, BCConfig)
+    bc.set_defaults(handler=_cmd_train_bc)
+    rl = add(train_sub, "rl", "PPO / MaskablePPO fine-tuning, from a BC policy or a fresh one", RLConfig)
+    add_config_flags(rl, RLConfig, positional={"env_id": "?"})
+    rl.set_defaults(handler=_cmd_train_rl)
 
-    ev = sub.add_parser("eval", help="success rate, reward and length with confidence intervals")
-    ev.add_argument("env_ids", nargs="+", metavar="ENV_ID", help="environment ids")
-    ev.add_argument("--policy", help="saved policy folder (a run's best/ or policy/)")
-    ev.add_argument("--agent", choices=("random", "expert"), help="evaluate a baseline instead of a policy")
-    ev.add_argument("--name", help="agent name in the report (default: policy)")
-    ev.add_argument(
-        "--split", nargs="+", default=["test"], help="goal splits (default test; 'default' = the env's)"
-    )
-    ev.add_argument("--episodes", type=int, default=50, help="episodes per env and split (default 50)")
-    ev.add_argument("--seed", type=int, default=1000, help="episode i resets with seed + i (default 1000)")
-    ev.add_argument("--max-steps", type=int, help="cap on steps per episode")
-    ev.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
-    ev.add_argument("--report", help="write the JSON report here")
-    ev.add_argument("--record", help="save the first episodes here (GIF for tabletop, Markdown for web)")
-    ev.add_argument("--record-episodes", type=int, default=2, help="episodes to save per env and split")
-    _add_progress(ev)
+    ev = add(sub, "eval", "success rate, reward and length with confidence intervals", EvalConfig)
+    add_config_flags(ev, EvalConfig, positional={"env_id": "*"})
     ev.set_defaults(handler=_cmd_eval)
 
-    demo = sub.add_parser("demo", help="collect, BC, RL, evaluate; print random / BC / BC+RL / expert")
-    demo.add_argument("--suite", choices=("web", "tabletop"), default="web", help="web (WebShop) or tabletop")
-    demo.add_argument("--out", default="rlft-demo", help="working folder (default ./rlft-demo)")
-    demo.add_argument("--quick", action="store_true", help="tiny budgets (a smoke test, not the real table)")
-    demo.add_argument(
-        "--backbone", help="replace the suite's backbone (default: minilm / minilm+efficientnet)"
-    )
-    _add_progress(demo)
+    demo = add(sub, "demo", "collect, BC, RL, evaluate; print random / BC / BC+RL / expert", DemoConfig)
+    add_config_flags(demo, DemoConfig)
     demo.set_defaults(handler=_cmd_demo)
     return parser
 
@@ -296,11 +309,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 0
+    from rlft.agents.interrupt import INTERRUPT_EXIT_STATUS, TrainingInterrupted
+
     try:
         return handler(args)
     except RlftError as err:
         print(f"rlft {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except TrainingInterrupted as stop:
+        print(f"rlft {args.command}: {stop}", file=sys.stderr)
+        return INTERRUPT_EXIT_STATUS
+    except KeyboardInterrupt:
+        print(f"rlft {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPT_EXIT_STATUS
 
 
 if __name__ == "__main__":

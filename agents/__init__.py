@@ -5,18 +5,23 @@ Importing this package is cheap; torch and stable-baselines3 load when training 
 Typical use::
 
     from rlft.demos import collect_demos
-    from rlft.agents import BCConfig, RLConfig, train_bc, train_rl, evaluate, PolicyAgent, load_agent_policy
+    from rlft.agents import BCConfig, EvalConfig, RLConfig, run_eval, train_bc, train_rl
 
     demos = collect_demos("rlft/WebShop-v0", 50, out="runs/demos")
-    bc = train_bc(BCConfig(dataset="runs/demos", out_dir="runs/bc", backbone="minilm"))
-    rl = train_rl(RLConfig("rlft/WebShop-v0", init_policy=str(bc.policy_dir), out_dir="runs/rl",
-                           anchor_dataset="runs/demos"))
-    report = evaluate(PolicyAgent(load_agent_policy(rl.policy_dir)), ["rlft/WebShop-v0"], ["test"])
+    bc = train_bc(BCConfig(dataset="runs/demos", out_dir="runs/bc", backbone="minilm", device="auto"))
+    rl = train_rl(RLConfig(policy=str(bc.policy_dir), out_dir="runs/rl", anchor_dataset="runs/demos"))
+    report = run_eval(EvalConfig(policy=str(rl.policy_dir)))   # the env the policy was trained on
+
+Every config is composed from the parts in :mod:`rlft.agents.config` (run, env, policy, agent), and the
+``rlft`` sub-commands' flags are generated from their fields.
 """
 
 from rlft.agents.bc import BCConfig, BCResult, train_bc
+from rlft.agents.collect import CollectConfig, run_collect
+from rlft.agents.config import AgentChoice, EnvConfig, PolicyPath, PolicySpec, RunConfig, TrainConfig
 from rlft.agents.evaluate import (
     Agent,
+    EvalConfig,
     EvalReport,
     ExpertAgent,
     PolicyAgent,
@@ -25,26 +30,39 @@ from rlft.agents.evaluate import (
     bootstrap_interval,
     evaluate,
     evaluate_agent,
+    run_eval,
     wilson_interval,
 )
+from rlft.agents.interrupt import TrainingInterrupted
 from rlft.agents.policy_io import load_agent_policy
 from rlft.agents.rl import RLConfig, RLResult, train_rl
 
 __all__ = [
     "Agent",
+    "AgentChoice",
     "BCConfig",
     "BCResult",
+    "CollectConfig",
+    "EnvConfig",
+    "EvalConfig",
     "EvalReport",
     "ExpertAgent",
     "PolicyAgent",
+    "PolicyPath",
+    "PolicySpec",
     "RLConfig",
     "RLResult",
     "RandomAgent",
+    "RunConfig",
     "TaskResult",
+    "TrainConfig",
+    "TrainingInterrupted",
     "bootstrap_interval",
     "evaluate",
     "evaluate_agent",
     "load_agent_policy",
+    "run_collect",
+    "run_eval",
     "train_bc",
     "train_rl",
     "wilson_interval",

@@ -6,18 +6,20 @@ log-likelihood of the expert's actions. Every ``eval_every`` steps the validatio
 accuracy go to TensorBoard; the policy with the best validation accuracy (ties: lower loss) is kept in
 ``out_dir/best``. Checkpoints (``out_dir/checkpoints``) are atomic; running the same command again
 after an interruption resumes from the latest one, with the same data order, because the batch for a
-step depends only on ``(seed, step)``.
+step depends only on ``(seed, step)``. Ctrl-C (SIGINT) or SIGTERM checkpoints the step just done and
+raises :class:`rlft.agents.TrainingInterrupted`; a resumed run refuses settings that differ from the
+ones it started with (``bc_config.json``) unless ``force_config`` is set, and TensorBoard drops what
+a crashed run logged past its last checkpoint, so no step appears twice.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from rlft.agents.checkpoint import (
@@ -26,10 +28,12 @@ from rlft.agents.checkpoint import (
     load_state,
     save_checkpoint,
 )
+from rlft.agents.config import PolicySpec, TrainConfig, autocast, check_resume_config
 from rlft.agents.encode_cache import cache_frozen_text
-from rlft.agents.policy_io import build_agent_policy, load_agent_policy, split_space_of
+from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
+from rlft.agents.policy_io import build_agent_policy, load_agent_policy, save_agent_policy, split_space_of
 from rlft.demos.dataset import load_demos
-from rlft.errors import ConfigError, atomic_dir, atomic_write_text, check_float, check_int
+from rlft.errors import ConfigError, atomic_dir, check_float, check_int
 
 __all__ = ["BCConfig", "BCResult", "action_matches", "train_bc", "validate_bc"]
 
@@ -37,21 +41,15 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class BCConfig:
-    """Settings of :func:`train_bc` (the ``rlft train bc`` flags mirror them)."""
+class BCConfig(TrainConfig, PolicySpec):
+    """Behaviour cloning: fit a policy to a demonstration dataset (train_bc; the rlft train bc flags).
+
+    The environment (id, kwargs such as the tabletop view, split) is the one the dataset records; the
+    seed seeds the episode split, the data order and the head initialisation.
+    """
 
     dataset: str
-    """Demonstration dataset folder written by ``rlft collect`` (or a Minari id under the Minari root)."""
-    out_dir: str
-    """Run folder: checkpoints, ``best/`` and ``policy/`` (final), TensorBoard logs in ``tb/``."""
-    backbone: str = "minilm"
-    """Backbone spec (``minilm``, ``minilm+efficientnet``, ``hf:<id>``, ``tiny-bert`` ...)."""
-    finetune: str = "frozen"
-    """How the backbone trains: ``frozen``, ``lora`` or ``full``."""
-    policy_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Extra :class:`rlft.policies.PolicyConfig` fields (head sizes, max token length ...)."""
-    init_policy: str | None = None
-    """Start from this saved policy folder instead of a fresh head (fine-tuning further)."""
+    """Demonstration dataset folder written by rlft collect (or a Minari id under the Minari root)."""
     steps: int = 300
     """Optimizer steps in total (resumed runs count the steps already done)."""
     batch_size: int = 16
@@ -68,25 +66,21 @@ class BCConfig:
     """Validate every this many steps (and at the end)."""
     checkpoint_every: int = 100
     """Checkpoint every this many steps (and at the end)."""
-    keep_checkpoints: int = 2
-    """How many recent checkpoints to keep."""
     max_val_transitions: int = 256
     """Cap on validation transitions (validation runs the policy once per state)."""
-    seed: int = 0
-    """Seeds the episode split, the data order and the head initialisation."""
-    resume: bool = True
-    """Continue from ``out_dir``'s latest checkpoint when there is one."""
-    num_threads: int = 1
-    """torch CPU threads (1 is often fastest on small shared machines)."""
-    progress: bool = False
-    """Show a progress bar."""
+
+    RESUMABLE_CHANGES: ClassVar[frozenset[str]] = TrainConfig.RESUMABLE_CHANGES | {
+        "steps",
+        "eval_every",
+        "checkpoint_every",
+    }
+    """A resumed run may train longer and validate or checkpoint at another pace."""
 
     def validate(self) -> None:
-        """Check every field; raise :class:`ConfigError` naming the bad one."""
-        for name in ("steps", "batch_size", "eval_every", "checkpoint_every", "keep_checkpoints"):
+        """Check every field; raise ConfigError naming the bad one."""
+        super().validate()
+        for name in ("steps", "batch_size", "eval_every", "checkpoint_every", "max_val_transitions"):
             check_int(name, getattr(self, name))
-        check_int("num_threads", self.num_threads)
-        check_int("max_val_transitions", self.max_val_transitions)
         check_float("lr", self.lr, 0.0)
         check_float("weight_decay", self.weight_decay, 0.0)
         check_float("max_grad_norm", self.max_grad_norm, 0.0)
@@ -163,7 +157,9 @@ def train_bc(config: BCConfig) -> BCResult:
         DatasetError: the dataset is missing or corrupt.
         CheckpointError: the run folder's checkpoint is corrupt (good ones are never overwritten).
         ModalityError: the backbone does not fit the environment's observations.
-        ConfigError: invalid settings, or ``out_dir`` holds checkpoints and ``resume`` is off.
+        ConfigError: invalid settings, ``out_dir`` holds checkpoints and ``resume`` is off, or it holds a
+            run started with other settings (see ``force_config``).
+        TrainingInterrupted: SIGINT / SIGTERM arrived; a checkpoint of the last step was written.
 
     """
     import torch
@@ -172,6 +168,7 @@ def train_bc(config: BCConfig) -> BCResult:
 
     t0 = time.perf_counter()
     config.validate()
+    device = config.torch_device()
     torch.set_num_threads(config.num_threads)
     run_dir = Path(config.out_dir)
 
@@ -181,6 +178,7 @@ def train_bc(config: BCConfig) -> BCResult:
     train = dataset.transitions(train_eps)
     val = dataset.transitions(val_eps)[: config.max_val_transitions]
     logger.info("BC on %s: %d train / %d val transitions", dataset, len(train), len(val))
+    env_record = {"env_id": dataset.env_id, "env_kwargs": dataset.env_kwargs, "split": dataset.split}
 
     # Policy, optimizer, and (when resuming) their saved state.
     latest = latest_checkpoint(run_dir)
@@ -189,20 +187,21 @@ def train_bc(config: BCConfig) -> BCResult:
             f"{run_dir} already holds checkpoints; pass resume=True (--resume) to continue, "
             "or choose another --out so they are not overwritten."
         )
+    check_resume_config(config, run_dir / "bc_config.json", resuming=latest is not None)
     obs_space, act_space = split_space_of(dataset)
     start, best = 0, {"val_accuracy": -1.0, "val_loss": math.inf}
     if latest is not None:
         state = load_state(latest)
-        policy = load_agent_policy(latest / "policy", obs_space, act_space)
+        policy = load_agent_policy(latest / "policy", obs_space, act_space, device=device)
         start, best = state["step"], state.get("best", best)
         logger.info("resuming BC from %s (step %d)", latest, start)
-    elif config.init_policy is not None:
-        policy = load_agent_policy(Path(config.init_policy), obs_space, act_space)
+    elif config.policy is not None:
+        policy = load_agent_policy(Path(config.policy), obs_space, act_space, device=device)
     else:
-        torch.manual_seed(config.seed)
+        fields = config.policy_fields(config.seed)
         policy = build_agent_policy(
-            config.backbone, config.finetune, config.policy_kwargs, obs_space, act_space
-        )
+            fields.pop("backbone"), fields.pop("finetune"), fields, obs_space, act_space
+        ).to(device)
     cache_frozen_text(policy)
     params = policy.trainable_parameters()
     if not params:
@@ -210,55 +209,79 @@ def train_bc(config: BCConfig) -> BCResult:
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     if latest is not None:
         load_optimizer(latest, optimizer)
-    atomic_write_text(run_dir / "bc_config.json", json.dumps(asdict(config), indent=2))
+    scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
 
-    writer = SummaryWriter(str(run_dir / "tb"), purge_step=start)
+    def save_policy(p: Any, folder: Path) -> None:
+        save_agent_policy(p, folder, env_record)
+
+    def checkpoint(done: int) -> Path:
+        return save_checkpoint(
+            run_dir,
+            done,
+            policy,
+            optimizer,
+            {"best": best, "metrics": metrics},
+            keep=config.keep_checkpoints,
+            save_policy=save_policy,
+        )
+
+    # purge_step: events a crashed run logged past its last checkpoint are dropped, not duplicated
+    # (steps are logged as done = step + 1, so the checkpoint's own step stays).
+    writer = SummaryWriter(str(run_dir / "tb"), purge_step=start + 1 if start else None)
     metrics: dict[str, float] = {}
     policy.train()
-    bar = tqdm(total=config.steps, initial=start, desc="train bc", unit="step", disable=not config.progress)
-    for step in range(start, config.steps):
-        idx = _batch_indices(step, len(train), config.batch_size, config.seed)
-        log_prob, entropy, _ = policy.evaluate_actions([train[i][0] for i in idx], [train[i][1] for i in idx])
-        loss = -log_prob.mean()
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-        optimizer.step()
-        done = step + 1
-        metrics["train_loss"] = loss.item()
-        writer.add_scalar("bc/train_loss", metrics["train_loss"], done)
-        writer.add_scalar("bc/entropy", entropy.mean().item(), done)
-        bar.update(1)
-        bar.set_postfix(loss=f"{metrics['train_loss']:.3f}")
+    bar = tqdm(
+        total=config.steps, initial=start, desc="train bc", unit="step", disable=not config.show_progress
+    )
+    done = start
+    try:
+        with stop_on_signals() as stop:
+            for step in range(start, config.steps):
+                idx = _batch_indices(step, len(train), config.batch_size, config.seed)
+                with autocast(device, config.precision):
+                    log_prob, entropy, _ = policy.evaluate_actions(
+                        [train[i][0] for i in idx], [train[i][1] for i in idx]
+                    )
+                    loss = -log_prob.float().mean()
+                optimizer.zero_grad()
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+                scaler.step(optimizer)
+                scaler.update()
+                done = step + 1
+                metrics["train_loss"] = loss.item()
+                writer.add_scalar("bc/train_loss", metrics["train_loss"], done)
+                writer.add_scalar("bc/entropy", entropy.float().mean().item(), done)
+                bar.update(1)
+                bar.set_postfix(loss=f"{metrics['train_loss']:.3f}")
 
-        if val and (done % config.eval_every == 0 or done == config.steps):
-            metrics.update(validate_bc(policy, val, config.batch_size))
-            writer.add_scalar("bc/val_loss", metrics["val_loss"], done)
-            writer.add_scalar("bc/val_accuracy", metrics["val_accuracy"], done)
-            better = (metrics["val_accuracy"], -metrics["val_loss"]) > (
-                best["val_accuracy"],
-                -best["val_loss"],
-            )
-            if better:
-                best = {
-                    "val_accuracy": metrics["val_accuracy"],
-                    "val_loss": metrics["val_loss"],
-                    "step": done,
-                }
-                atomic_dir(run_dir / "best", policy.save)
-            logger.info("step %d: %s", done, {k: round(v, 4) for k, v in metrics.items()})
-        if done % config.checkpoint_every == 0 or done == config.steps:
-            save_checkpoint(
-                run_dir,
-                done,
-                policy,
-                optimizer,
-                {"best": best, "metrics": metrics},
-                keep=config.keep_checkpoints,
-            )
-    bar.close()
-    writer.close()
-    atomic_dir(run_dir / "policy", policy.save)
+                if val and (done % config.eval_every == 0 or done == config.steps):
+                    with autocast(device, config.precision):
+                        metrics.update(validate_bc(policy, val, config.batch_size))
+                    writer.add_scalar("bc/val_loss", metrics["val_loss"], done)
+                    writer.add_scalar("bc/val_accuracy", metrics["val_accuracy"], done)
+                    better = (metrics["val_accuracy"], -metrics["val_loss"]) > (
+                        best["val_accuracy"],
+                        -best["val_loss"],
+                    )
+                    if better:
+                        best = {
+                            "val_accuracy": metrics["val_accuracy"],
+                            "val_loss": metrics["val_loss"],
+                            "step": done,
+                        }
+                        atomic_dir(run_dir / "best", lambda d: save_policy(policy, d))
+                    logger.info("step %d: %s", done, {k: round(v, 4) for k, v in metrics.items()})
+                saved = None
+                if done % config.checkpoint_every == 0 or done == config.steps:
+                    saved = checkpoint(done)
+                if stop:
+                    raise TrainingInterrupted(done, saved or checkpoint(done))
+    finally:
+        bar.close()
+        writer.close()
+    atomic_dir(run_dir / "policy", lambda d: save_policy(policy, d))
     use_best = (run_dir / "best").exists()
     return BCResult(
         policy_dir=run_dir / ("best" if use_best else "policy"),

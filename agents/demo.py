@@ -24,14 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from rlft.agents.bc import BCConfig, train_bc
+from rlft.agents.config import RunConfig, provenance
 from rlft.agents.evaluate import Agent, ExpertAgent, PolicyAgent, RandomAgent, TaskResult, evaluate_agent
 from rlft.agents.policy_io import load_agent_policy
 from rlft.agents.rl import RLConfig, train_rl
 from rlft.demos.dataset import DemoDataset
 from rlft.demos.record import collect_demos
-from rlft.errors import DatasetError
+from rlft.errors import DatasetError, UnknownNameError, unknown_name_message
 
-__all__ = ["DEMO_SUITES", "DemoResult", "DemoSuite", "run_demo"]
+__all__ = ["DEMO_SUITES", "DemoConfig", "DemoResult", "DemoSuite", "run_demo", "run_demo_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ DEMO_SUITES: dict[str, DemoSuite] = {
         eval_episodes=50,
         bc={"steps": 150, "batch_size": 16, "lr": 1e-3, "eval_every": 50, "checkpoint_every": 50},
         rl={
-            "total_timesteps": 4096,
+            "env_steps": 4096,
             "n_envs": 8,
             "n_steps": 64,
             "batch_size": 128,
@@ -107,7 +108,7 @@ DEMO_SUITES: dict[str, DemoSuite] = {
         eval_episodes=200,
         bc={"steps": 500, "batch_size": 16, "lr": 1e-3, "eval_every": 100, "checkpoint_every": 100},
         rl={
-            "total_timesteps": 2048,
+            "env_steps": 2048,
             "n_envs": 4,
             "n_steps": 64,
             "batch_size": 64,
@@ -129,7 +130,7 @@ QUICK_OVERRIDES: dict[str, Any] = {
     "eval_episodes": 4,
     "bc": {"steps": 4, "eval_every": 2, "checkpoint_every": 2},
     "rl": {
-        "total_timesteps": 32,
+        "env_steps": 32,
         "n_envs": 2,
         "n_steps": 8,
         "batch_size": 8,
@@ -194,8 +195,44 @@ def _note(rows: dict[str, TaskResult], suite: DemoSuite) -> str:
         )
     return (
         f"BC+RL did NOT beat BC on {suite.test_split} goals here ({change}). Tried: PPO with a BC anchor "
-        f"(coef {suite.rl.get('anchor_coef')}) for {suite.rl.get('total_timesteps')} steps; more timesteps "
+        f"(coef {suite.rl.get('anchor_coef')}) for {suite.rl.get('env_steps')} steps; more timesteps "
         "or a smaller anchor weight are the next things to try."
+    )
+
+
+@dataclass
+class DemoConfig(RunConfig):
+    """The whole recipe: collect, BC, RL, evaluate; a table of random / BC / BC+RL / expert.
+
+    One suite of DEMO_SUITES, run into out_dir (default ./rlft-demo); re-running reuses finished stages.
+
+    The seed seeds every stage (collect, BC, RL); evaluation always uses test seeds 100000 + i.
+    """
+
+    suite: str = "web"
+    """web (WebShop) or tabletop (TabletopPutBlockInBowl, top-down view)."""
+    quick: bool = False
+    """Tiny budgets (a smoke test, not the real table)."""
+    backbone: str | None = None
+    """Replace the suite's backbone (none: minilm for web, minilm+efficientnet for tabletop)."""
+
+
+def run_demo_config(config: DemoConfig) -> DemoResult:
+    """Run the demo ``config`` describes; what rlft demo runs.
+
+    Raises:
+        UnknownNameError: unknown suite.
+    """
+    config.validate()
+    if config.suite not in DEMO_SUITES:
+        raise UnknownNameError(unknown_name_message("demo suite", config.suite, DEMO_SUITES))
+    return run_demo(
+        DEMO_SUITES[config.suite],
+        config.out_dir or "rlft-demo",
+        quick=config.quick,
+        backbone=config.backbone,
+        progress=config.show_progress,
+        run=config,
     )
 
 
@@ -206,6 +243,7 @@ def run_demo(
     quick: bool = False,
     backbone: str | None = None,
     progress: bool = False,
+    run: RunConfig | None = None,
 ) -> DemoResult:
     """Run the demo pipeline of ``suite`` into ``out_dir`` and return its table.
 
@@ -215,8 +253,12 @@ def run_demo(
         quick: use :data:`QUICK_OVERRIDES` (seconds; for tests, not for results).
         backbone: replace the suite's backbone (e.g. ``tiny-bert`` for a smoke test).
         progress: show progress bars.
+        run: seed, device, precision and threads of every stage (default :class:`RunConfig`).
 
     """
+    run = run or RunConfig()
+    shared = {"seed": run.seed, "device": run.device, "precision": run.precision}
+    shared["num_threads"] = run.num_threads
     suite = _quick(suite) if quick else suite
     suite = replace(suite, backbone=backbone) if backbone else suite
     out = Path(out_dir)
@@ -233,6 +275,7 @@ def run_demo(
             suite.demo_episodes,
             out=demos_dir,
             split=suite.train_split,
+            seed=run.seed,
             env_kwargs=suite.env_kwargs,
             overwrite=True,
             progress=progress,
@@ -246,6 +289,7 @@ def run_demo(
             out_dir=str(out / "bc"),
             backbone=suite.backbone,
             progress=progress,
+            **shared,
             **suite.bc,
         )
     )
@@ -255,24 +299,25 @@ def run_demo(
     rl = train_rl(
         RLConfig(
             env_id=suite.env_id,
-            init_policy=str(bc.policy_dir),
+            policy=str(bc.policy_dir),
             out_dir=str(out / "rl"),
             split=suite.train_split,
             env_kwargs={**suite.env_kwargs, **suite.rl_env_kwargs},
             anchor_dataset=str(demos_dir),
             progress=progress,
+            **{**shared, "precision": "fp32" if run.precision == "fp16" else run.precision},
             **suite.rl,
         )
     )
     seconds["rl"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    device = run.torch_device()
+    greedy = not suite.sample_actions
     agents: dict[str, Agent] = {
         "random": RandomAgent(),
-        "BC": PolicyAgent(load_agent_policy(bc.policy_dir), "bc", deterministic=not suite.sample_actions),
-        "BC+RL": PolicyAgent(
-            load_agent_policy(rl.policy_dir), "bc_rl", deterministic=not suite.sample_actions
-        ),
+        "BC": PolicyAgent(load_agent_policy(bc.policy_dir, device=device), "bc", greedy, run.precision),
+        "BC+RL": PolicyAgent(load_agent_policy(rl.policy_dir, device=device), "bc_rl", greedy, run.precision),
         "expert": ExpertAgent(),
     }
     rows = {
@@ -307,6 +352,16 @@ def run_demo(
                 "seconds": seconds,
                 "note": result.note,
                 "rows": {name: asdict(r) for name, r in rows.items()},
+                "provenance": provenance(
+                    policies={"BC": str(bc.policy_dir.resolve()), "BC+RL": str(rl.policy_dir.resolve())},
+                    sampled=suite.sample_actions,
+                    env_kwargs=dict(suite.env_kwargs),
+                    max_steps=suite.eval_max_steps,
+                    seed=run.seed,
+                    eval_seed=100_000,
+                    device=str(device),
+                    precision=run.precision,
+                ),
             },
             indent=2,
         )

@@ -15,19 +15,22 @@ import json
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import gymnasium as gym
 import numpy as np
+from rlft.agents.config import AgentChoice, EnvConfig, RunConfig, autocast, provenance
 from rlft.agents.encode_cache import cache_frozen_text
+from rlft.agents.policy_io import check_policy_fits, load_agent_policy, resolve_env
 from rlft.demos.envs import make_env
 from rlft.errors import check_float, check_int
 
 __all__ = [
     "Agent",
+    "EvalConfig",
     "EvalReport",
     "ExpertAgent",
     "PolicyAgent",
@@ -36,6 +39,8 @@ __all__ = [
     "bootstrap_interval",
     "evaluate",
     "evaluate_agent",
+    "make_agent",
+    "run_eval",
     "wilson_interval",
 ]
 
@@ -128,10 +133,13 @@ class PolicyAgent:
             sampled evaluations are reproducible too.
     """
 
-    def __init__(self, policy: Any, name: str = "policy", deterministic: bool = True) -> None:
+    def __init__(
+        self, policy: Any, name: str = "policy", deterministic: bool = True, precision: str = "fp32"
+    ) -> None:
         self.policy = policy
         self.name = name
         self.deterministic = deterministic
+        self.precision = precision
         self._generator: Any = None
         cache_frozen_text(policy)
 
@@ -140,13 +148,15 @@ class PolicyAgent:
         if not self.deterministic:
             import torch
 
-            self._generator = torch.Generator().manual_seed(seed)
+            device = getattr(self.policy, "device", "cpu")
+            self._generator = torch.Generator(device=device).manual_seed(seed)
 
     def act(self, obs: Any, env: gym.Env) -> Any:
         """The policy's action for ``obs`` (greedy or sampled)."""
-        if self.deterministic:
-            return self.policy.act(obs, deterministic=True)
-        return self.policy.act(obs, deterministic=False, generator=self._generator)
+        with autocast(getattr(self.policy, "device", "cpu"), self.precision):
+            if self.deterministic:
+                return self.policy.act(obs, deterministic=True)
+            return self.policy.act(obs, deterministic=False, generator=self._generator)
 
 
 @dataclass
@@ -176,12 +186,16 @@ class EvalReport:
     agent: str
     confidence: float
     results: list[TaskResult]
+    provenance: dict[str, Any] = field(default_factory=dict)
+    """How the report was made: policy path, sampled or greedy, env kwargs, max steps, seeds, rlft
+    version, git commit, timestamp (see :func:`rlft.agents.config.provenance`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
         return {
             "agent": self.agent,
             "confidence": self.confidence,
+            "provenance": self.provenance,
             "results": [asdict(r) for r in self.results],
         }
 
@@ -283,6 +297,7 @@ def evaluate_agent(
     record_episodes: int = 2,
     env_kwargs: dict[str, Any] | None = None,
     progress: bool = False,
+    check_fits: bool = True,
 ) -> TaskResult:
     """Evaluate ``agent`` on ``episodes`` episodes of ``env_id`` (goal ``split``).
 
@@ -298,6 +313,10 @@ def evaluate_agent(
         record_episodes: how many episodes to save.
         env_kwargs: extra ``gym.make`` kwargs.
         progress: show a progress bar.
+        check_fits: refuse a :class:`PolicyAgent` whose policy cannot read this env's observations.
+
+    Raises:
+        ModalityError: the policy was trained for another family or view (``check_fits``).
 
     """
     from tqdm.auto import tqdm
@@ -305,6 +324,12 @@ def evaluate_agent(
     episodes = check_int("episodes", episodes)
     confidence = check_float("confidence", confidence, 0.5, 0.999)
     env = make_env(env_id, split, env_kwargs)
+    if check_fits and isinstance(agent, PolicyAgent):
+        try:
+            check_policy_fits(agent.policy, agent.name, env.observation_space, env.action_space)
+        except BaseException:
+            env.close()
+            raise
     text_actions = isinstance(env.action_space, gym.spaces.Text)
     if not text_actions and env.render_mode is None and record_dir is not None:
         env.close()
@@ -356,20 +381,126 @@ def evaluate(
     *,
     report_path: str | Path | None = None,
     confidence: float = 0.95,
+    provenance_facts: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> EvalReport:
     """Evaluate ``agent`` on every pair of ``env_ids`` x ``splits``; optionally write the JSON report.
 
-    ``kwargs`` go to :func:`evaluate_agent` (episodes, seed, max_steps, record_dir, ...).
+    ``kwargs`` go to :func:`evaluate_agent` (episodes, seed, max_steps, record_dir, env_kwargs, ...).
+    The report's provenance holds ``provenance_facts`` (the policy path, for instance), whether actions
+    were sampled, the env kwargs, max steps and seed, the rlft version, git commit and a timestamp.
     """
     results = [
         evaluate_agent(agent, env_id, split=split, confidence=confidence, **kwargs)
         for env_id in env_ids
         for split in splits
     ]
-    report = EvalReport(agent=agent.name, confidence=confidence, results=results)
+    facts = {
+        "agent": agent.name,
+        "sampled": isinstance(agent, PolicyAgent) and not agent.deterministic,
+        "env_kwargs": dict(kwargs.get("env_kwargs") or {}),
+        "max_steps": kwargs.get("max_steps"),
+        "seed": kwargs.get("seed", 1000),
+        **(provenance_facts or {}),
+    }
+    report = EvalReport(
+        agent=agent.name, confidence=confidence, results=results, provenance=provenance(**facts)
+    )
     if report_path is not None:
         report.save(report_path)
     for line in report.table().splitlines():
         logger.info(line)
+    return report
+
+
+@dataclass
+class EvalConfig(RunConfig, EnvConfig, AgentChoice):
+    """Evaluate a saved policy or a baseline: success rate, reward and length with confidence intervals.
+
+    The rlft eval flags are these fields. The environment defaults to the one the policy records,
+    with the env kwargs it was trained with; episode i resets with seed + i, so agents evaluated with
+    one seed face the same goals.
+    """
+
+    episodes: int = 50
+    """Episodes per environment."""
+    confidence: float = 0.95
+    """Level of the confidence intervals."""
+    record_episodes: int = 2
+    """Episodes saved per environment into out_dir/episodes (GIF for tabletop, Markdown for web)."""
+    name: str | None = None
+    """Agent name in the report (default: policy, expert or random)."""
+
+    DEFAULT_SPLIT: ClassVar[str] = "test"
+    """Evaluate on held-out goals unless told otherwise."""
+
+    def validate(self) -> None:
+        """Check every field; raise ConfigError naming the bad one."""
+        super().validate()
+        self.validate_env()
+        self.validate_agent()
+        check_int("episodes", self.episodes)
+        check_int("record_episodes", self.record_episodes, 0)
+        check_float("confidence", self.confidence, 0.5, 0.999)
+
+
+def make_agent(
+    choice: AgentChoice, run: RunConfig, name: str | None = None, default: str | None = None
+) -> Any:
+    """The agent ``choice`` names: a loaded :class:`PolicyAgent` (on ``run``'s device), or a baseline."""
+    kind = choice.validate_agent(default=default)
+    if kind == "policy":
+        policy = load_agent_policy(choice.policy, device=run.torch_device())
+        return PolicyAgent(policy, name or "policy", deterministic=not choice.sample, precision=run.precision)
+    agent: Any = ExpertAgent() if kind == "expert" else RandomAgent()
+    if name:
+        agent.name = name
+    return agent
+
+
+def run_eval(config: EvalConfig, env_ids: Sequence[str] = ()) -> EvalReport:
+    """Evaluate the agent of ``config`` on ``config.env_id`` (and ``env_ids``); what rlft eval runs.
+
+    Raises:
+        ConfigError: invalid settings, or no environment given and none recorded by the policy.
+        CheckpointError: the policy folder is missing or corrupt.
+        ModalityError: the policy does not fit the environment (family or view).
+    """
+    config.validate()
+    agent = make_agent(config, config, config.name)
+    ids = [i for i in (config.env_id, *env_ids) if i] or [None]
+    results, env_kwargs = [], {}
+    out = Path(config.out_dir) if config.out_dir is not None else None
+    for env_id in ids:
+        env = resolve_env(replace(config, env_id=env_id), config.policy)
+        env_kwargs[env["env_id"]] = env["env_kwargs"]
+        results.append(
+            evaluate_agent(
+                agent,
+                env["env_id"],
+                split=env["split"],
+                episodes=config.episodes,
+                seed=config.seed,
+                max_steps=config.max_steps,
+                confidence=config.confidence,
+                record_dir=out / "episodes" if out is not None and config.record_episodes else None,
+                record_episodes=config.record_episodes,
+                env_kwargs=env["env_kwargs"],
+                progress=config.show_progress,
+            )
+        )
+    facts = {
+        "agent": agent.name,
+        "policy": str(Path(config.policy).resolve()) if config.policy else None,
+        "sampled": bool(config.policy and config.sample),
+        "env_kwargs": env_kwargs,
+        "max_steps": config.max_steps,
+        "seed": config.seed,
+        "episode_seeds": [r.seeds for r in results],
+        "device": config.device,
+        "precision": config.precision,
+    }
+    report = EvalReport(agent.name, config.confidence, results, provenance(**facts))
+    if out is not None:
+        report.save(out / "report.json")
     return report

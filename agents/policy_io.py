@@ -1,17 +1,63 @@
-"""The agents' bridge to :mod:`rlft.policies`: build, load and check policies with typed errors."""
+"""The agents' bridge to :mod:`rlft.policies`: build, load and check policies with typed errors.
+
+Every policy a run saves carries ``rlft_env.json`` next to its weights: the environment id, gym.make
+kwargs (the tabletop view among them) and split it was trained on, so evaluation and RL make the same
+environment without the user repeating ``--env-kwarg``.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from gymnasium import spaces
+from rlft.agents.config import EnvConfig
 from rlft.demos.dataset import DemoDataset
-from rlft.demos.envs import make_env
-from rlft.errors import CheckpointError, RlftError
+from rlft.demos.envs import check_env_id, make_env
+from rlft.errors import CheckpointError, ConfigError, ModalityError, RlftError, atomic_write_text
 
-__all__ = ["build_agent_policy", "env_spaces", "load_agent_policy", "split_space_of"]
+__all__ = [
+    "ENV_RECORD",
+    "build_agent_policy",
+    "check_policy_fits",
+    "env_spaces",
+    "load_agent_policy",
+    "read_env_record",
+    "resolve_env",
+    "save_agent_policy",
+    "split_space_of",
+]
+
+ENV_RECORD = "rlft_env.json"
+"""File in a saved policy folder recording the environment it was trained on."""
+
+
+def save_agent_policy(policy: Any, folder: str | Path, env_record: Mapping[str, Any]) -> Path:
+    """``policy.save(folder)`` plus :data:`ENV_RECORD` (``env_id``, ``env_kwargs``, ``split``)."""
+    folder = Path(folder)
+    policy.save(folder)
+    atomic_write_text(folder / ENV_RECORD, json.dumps(dict(env_record), indent=2))
+    return folder
+
+
+def read_env_record(folder: str | Path) -> dict[str, Any]:
+    """The environment a saved policy was trained on (empty for policies saved without one).
+
+    Raises:
+        CheckpointError: when the record exists but is not valid JSON.
+    """
+    path = Path(folder) / ENV_RECORD
+    if not path.is_file():
+        return {}
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(
+            f"{path} is corrupt ({err}); delete it and pass --env-kwarg explicitly."
+        ) from err
+    return record if isinstance(record, dict) else {}
 
 
 def env_spaces(
@@ -28,6 +74,34 @@ def env_spaces(
 def split_space_of(dataset: DemoDataset) -> tuple[spaces.Space, spaces.Space]:
     """The spaces of the environment a dataset was recorded on."""
     return env_spaces(dataset.env_id, dataset.split, dataset.env_kwargs)
+
+
+def resolve_env(config: EnvConfig, policy_dir: str | Path | None) -> dict[str, Any]:
+    """The environment a run makes: ``env_id``, ``env_kwargs``, ``split``, ``max_steps``.
+
+    Missing pieces come from the policy's record (:func:`read_env_record`): the
+    id when none is given, and the kwargs it was trained with (the tabletop view among them) when the id
+    is the recorded one; explicit ``env_kwargs`` override recorded ones.
+
+    Raises:
+        ConfigError: no env id given and none recorded.
+    """
+    record = read_env_record(policy_dir) if policy_dir is not None else {}
+    env_id = config.env_id or record.get("env_id")
+    if not env_id:
+        where = (
+            f"the policy at {policy_dir} records none"
+            if policy_dir is not None
+            else "no --policy records one"
+        )
+        raise ConfigError(f"Which environment? Pass the ENV_ID ({where}).")
+    recorded = record.get("env_kwargs") if record.get("env_id") == env_id else None
+    return {
+        "env_id": check_env_id(env_id),
+        "env_kwargs": config.make_kwargs(recorded),
+        "split": config.goal_split,
+        "max_steps": config.max_steps,
+    }
 
 
 def build_agent_policy(
@@ -55,13 +129,15 @@ def load_agent_policy(
     folder: str | Path,
     observation_space: spaces.Space | None = None,
     action_space: spaces.Space | None = None,
+    device: Any = None,
 ) -> Any:
-    """Load a saved policy, wrapping any failure in :class:`CheckpointError`.
+    """Load a saved policy (onto ``device``, default CPU), wrapping any failure in :class:`CheckpointError`.
 
-    When spaces are given, the policy must have been built for environments of the same family.
+    When spaces are given, the policy must fit them (see :func:`check_policy_fits`).
 
     Raises:
-        CheckpointError: missing, corrupt or mismatched checkpoint; the message names the folder.
+        CheckpointError: missing or corrupt checkpoint; the message names the folder.
+        ModalityError: the policy was trained for another environment family or view.
 
     """
     from rlft.policies import load_policy
@@ -83,20 +159,42 @@ def load_agent_policy(
             f"The policy checkpoint at {folder} is corrupt ({type(err).__name__}: {err}). "
             "Use another checkpoint (checkpoints/step_*/policy) or train again into a new --out."
         ) from err
+    if device is not None:
+        policy = policy.to(device)
     if observation_space is not None and action_space is not None:
-        _check_fits(policy, folder, observation_space, action_space)
+        check_policy_fits(policy, folder, observation_space, action_space)
     return policy
 
 
-def _check_fits(
-    policy: Any, folder: Path, observation_space: spaces.Space, action_space: spaces.Space
+def check_policy_fits(
+    policy: Any, folder: str | Path, observation_space: spaces.Space, action_space: spaces.Space
 ) -> None:
+    """Refuse a policy that cannot read this environment's observations.
+
+    Raises:
+        ModalityError: another family (a web policy on a tabletop env or the reverse), or another
+            tabletop view or image size than the policy was trained on.
+    """
     from rlft.policies.interface import detect_interface
 
-    expected = detect_interface(observation_space, action_space)
     actual = getattr(policy, "interface", None)
-    if actual is not None and getattr(actual, "kind", expected.kind) != expected.kind:
-        raise CheckpointError(
+    if actual is None:
+        return
+    view = getattr(getattr(policy, "config", None), "view", "auto")
+    try:
+        expected = detect_interface(observation_space, action_space, view)
+    except ModalityError as err:
+        raise ModalityError(f"The policy at {folder} does not fit this environment: {err}") from err
+    if actual.kind != expected.kind:
+        raise ModalityError(
             f"The policy at {folder} was trained for {actual.kind} environments, not {expected.kind}; "
             "pick a checkpoint trained on this environment family."
+        )
+    if actual != expected:
+        recorded = read_env_record(folder).get("env_kwargs")
+        hint = f" It was trained with env kwargs {recorded}." if recorded else ""
+        raise ModalityError(
+            f"The policy at {folder} reads {actual.image_key} images of shape {actual.image_shape}; this "
+            f"environment gives {expected.image_key} {expected.image_shape}.{hint} Make the env with the "
+            "kwargs the policy was trained with (heightmap, image_size ...)."
         )

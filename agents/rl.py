@@ -7,17 +7,17 @@ SB3's fixed-shape view (:mod:`rlft.policies.sb3`: web envs become ``Discrete(K)`
 SB3 algorithm around the policy's modules, optionally add an anchor that keeps the policy close to
 BC (:mod:`rlft.agents.anchor`), and learn. Checkpoints hold the policy (safetensors), the optimizer
 state and the step count; running the same command again resumes from the latest one and continues
-the timestep count.
+the timestep count (with the checks and signal handling of :mod:`rlft.agents.bc`). Saved policies carry
+the environment they were trained on, so ``train_rl`` with only ``policy`` makes the same environment.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rlft.agents.anchor import ANCHORS, AnchorHook
 from rlft.agents.checkpoint import (
@@ -26,11 +26,19 @@ from rlft.agents.checkpoint import (
     load_state,
     save_checkpoint,
 )
+from rlft.agents.config import EnvConfig, PolicySpec, TrainConfig, autocast, check_resume_config
 from rlft.agents.encode_cache import cache_frozen_text
-from rlft.agents.policy_io import env_spaces, load_agent_policy
+from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
+from rlft.agents.policy_io import (
+    build_agent_policy,
+    env_spaces,
+    load_agent_policy,
+    resolve_env,
+    save_agent_policy,
+)
 from rlft.demos.dataset import load_demos
-from rlft.demos.envs import check_env_id
-from rlft.errors import ConfigError, atomic_dir, atomic_write_text, check_choice, check_float, check_int
+from rlft.demos.envs import check_env_id, make_env
+from rlft.errors import ConfigError, atomic_dir, check_choice, check_float, check_int
 
 __all__ = ["ALGORITHMS", "RLConfig", "RLResult", "train_rl"]
 
@@ -41,23 +49,18 @@ ALGORITHMS: tuple[str, ...] = ("auto", "ppo", "maskable_ppo")
 
 
 @dataclass
-class RLConfig:
-    """Settings of :func:`train_rl` (the ``rlft train rl`` flags mirror them)."""
+class RLConfig(TrainConfig, EnvConfig, PolicySpec):
+    """PPO / MaskablePPO fine-tuning of a policy on an environment (train_rl; the rlft train rl flags).
 
-    env_id: str
-    """Environment to fine-tune on (its ``train`` split by default)."""
-    init_policy: str
-    """Policy folder to start from: a BC run's ``best/`` or ``policy/`` (or any saved policy)."""
-    out_dir: str
-    """Run folder: checkpoints, the final ``policy/``, TensorBoard logs in ``tb/``."""
-    split: str | None = "train"
-    """Goal split to train on; keep ``test`` goals for evaluation."""
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Extra ``gym.make`` kwargs."""
+    The environment defaults to the one the starting policy records (id, kwargs such as the tabletop
+    view); without a starting policy a fresh one is built from backbone. The seed seeds the
+    environments (env i resets from seed + i), PPO, the anchor's minibatches and a fresh policy's head.
+    """
+
     algorithm: str = "auto"
-    """``auto``, ``ppo`` or ``maskable_ppo``."""
-    total_timesteps: int = 2048
-    """Environment steps in total (resumed runs count the steps already done)."""
+    """auto (MaskablePPO for web, PPO for tabletop), ppo or maskable_ppo."""
+    env_steps: int = 2048
+    """Environment steps in total, over all parallel envs (resumed runs count the steps already done)."""
     n_envs: int = 4
     """Parallel environments."""
     n_steps: int = 64
@@ -81,36 +84,36 @@ class RLConfig:
     max_grad_norm: float = 0.5
     """Gradient clipping norm (the anchor's gradient is clipped to it separately)."""
     anchor: str = "bc"
-    """Keep the policy close to BC: ``bc`` (NLL of demonstrations), ``kl`` (KL to the frozen BC policy
-    on rollout states) or ``none``."""
+    """Keep the policy close to BC: bc (NLL of demonstrations), kl (KL to the frozen starting policy on
+    rollout states) or none."""
     anchor_coef: float = 0.1
     """Weight of the anchor loss."""
     anchor_dataset: str | None = None
-    """Demonstrations for ``anchor="bc"``."""
+    """Demonstrations for anchor bc."""
     anchor_batch_size: int = 16
     """Minibatch size of the anchor loss."""
     checkpoint_every: int = 1024
     """Checkpoint every this many environment steps (rounded to whole rollouts) and at the end."""
-    keep_checkpoints: int = 2
-    """How many recent checkpoints to keep."""
-    seed: int = 0
-    """Seeds the environments (env ``i`` resets from ``seed + i``) and PPO."""
-    resume: bool = True
-    """Continue from ``out_dir``'s latest checkpoint when there is one."""
-    num_threads: int = 1
-    """torch CPU threads."""
-    progress: bool = False
-    """Show a progress bar."""
+
+    RESUMABLE_CHANGES: ClassVar[frozenset[str]] = TrainConfig.RESUMABLE_CHANGES | {
+        "env_steps",
+        "checkpoint_every",
+    }
+    """A resumed run may train longer and checkpoint at another pace."""
 
     def validate(self) -> None:
-        """Check every field; raise :class:`ConfigError` naming the bad one."""
-        check_env_id(self.env_id)
+        """Check every field; raise ConfigError naming the bad one."""
+        if self.precision == "fp16":
+            raise ConfigError("RL supports precision fp32 or bf16 (SB3's update has no fp16 loss scaling).")
+        super().validate()
+        self.validate_env()
+        if self.env_id is not None:
+            check_env_id(self.env_id)
         check_choice("algorithm", self.algorithm, ALGORITHMS)
         check_choice("anchor", self.anchor, ANCHORS)
-        for name in ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs", "anchor_batch_size"):
+        for name in ("env_steps", "n_envs", "n_steps", "batch_size", "n_epochs", "anchor_batch_size"):
             check_int(name, getattr(self, name))
-        for name in ("checkpoint_every", "keep_checkpoints", "num_threads"):
-            check_int(name, getattr(self, name))
+        check_int("checkpoint_every", self.checkpoint_every)
         check_float("lr", self.lr, 0.0)
         check_float("gamma", self.gamma, 0.0, 1.0)
         check_float("gae_lambda", self.gae_lambda, 0.0, 1.0)
@@ -122,6 +125,12 @@ class RLConfig:
         if self.anchor == "bc" and not self.anchor_dataset:
             raise ConfigError(
                 "anchor='bc' needs anchor_dataset (--anchor-dataset DIR), or use anchor='kl'/'none'."
+            )
+        if self.anchor == "kl" and self.policy is None:
+            raise ConfigError("anchor='kl' keeps the policy close to its start: pass --policy DIR.")
+        if self.env_id is None and self.policy is None:
+            raise ConfigError(
+                "Pass the environment id (rlft train rl ENV_ID) or --policy DIR that records it."
             )
 
 
@@ -142,14 +151,16 @@ class RLResult:
 
 
 def train_rl(config: RLConfig) -> RLResult:
-    """Fine-tune ``config.init_policy`` on ``config.env_id`` with PPO / MaskablePPO.
+    """Fine-tune ``config.policy`` (or a fresh ``config.backbone`` policy) with PPO / MaskablePPO.
 
     Raises:
         UnknownEnvError: unknown environment id.
         CheckpointError: missing or corrupt initial policy or run checkpoint (nothing is overwritten).
         ModalityError: the policy does not fit the environment.
         DatasetError: ``anchor_dataset`` is missing or corrupt.
-        ConfigError: invalid settings, or ``out_dir`` holds checkpoints and ``resume`` is off.
+        ConfigError: invalid settings, ``out_dir`` holds checkpoints and ``resume`` is off, or it holds a
+            run started with other settings (see ``force_config``).
+        TrainingInterrupted: SIGINT / SIGTERM arrived; a checkpoint of the last step was written.
 
     """
     import torch
@@ -157,32 +168,46 @@ def train_rl(config: RLConfig) -> RLResult:
 
     t0 = time.perf_counter()
     config.validate()
+    device = config.torch_device()
     torch.set_num_threads(config.num_threads)
     run_dir = Path(config.out_dir)
-    obs_space, act_space = env_spaces(config.env_id, config.split, config.env_kwargs)
+    env = resolve_env(config, config.policy)
+    obs_space, act_space = env_spaces(env["env_id"], env["split"], env["env_kwargs"])
 
-    # The policy: the latest checkpoint of this run, else the BC policy.
+    # The policy: the latest checkpoint of this run, else the starting policy, else a fresh one.
     latest = latest_checkpoint(run_dir)
     if latest is not None and not config.resume:
         raise ConfigError(
             f"{run_dir} already holds checkpoints; pass resume=True (--resume) to continue, "
             "or choose another --out so they are not overwritten."
         )
+    check_resume_config(config, run_dir / "rl_config.json", resuming=latest is not None)
     start = load_state(latest)["step"] if latest is not None else 0
-    policy = load_agent_policy(latest / "policy" if latest else config.init_policy, obs_space, act_space)
+    if latest is not None or config.policy is not None:
+        source = latest / "policy" if latest is not None else config.policy
+        policy = load_agent_policy(source, obs_space, act_space, device=device)
+    else:
+        fields = config.policy_fields(config.seed)
+        policy = build_agent_policy(
+            fields.pop("backbone"), fields.pop("finetune"), fields, obs_space, act_space
+        ).to(device)
     cache_frozen_text(policy)
     demos = load_demos(config.anchor_dataset).transitions() if config.anchor == "bc" else []
-    reference = load_agent_policy(config.init_policy, obs_space, act_space) if config.anchor == "kl" else None
-    atomic_write_text(run_dir / "rl_config.json", json.dumps(asdict(config), indent=2))
+    reference = (
+        load_agent_policy(config.policy, obs_space, act_space, device=device)
+        if config.anchor == "kl"
+        else None
+    )
+    env_record = {"env_id": env["env_id"], "env_kwargs": env["env_kwargs"], "split": env["split"]}
 
     # Environments in SB3's fixed-shape view, and the SB3 algorithm around the policy's own modules.
-    vec_env = _make_vec_env(config, policy, seed=config.seed + start)
+    vec_env = _make_vec_env(config, env, policy, seed=config.seed + start)
     model = make_ppo(
         policy,
         vec_env,
         maskable=_maskable(config.algorithm, policy),
-        tensorboard_log=str(run_dir / "tb"),
         seed=config.seed,
+        device=device,
         learning_rate=config.lr,
         n_steps=config.n_steps,
         batch_size=config.batch_size,
@@ -195,6 +220,7 @@ def train_rl(config: RLConfig) -> RLResult:
         max_grad_norm=config.max_grad_norm,
         verbose=0,
     )
+    model.set_logger(_tensorboard_logger(run_dir / "tb" / "rl_1", purge_step=start))
     optimizer = model.policy.optimizer
     if latest is not None:
         load_optimizer(latest, optimizer)
@@ -203,25 +229,29 @@ def train_rl(config: RLConfig) -> RLResult:
 
     hook = _make_anchor(config, model, policy, reference, demos)
     handle = optimizer.register_step_pre_hook(hook) if hook is not None else None
-    callback = _checkpoint_callback(run_dir, policy, config, hook, start)
-    remaining = max(0, config.total_timesteps - start)
-    try:
-        if remaining > 0:
-            model.learn(
-                total_timesteps=remaining,
-                callback=callback,
-                reset_num_timesteps=latest is None,
-                tb_log_name="rl",
-                progress_bar=False,  # SB3's bar needs `rich`; the callback drives a tqdm bar instead
-            )
-    finally:
-        if handle is not None:
-            handle.remove()
-        vec_env.close()
-    done = int(model.num_timesteps)
-    if done > callback.last_saved:
-        callback.save(done)
-    atomic_dir(run_dir / "policy", policy.save)
+    remaining = max(0, config.env_steps - start)
+    with stop_on_signals() as stop:
+        callback = _checkpoint_callback(run_dir, policy, config, hook, start, env_record, stop)
+        try:
+            if remaining > 0:
+                with autocast(device, config.precision):
+                    model.learn(
+                        total_timesteps=remaining,
+                        callback=callback,
+                        reset_num_timesteps=latest is None,
+                        progress_bar=False,  # SB3's bar needs `rich`; the callback drives a tqdm bar
+                    )
+        finally:
+            if handle is not None:
+                handle.remove()
+            vec_env.close()
+            model.logger.close()
+        done = int(model.num_timesteps)
+        if done > callback.last_saved:
+            callback.save(done)
+        if stop:
+            raise TrainingInterrupted(done, latest_checkpoint(run_dir))
+    atomic_dir(run_dir / "policy", lambda d: save_agent_policy(policy, d, env_record))
     return RLResult(
         policy_dir=run_dir / "policy",
         timesteps=done,
@@ -229,6 +259,25 @@ def train_rl(config: RLConfig) -> RLResult:
         seconds=time.perf_counter() - t0,
         metrics=callback.metrics,
     )
+
+
+def _tensorboard_logger(folder: Path, purge_step: int) -> Any:
+    """An SB3 logger writing TensorBoard events to ``folder``, dropping events at or past ``purge_step``.
+
+    A resumed run starts from its last checkpoint; what the interrupted run logged after it would
+    otherwise appear twice.
+    """
+    from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat
+    from torch.utils.tensorboard import SummaryWriter
+
+    class PurgingTensorBoard(TensorBoardOutputFormat):
+        def __init__(self) -> None:
+            self.writer = SummaryWriter(
+                log_dir=str(folder), purge_step=purge_step + 1 if purge_step else None
+            )
+            self._is_closed = False
+
+    return Logger(folder=str(folder), output_formats=[PurgingTensorBoard()])
 
 
 def _maskable(algorithm: str, policy: Any) -> bool:
@@ -240,20 +289,21 @@ def _maskable(algorithm: str, policy: Any) -> bool:
     return algorithm == "maskable_ppo"
 
 
-def _make_vec_env(config: RLConfig, policy: Any, seed: int) -> Any:
+def _make_vec_env(config: RLConfig, env: dict[str, Any], policy: Any, seed: int) -> Any:
     """``n_envs`` environments in one process (``DummyVecEnv``), each seen through the policy's encoder.
 
     In-process on purpose: the wrapper encodes observations with the policy's tokenizer, and the policy
     forward pass dominates the step time, so subprocess workers would only copy the model around.
     """
-    from rlft.demos.envs import make_env
     from rlft.policies.sb3 import make_sb3_env
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     def factory() -> Any:
         return Monitor(
-            make_sb3_env(make_env(config.env_id, config.split, config.env_kwargs), policy),
+            make_sb3_env(
+                make_env(env["env_id"], env["split"], env["env_kwargs"], max_steps=env["max_steps"]), policy
+            ),
             info_keywords=("success",),
         )
 
@@ -331,7 +381,13 @@ def _make_anchor(
 
 
 def _checkpoint_callback(
-    run_dir: Path, policy: Any, config: RLConfig, hook: AnchorHook | None, start: int
+    run_dir: Path,
+    policy: Any,
+    config: RLConfig,
+    hook: AnchorHook | None,
+    start: int,
+    env_record: dict[str, Any],
+    stop: Any,
 ) -> Any:
     """An SB3 callback: rollout metrics to the logger, atomic checkpoints every ``checkpoint_every`` steps.
 
@@ -351,11 +407,11 @@ def _checkpoint_callback(
 
         def _on_training_start(self) -> None:
             self.bar = tqdm(
-                total=config.total_timesteps,
+                total=config.env_steps,
                 initial=start,
                 desc="train rl",
                 unit="step",
-                disable=not config.progress,
+                disable=not config.show_progress,
             )
 
         def _on_training_end(self) -> None:
@@ -367,7 +423,7 @@ def _checkpoint_callback(
                 if "episode" in info:
                     self.successes.append(float(info.get("success", False)))
             self.bar.update(len(infos))
-            return True
+            return not stop  # a signal ends learn() here; train_rl then checkpoints
 
         def _on_rollout_end(self) -> None:
             model = self.model
@@ -396,6 +452,7 @@ def _checkpoint_callback(
                 self.model.policy.optimizer,
                 {"metrics": self.metrics},
                 keep=config.keep_checkpoints,
+                save_policy=lambda p, d: save_agent_policy(p, d, env_record),
             )
             self.last_saved = steps
 

@@ -1,4 +1,4 @@
-"""rlft.demos: recording expert demonstrations into Minari datasets and reading them back.
+"""rlft.demos: recording demonstrations into Minari datasets and reading them back.
 
 Typical use::
 
@@ -8,29 +8,41 @@ Typical use::
     dataset = load_demos(result.path)
     for obs, action in dataset.transitions():
         ...
+
+With the plain Minari API, :func:`decode_admissible` and :func:`decode_evaluation` read back the
+admissible commands and score breakdowns rlft stores as JSON text.
 """
 
 from rlft.demos.dataset import (
     DemoDataset,
     DemoEpisode,
+    decode_admissible,
+    decode_evaluation,
     default_dataset_dir,
     default_dataset_id,
     load_demos,
     minari_root,
 )
-from rlft.demos.envs import check_env_id, make_env
-from rlft.demos.record import CollectResult, collect_demos, rollout_expert
+from rlft.demos.envs import check_env_id, check_env_kwargs, make_env, parse_env_kwargs
+from rlft.demos.record import SOURCES, Actor, CollectResult, collect_demos, rollout, rollout_expert
 
 __all__ = [
+    "SOURCES",
+    "Actor",
     "CollectResult",
     "DemoDataset",
     "DemoEpisode",
     "check_env_id",
+    "check_env_kwargs",
     "collect_demos",
+    "decode_admissible",
+    "decode_evaluation",
     "default_dataset_dir",
     "default_dataset_id",
     "load_demos",
     "make_env",
     "minari_root",
+    "parse_env_kwargs",
+    "rollout",
     "rollout_expert",
 ]

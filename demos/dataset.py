@@ -26,6 +26,8 @@ from rlft.errors import DatasetError
 __all__ = [
     "DemoDataset",
     "DemoEpisode",
+    "decode_admissible",
+    "decode_evaluation",
     "decode_observation",
     "default_dataset_dir",
     "default_dataset_id",
@@ -45,18 +47,19 @@ def minari_root() -> Path:
     return Path(root) if root else Path.home() / ".minari" / "datasets"
 
 
-def default_dataset_id(env_id: str, split: str | None) -> str:
-    """The Minari dataset id ``collect`` uses by default: ``rlft/<Name>-<split>-expert-v0``.
+def default_dataset_id(env_id: str, split: str | None, source: str = "expert") -> str:
+    """The Minari dataset id ``collect`` uses by default: ``rlft/<Name>-<split>-<source>-v0``.
 
-    ``rlft/WebShop-v0`` with split ``train`` gives ``rlft/WebShop-train-expert-v0``.
+    ``rlft/WebShop-v0`` with split ``train`` gives ``rlft/WebShop-train-expert-v0``; data recorded by a
+    policy or by the random agent ends in ``-policy-v0`` / ``-random-v0``.
     """
     name = env_id.split("/", 1)[-1].rsplit("-v", 1)[0]
-    return f"rlft/{name}-{split or 'default'}-expert-v0"
+    return f"rlft/{name}-{split or 'default'}-{source}-v0"
 
 
-def default_dataset_dir(env_id: str, split: str | None) -> Path:
+def default_dataset_dir(env_id: str, split: str | None, source: str = "expert") -> Path:
     """Where ``collect`` writes by default: ``<minari_root()>/<default_dataset_id(...)>``."""
-    return minari_root() / default_dataset_id(env_id, split)
+    return minari_root() / default_dataset_id(env_id, split, source)
 
 
 def _is_text_sequence(space: spaces.Space) -> bool:
@@ -116,6 +119,52 @@ def decode_observation(stored: Mapping[str, Any], encoded_keys: Sequence[str]) -
                 f"Observation key {key!r} holds invalid JSON ({err}); the dataset is corrupt."
             ) from err
     return out
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def decode_admissible(episode: Any, key: str = "admissible_commands") -> list[tuple[str, ...]]:
+    """The admissible commands of every step of a Minari episode, decoded from their JSON storage.
+
+    For users of the plain Minari API: ``minari.load_dataset(id)`` (or ``minari.MinariDataset(dir)``)
+    yields ``EpisodeData`` whose ``observations["admissible_commands"]`` holds one JSON text per step
+    (Minari cannot store ``Sequence(Text)`` spaces)::
+
+        import minari
+        from rlft.demos import decode_admissible
+
+        episode = next(minari.load_dataset("rlft/WebShop-train-expert-v0").iterate_episodes())
+        decode_admissible(episode)[0]   # ('search[...]', 'click[0]', ...) at the first step
+
+    Args:
+        episode: a Minari ``EpisodeData`` (anything with ``observations``) or its observations dict.
+        key: the encoded observation key.
+
+    Raises:
+        DatasetError: when the episode has no such key or the text is not a JSON list.
+    """
+    observations = getattr(episode, "observations", episode)
+    if not isinstance(observations, Mapping) or key not in observations:
+        raise DatasetError(f"The episode has no {key!r} observations (is it a web environment's dataset?).")
+    out = []
+    for stored in observations[key]:
+        try:
+            out.append(tuple(str(c) for c in json.loads(_text(stored))))
+        except (json.JSONDecodeError, TypeError) as err:
+            raise DatasetError(f"{key!r} holds invalid JSON ({err}); the dataset is corrupt.") from err
+    return out
+
+
+def decode_evaluation(episode: Any) -> list[dict[str, Any]]:
+    """The score breakdown of every step of a Minari episode (``infos["evaluation"]``, stored as JSON).
+
+    Web: the site's evaluation details; tabletop: ``{"subgoals": [...]}``. Episodes recorded before the
+    breakdown was stored give an empty list.
+    """
+    infos = getattr(episode, "infos", None) or {}
+    return [json.loads(_text(v)) for v in infos.get("evaluation", ())]
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,14 @@
-"""Recording expert demonstrations into Minari datasets.
+"""Recording demonstrations into Minari datasets: the expert's, or any actor's (a policy, random).
 
-The expert is the environment's own privileged solver, ``env.unwrapped.expert_action()``, which acts in
-the agent's action space. Episode ``i`` is reset with seed ``seed + i`` and the seed is stored with it,
+By default the actor is the environment's own privileged solver, ``env.unwrapped.expert_action()``,
+which acts in the agent's action space; any object with ``reset(env, seed)`` and ``act(obs, env)`` (an
+:class:`Actor`, such as rlft.agents' policy and random agents) records policy or random data for
+offline RL and DAgger-style relabelling, and the dataset id ends in ``-expert``, ``-policy`` or
+``-random`` accordingly. Episode ``i`` is reset with seed ``seed + i`` and the seed is stored with it,
 so every demonstration can be replayed. As in Ravens, only episodes whose return reaches
-``min_return`` (default 0.99: full credit) are kept unless ``keep_failures`` is set. The dataset is
+``min_return`` (default 0.99: full credit) are kept unless ``keep_failures`` is set. Every step's
+``infos`` hold ``success``, ``score`` (the episode's partial credit so far) and ``evaluation`` (the
+env's score breakdown as JSON text; :func:`rlft.demos.decode_evaluation` reads it back). The dataset is
 built in a temporary folder and moved into place at the end, so an interrupted run never leaves a
 half-written dataset, and an existing dataset is only replaced when ``overwrite`` is set.
 """
@@ -18,17 +23,42 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
 from rlft.demos.dataset import default_dataset_dir, default_dataset_id, encode_observation, storage_space
 from rlft.demos.envs import make_env
-from rlft.errors import ConfigError, DatasetError, check_float, check_int
+from rlft.errors import ConfigError, DatasetError, check_choice, check_float, check_int
 
-__all__ = ["CollectResult", "collect_demos", "rollout_expert"]
+__all__ = ["SOURCES", "Actor", "CollectResult", "collect_demos", "rollout", "rollout_expert"]
 
 logger = logging.getLogger(__name__)
+
+
+SOURCES: tuple[str, ...] = ("expert", "policy", "random")
+"""Who acted in a dataset; the last part of its default id (``rlft/WebShop-train-random-v0``)."""
+
+
+class Actor(Protocol):
+    """Anything that acts in an environment episode by episode (rlft.agents' agents fit)."""
+
+    def reset(self, env: gym.Env, seed: int) -> None:
+        """Called after ``env.reset(seed=seed)`` at the start of each episode."""
+
+    def act(self, obs: Any, env: gym.Env) -> Any:
+        """The next action for ``obs``."""
+
+
+class _Expert:
+    """The environment's privileged solver as an :class:`Actor`."""
+
+    def reset(self, env: gym.Env, seed: int) -> None:
+        """Nothing to reset: the expert reads the simulator state."""
+
+    def act(self, obs: Any, env: gym.Env) -> Any:
+        """The expert's next action."""
+        return env.unwrapped.expert_action()
 
 
 @dataclass
@@ -60,19 +90,35 @@ class _Episode:
     terminations: list[bool]
     truncations: list[bool]
     successes: list[bool]
+    scores: list[float] = field(default_factory=list)
+    evaluations: list[str] = field(default_factory=list)
 
     @property
     def episode_return(self) -> float:
         return float(sum(self.rewards))
 
 
+def _evaluation(info: Mapping[str, Any]) -> str:
+    """The env's score breakdown as JSON text (web: ``evaluation``; tabletop: ``subgoals``)."""
+    breakdown = info.get("evaluation")
+    if breakdown is None and "subgoals" in info:
+        breakdown = {"subgoals": info["subgoals"]}
+    return json.dumps(breakdown if breakdown is not None else {}, default=str, sort_keys=True)
+
+
 def rollout_expert(env: gym.Env, seed: int, max_steps: int | None = None) -> _Episode:
     """Run the environment's expert for one episode from ``reset(seed=seed)``."""
+    return rollout(env, _Expert(), seed, max_steps)
+
+
+def rollout(env: gym.Env, actor: Actor, seed: int, max_steps: int | None = None) -> _Episode:
+    """Run ``actor`` for one episode from ``reset(seed=seed)``."""
     obs, _ = env.reset(seed=seed)
+    actor.reset(env, seed)
     episode = _Episode(seed, [obs], [], [], [], [], [])
     limit = max_steps if max_steps is not None else 10_000
     for _ in range(limit):
-        action = env.unwrapped.expert_action()
+        action = actor.act(obs, env)
         obs, reward, terminated, truncated, info = env.step(action)
         episode.observations.append(obs)
         episode.actions.append(action if isinstance(action, str) else np.asarray(action, dtype=np.float32))
@@ -80,6 +126,8 @@ def rollout_expert(env: gym.Env, seed: int, max_steps: int | None = None) -> _Ep
         episode.terminations.append(bool(terminated))
         episode.truncations.append(bool(truncated))
         episode.successes.append(bool(info.get("success", False)))
+        episode.scores.append(float(info.get("score", sum(episode.rewards))))
+        episode.evaluations.append(_evaluation(info))
         if terminated or truncated:
             break
     else:
@@ -104,7 +152,11 @@ def _to_buffer(episode: _Episode, encoded_keys: list[str], split: str | None) ->
         rewards=list(episode.rewards),
         terminations=list(episode.terminations),
         truncations=list(episode.truncations),
-        infos={"success": list(episode.successes)},
+        infos={
+            "success": list(episode.successes),
+            "score": list(episode.scores),
+            "evaluation": list(episode.evaluations),
+        },
     )
 
 
@@ -137,8 +189,10 @@ def collect_demos(
     env_kwargs: Mapping[str, Any] | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    actor: Actor | None = None,
+    source: str = "expert",
 ) -> CollectResult:
-    """Record ``episodes`` expert demonstrations of ``env_id`` as a Minari dataset.
+    """Record ``episodes`` demonstrations of ``env_id`` (the expert's by default) as a Minari dataset.
 
     Args:
         env_id: registered environment id, e.g. ``rlft/WebShop-v0``.
@@ -155,6 +209,9 @@ def collect_demos(
         env_kwargs: extra ``gym.make`` keyword arguments, recorded in the dataset.
         overwrite: replace an existing dataset at ``out``.
         progress: show a progress bar.
+        actor: who acts (default: the env's expert); see :class:`Actor`.
+        source: who ``actor`` is, one of :data:`SOURCES`: the dataset id's suffix and its
+            ``algorithm_name``.
 
     Returns:
         Where the dataset went and what it holds.
@@ -168,11 +225,15 @@ def collect_demos(
     from tqdm.auto import tqdm
 
     episodes = check_int("episodes", episodes)
+    check_choice("source", source, SOURCES)
+    if actor is None and source != "expert":
+        raise ConfigError(f"source={source!r} needs the actor that produced the data (actor=...).")
+    actor = actor if actor is not None else _Expert()
     min_return = check_float("min_return", min_return)
     max_attempts = check_int("max_attempts", max_attempts if max_attempts is not None else 3 * episodes)
     # Absolute: Minari's size bookkeeping breaks on relative dataset paths.
-    path = (Path(out) if out is not None else default_dataset_dir(env_id, split)).resolve()
-    dataset_id = default_dataset_id(env_id, split)
+    path = (Path(out) if out is not None else default_dataset_dir(env_id, split, source)).resolve()
+    dataset_id = default_dataset_id(env_id, split, source)
     if path.exists() and any(path.iterdir()) and not overwrite:
         raise ConfigError(
             f"{path} already exists; pass overwrite=True (--overwrite) or choose another --out."
@@ -184,7 +245,7 @@ def collect_demos(
         returns: list[float] = []
         bar = tqdm(total=episodes, desc=f"collect {env_id}", unit="ep", disable=not progress)
         for attempt in range(max_attempts):
-            episode = rollout_expert(env, seed + attempt, max_steps)
+            episode = rollout(env, actor, seed + attempt, max_steps)
             returns.append(episode.episode_return)
             if keep_failures or episode.episode_return >= min_return:
                 kept.append(episode)
@@ -195,7 +256,7 @@ def collect_demos(
         bar.close()
         if not kept:
             raise DatasetError(
-                f"None of {len(returns)} expert episodes on {env_id} reached return {min_return} "
+                f"None of {len(returns)} {source} episodes on {env_id} reached return {min_return} "
                 f"(best {max(returns):.3f}). Lower --min-return or pass --keep-failures."
             )
         if len(kept) < episodes:
@@ -207,10 +268,11 @@ def collect_demos(
             "kept": len(kept),
             "min_return": min_return,
             "keep_failures": keep_failures,
+            "source": source,
             "expert_mean_return": float(np.mean(returns)),
             "expert_success_rate": float(np.mean([r >= min_return for r in returns])),
         }
-        _write_dataset(path, dataset_id, env, kept, obs_space, encoded_keys, split, env_kwargs, stats)
+        _write_dataset(path, dataset_id, env, kept, obs_space, encoded_keys, split, env_kwargs, stats, source)
     finally:
         env.close()
     steps = sum(len(e.actions) for e in kept)
@@ -236,6 +298,7 @@ def _write_dataset(
     split: str | None,
     env_kwargs: Mapping[str, Any] | None,
     stats: dict[str, Any],
+    source: str = "expert",
 ) -> None:
     from minari.dataset.minari_dataset import MinariDataset
     from minari.dataset.minari_storage import MinariStorage
@@ -257,10 +320,11 @@ def _write_dataset(
             storage.update_metadata(
                 {
                     "dataset_id": dataset_id,
-                    "algorithm_name": "rlft privileged expert",
+                    "algorithm_name": "rlft privileged expert" if source == "expert" else f"rlft {source}",
                     "minari_version": minari.__version__,
                     "rlft_env_id": env.spec.id if env.spec is not None else "",
                     "rlft_env_kwargs": json.dumps(dict(env_kwargs or {})),
+                    "rlft_source": source,
                     "rlft_split": split or "",
                     "rlft_encoded_keys": json.dumps(encoded_keys),
                     "rlft_collect_stats": json.dumps(stats),

@@ -46,11 +46,11 @@ def test_collect_train_eval_end_to_end(
     ]
     assert main([*bc_args, "--steps", "4", "--eval-every", "2", "--no-progress"]) == 0
     assert "BC: 4 steps" in capsys.readouterr().out
-    rl_args = ["train", "rl", SHOP, "--init", str(tmp_path / "bc" / "best"), "--out", str(tmp_path / "rl")]
-    rl_args += ["--anchor-dataset", str(demos), "--timesteps", "16", "--n-envs", "2", "--n-steps", "8"]
+    rl_args = ["train", "rl", SHOP, "--policy", str(tmp_path / "bc" / "best"), "--out", str(tmp_path / "rl")]
+    rl_args += ["--anchor-dataset", str(demos), "--env-steps", "16", "--n-envs", "2", "--n-steps", "8"]
     assert main([*rl_args, "--batch-size", "8", "--n-epochs", "1", "--no-progress"]) == 0
-    assert "RL: 16 steps" in capsys.readouterr().out
-    report = tmp_path / "eval.json"
+    assert "RL: 16 env steps" in capsys.readouterr().out
+    report = tmp_path / "eval" / "report.json"
     eval_args = [
         "eval",
         SHOP,
@@ -67,10 +67,8 @@ def test_collect_train_eval_end_to_end(
                 *eval_args,
                 "--max-steps",
                 "5",
-                "--report",
-                str(report),
-                "--record",
-                str(tmp_path / "rec"),
+                "--out",
+                str(tmp_path / "eval"),
                 "--no-progress",
             ]
         )
@@ -79,7 +77,7 @@ def test_collect_train_eval_end_to_end(
     saved = json.loads(report.read_text())
     assert saved["results"][0]["split"] == "test" and saved["results"][0]["episodes"] == 2
     assert all(length <= 5 for length in saved["results"][0]["lengths"])
-    assert list((tmp_path / "rec").glob("*.md"))
+    assert list((tmp_path / "eval" / "episodes").glob("*.md"))
     assert main(["eval", SHOP, "--agent", "expert", "--episodes", "2", "--no-progress"]) == 0
     assert "100.0%" in capsys.readouterr().out
 
@@ -92,6 +90,16 @@ def test_errors_exit_2_with_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["eval", SHOP, "--policy", str(tmp_path / "none")]) == 2
     assert "No policy checkpoint" in capsys.readouterr().err
     assert main(["train", "bc", "--dataset", "d", "--out", "o", "--policy-kwarg", "nokey"]) == 2
+    table = "rlft/TabletopPutBlockInBowl-v0"
+    assert main(["collect", table, "--env-kwarg", "heightmp=true", "--out", str(tmp_path / "t")]) == 2
+    assert "Did you mean 'heightmap'" in capsys.readouterr().err
+    assert main(["collect", table, "--env-kwarg", "heightmap=maybe", "--out", str(tmp_path / "t")]) == 2
+    assert "heightmap=true or heightmap=false" in capsys.readouterr().err
+    assert main(["eval", table, "--agent", "expert", "--backend", "chromium", "--split", "unseen"]) == 2
+    assert "no kwarg 'backend'" in capsys.readouterr().err
+    assert main(["eval", SHOP, "--agent", "expert", "--backend", "text", "--episodes", "1"]) == 0
+    assert main(["eval", SHOP, "--agent", "expert", "--policy", "p"]) == 2
+    assert "not both" in capsys.readouterr().err
 
 
 def _wait_for_checkpoint(run: Path, proc: subprocess.Popen, minimum: int, timeout: float = 120) -> int:
@@ -165,13 +173,13 @@ def test_rl_killed_mid_run_resumes_from_its_last_checkpoint(demos: Path, tmp_pat
         "train",
         "rl",
         SHOP,
-        "--init",
+        "--policy",
         str(bc / "best"),
         "--out",
         str(run),
         "--anchor",
         "kl",
-        "--timesteps",
+        "--env-steps",
         "128",
         "--n-envs",
         "2",
@@ -193,7 +201,7 @@ def test_rl_killed_mid_run_resumes_from_its_last_checkpoint(demos: Path, tmp_pat
     assert done.returncode == 0, done.stderr
     resumed_from = int(done.stdout.split("resumed from ")[1].split(")")[0])
     assert killed_at <= resumed_from < 128
-    assert "RL: 128 steps" in done.stdout
+    assert "RL: 128 env steps" in done.stdout
 
 
 @pytest.mark.parametrize(("suite", "backbone"), [("web", "tiny-bert"), ("tabletop", "tiny-clip")])
@@ -214,3 +222,183 @@ def test_demo_quick_runs_every_stage(
     report = json.loads((tmp_path / "demo" / "demo_report.json").read_text())
     assert report["quick"] is True and report["rows"]["expert"]["success_rate"] == 1.0
     assert set(report["seconds"]) == {"collect", "bc", "rl", "eval", "total"}
+    prov = report["provenance"]
+    assert prov["sampled"] is True and prov["rlft_version"] and prov["timestamp"]
+    assert prov["policies"]["BC"].endswith("best") and "git_commit" in prov
+    assert report["rows"]["BC"]["success_rate"] >= 0 and report["rows"]["BC+RL"]["success_rate"] >= 0
+
+
+def test_sigint_checkpoints_and_exits_130_without_a_traceback(demos: Path, tmp_path: Path) -> None:
+    run = tmp_path / "bc"
+    args = _cli(
+        "train", "bc", "--dataset", str(demos), "--out", str(run), "--backbone", "tiny-bert",
+        "--steps", "100000", "--checkpoint-every", "2", "--eval-every", "100000", "--no-progress",
+    )  # fmt: skip
+    proc = subprocess.Popen(args, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_checkpoint(run, proc, 2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    step = int(err.split("interrupted at step ")[1].split(";")[0])
+    assert "run the same command to resume" in err
+    assert json.loads((run / "checkpoints" / "latest.json").read_text())["step"] == step
+    args[args.index("100000")] = str(step + 1)
+    done = subprocess.run(args, env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and f"resumed from {step})" in done.stdout, done.stderr
+
+
+def test_help_shows_defaults_one_name_per_idea_and_no_markup(capsys: pytest.CaptureFixture[str]) -> None:
+    from rlft.cli import build_parser
+
+    for command in (["collect"], ["train", "bc"], ["train", "rl"], ["eval"], ["demo"]):
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        text = capsys.readouterr().out
+        for flag in ("--device", "--precision", "--seed", "--progress, --no-progress", "--out"):
+            assert flag in text, (command, flag)
+        assert "``" not in text and ":class:" not in text and ":func:" not in text
+        assert "--init" not in text and "--timesteps" not in text
+        options = [line for line in text.splitlines() if line.startswith("  --")]
+        assert "(default: auto)" in text and "(default: fp32)" in text
+        if command not in (["train", "bc"], ["demo"]):
+            for flag in ("--env-kwarg", "--backend", "--split", "--max-steps"):
+                assert flag in text, (command, flag)
+        assert options
+    args = build_parser().parse_args(["eval", SHOP, "--agent", "expert", "-vv"])
+    assert args.verbose == 2 and args.progress is None
+
+
+def test_device_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["eval", SHOP, "--agent", "expert", "--episodes", "1", "--device", "cuda"]) == 2
+    assert "no CUDA device" in capsys.readouterr().err
+    assert main(["eval", SHOP, "--agent", "expert", "--episodes", "1", "--device", "gpu"]) == 2
+
+
+def test_eval_reports_carry_provenance_and_the_sampling_flag(demos: Path, tmp_path: Path) -> None:
+    bc = ["train", "bc", "--dataset", str(demos), "--out", str(tmp_path / "bc"), "--backbone", "tiny-bert"]
+    assert main([*bc, "--steps", "2", "--no-progress"]) == 0
+    policy = tmp_path / "bc" / "best"
+    # No env id: the policy records the one it was trained on.
+    args = ["eval", "--policy", str(policy), "--episodes", "2", "--max-steps", "3", "--seed", "5", "--sample"]
+    assert main([*args, "--out", str(tmp_path / "ev"), "--record-episodes", "0"]) == 0
+    report = json.loads((tmp_path / "ev" / "report.json").read_text())
+    prov = report["provenance"]
+    assert prov["policy"] == str(policy.resolve()) and prov["sampled"] is True
+    assert prov["env_kwargs"] == {SHOP: {}} and prov["max_steps"] == 3 and prov["seed"] == 5
+    assert prov["episode_seeds"] == [[5, 6]] and prov["rlft_version"]
+    assert "T" in prov["timestamp"] and "git_commit" in prov
+    assert report["results"][0]["env_id"] == SHOP and report["results"][0]["split"] == "test"
+    # collect with the policy: a -policy dataset that keeps failures.
+    out = tmp_path / "pd"
+    assert (
+        main(
+            [
+                "collect",
+                SHOP,
+                "--policy",
+                str(policy),
+                "--episodes",
+                "1",
+                "--max-steps",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    from rlft.demos import load_demos
+
+    assert load_demos(out).collect_stats["source"] == "policy"
+    assert (
+        main(
+            [
+                "collect",
+                SHOP,
+                "--agent",
+                "random",
+                "--episodes",
+                "1",
+                "--max-steps",
+                "2",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
+
+
+@pytest.mark.integration
+def test_tabletop_policy_evaluates_without_repeating_its_view(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = "rlft/TabletopPutBlockInBowl-v0"
+    demos = tmp_path / "td"
+    assert (
+        main(["collect", table, "--episodes", "2", "--env-kwarg", "heightmap=true", "--out", str(demos)]) == 0
+    )
+    bc = ["train", "bc", "--dataset", str(demos), "--out", str(tmp_path / "bc"), "--backbone", "tiny-clip"]
+    assert main([*bc, "--steps", "1", "--no-progress"]) == 0
+    policy = str(tmp_path / "bc" / "best")
+    capsys.readouterr()
+    # The heightmap view comes from the policy's record: no --env-kwarg needed.
+    ev = [
+        "eval",
+        table,
+        "--policy",
+        policy,
+        "--episodes",
+        "1",
+        "--split",
+        "unseen",
+        "--out",
+        str(tmp_path / "e"),
+    ]
+    assert main(ev) == 0, capsys.readouterr().err
+    assert list((tmp_path / "e" / "episodes").glob("*.gif"))
+    # Overriding the view away from what the policy reads is a typed error, not a KeyError.
+    assert main([*ev, "--env-kwarg", "heightmap=false"]) == 2
+    assert "heightmap" in capsys.readouterr().err
+    # A tabletop policy on a web env (and the reverse) is a typed error too.
+    assert main(["eval", SHOP, "--policy", policy, "--episodes", "1"]) == 2
+    assert "trained for tabletop environments, not web" in capsys.readouterr().err
+
+
+def test_sigterm_during_rl_checkpoints_and_exits_130(demos: Path, tmp_path: Path) -> None:
+    bc = tmp_path / "bc"
+    assert (
+        main(
+            [
+                "train",
+                "bc",
+                "--dataset",
+                str(demos),
+                "--out",
+                str(bc),
+                "--backbone",
+                "tiny-bert",
+                "--steps",
+                "1",
+            ]
+        )
+        == 0
+    )
+    run = tmp_path / "rl"
+    args = _cli(
+        "train", "rl", "--policy", str(bc / "best"), "--out", str(run), "--anchor", "none",
+        "--env-steps", "1000000", "--n-envs", "2", "--n-steps", "8", "--batch-size", "16", "--n-epochs", "1",
+        "--checkpoint-every", "16", "--no-progress",
+    )  # fmt: skip
+    proc = subprocess.Popen(args, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_checkpoint(run, proc, 16)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    step = int(err.split("interrupted at step ")[1].split(";")[0])
+    assert step >= 16 and json.loads((run / "checkpoints" / "latest.json").read_text())["step"] == step

@@ -26,7 +26,7 @@ def bc_run(tmp_path_factory: pytest.TempPathFactory, toy_shop: str) -> tuple[Pat
 def _config(env_id: str, bc_run: tuple[Path, Path], out: Path, **kw: object) -> RLConfig:
     demos, policy = bc_run
     base: dict[str, object] = {
-        "total_timesteps": 32,
+        "env_steps": 32,
         "n_envs": 2,
         "n_steps": 8,
         "batch_size": 8,
@@ -35,7 +35,7 @@ def _config(env_id: str, bc_run: tuple[Path, Path], out: Path, **kw: object) -> 
         "anchor_dataset": str(demos),
     }
     base.update(kw)
-    return RLConfig(env_id=env_id, init_policy=str(policy), out_dir=str(out), **base)  # type: ignore[arg-type]
+    return RLConfig(env_id=env_id, policy=str(policy), out_dir=str(out), **base)  # type: ignore[arg-type]
 
 
 def test_anchor_hook_adds_the_weighted_anchor_gradient() -> None:
@@ -83,10 +83,10 @@ def test_rl_resumes_and_continues_the_timestep_count(
     toy_shop: str, bc_run: tuple[Path, Path], tmp_path: Path
 ) -> None:
     train_rl(_config(toy_shop, bc_run, tmp_path / "rl"))
-    again = train_rl(_config(toy_shop, bc_run, tmp_path / "rl", total_timesteps=64))
+    again = train_rl(_config(toy_shop, bc_run, tmp_path / "rl", env_steps=64))
     assert again.resumed_from == 32 and again.timesteps == 64
     with pytest.raises(ConfigError, match="resume"):
-        train_rl(_config(toy_shop, bc_run, tmp_path / "rl", total_timesteps=96, resume=False))
+        train_rl(_config(toy_shop, bc_run, tmp_path / "rl", env_steps=96, resume=False))
 
 
 def test_rl_bad_inputs(toy_shop: str, bc_run: tuple[Path, Path], tmp_path: Path) -> None:

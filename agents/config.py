@@ -1,0 +1,335 @@
+"""The run configurations every ``rlft`` command is built from, composed from a few small parts.
+
+Each part owns one idea and each field is declared in exactly one place:
+
+* :class:`RunConfig`: what every run has (seed, device, precision, threads, progress bars).
+* :class:`TrainConfig`: a run that writes checkpoints into a run folder and can resume.
+* :class:`EnvConfig`: how the environment is made (id, kwargs, backend, split, episode cap).
+* :class:`PolicyPath`: a saved policy folder to start from or to run.
+* :class:`PolicySpec`: a fresh policy (backbone, fine-tuning mode, extra policy settings).
+* :class:`AgentChoice`: who acts in collect / eval: a saved policy or a baseline, greedy or sampled.
+
+Collect, BC, RL and eval configs (and the coming reward-model and study runs) inherit the parts they
+need; the ``rlft`` sub-commands generate their flags from these fields and their docstrings.
+
+Devices and precision are plain strings (``auto``, ``cpu``, ``cuda``, ``cuda:1``; ``fp32``, ``bf16``,
+``fp16``) checked by :func:`resolve_device` and :func:`check_precision`; :func:`autocast` wraps forward
+passes when the precision is not ``fp32``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rlft import __version__
+from rlft.errors import ConfigError, atomic_write_text, check_choice, check_int
+
+__all__ = [
+    "AGENTS",
+    "PRECISIONS",
+    "AgentChoice",
+    "EnvConfig",
+    "PolicyPath",
+    "PolicySpec",
+    "RunConfig",
+    "TrainConfig",
+    "autocast",
+    "check_precision",
+    "check_resume_config",
+    "provenance",
+    "resolve_device",
+    "resolve_progress",
+]
+
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+"""Numeric precisions of forward passes: full float32, bfloat16 or float16 autocast."""
+
+AGENTS: tuple[str, ...] = ("expert", "random")
+"""Baseline agents: the environment's privileged solver, or uniform random admissible actions."""
+
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+def resolve_device(spec: str) -> Any:
+    """The ``torch.device`` for ``spec``: ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda[:N]``.
+
+    Raises:
+        ConfigError: for a malformed spec, or CUDA when torch sees no CUDA device (or not device N).
+    """
+    import torch
+
+    if not isinstance(spec, str) or not _DEVICE.match(spec):
+        raise ConfigError(f"device={spec!r} is not valid: pass auto, cpu, cuda or cuda:N.")
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(spec)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"device={spec!r}: torch sees no CUDA device (torch {torch.__version__}). "
+                "Use --device cpu, or install a CUDA build of torch on a GPU machine."
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"device={spec!r}: only {torch.cuda.device_count()} CUDA device(s) are visible."
+            )
+    return device
+
+
+def check_precision(precision: str, device: Any) -> str:
+    """Validate ``precision`` for ``device`` and return it.
+
+    Raises:
+        ConfigError: for an unknown precision, or ``fp16`` on the CPU (use ``bf16`` there).
+    """
+    check_choice("precision", precision, PRECISIONS)
+    if precision == "fp16" and getattr(device, "type", str(device)) == "cpu":
+        raise ConfigError("precision='fp16' needs a CUDA device; on the CPU use bf16 or fp32.")
+    return precision
+
+
+@contextlib.contextmanager
+def autocast(device: Any, precision: str) -> Iterator[None]:
+    """``torch.autocast`` for ``precision`` on ``device``'s type; a no-op for ``fp32``."""
+    if precision == "fp32":
+        yield
+        return
+    import torch
+
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    with torch.autocast(device_type=getattr(device, "type", str(device)), dtype=dtype):
+        yield
+
+
+def resolve_progress(progress: bool | None) -> bool:
+    """Progress bars on when asked, or (``None``, auto) when stderr is a terminal."""
+    if progress is None:
+        return bool(getattr(sys.stderr, "isatty", lambda: False)())
+    return bool(progress)
+
+
+@dataclass(kw_only=True)
+class RunConfig:
+    """What every run has."""
+
+    out_dir: str | None = None
+    """Output folder: the run folder (train: checkpoints, best/, policy/, tb/), the dataset folder
+    (collect; default under the Minari root) or the report folder (eval: report.json, episodes/)."""
+    seed: int = 0
+    """Seed of every random choice the command makes (see the command's own seed notes)."""
+    device: str = "auto"
+    """Where tensors live: auto (CUDA when present), cpu, cuda or cuda:N."""
+    precision: str = "fp32"
+    """Forward-pass precision: fp32, bf16 or fp16 (fp16 needs CUDA)."""
+    num_threads: int = 1
+    """torch CPU threads (1 is often fastest on small shared machines)."""
+    progress: bool | None = None
+    """Progress bars: on, off, or auto (None: on when stderr is a terminal)."""
+
+    def validate(self) -> None:
+        """Check every field; raise ConfigError naming the bad one."""
+        check_int("seed", self.seed, 0)
+        check_int("num_threads", self.num_threads)
+        self.torch_device()
+
+    def torch_device(self) -> Any:
+        """The resolved ``torch.device`` (see :func:`resolve_device`), with the precision checked."""
+        device = resolve_device(self.device)
+        check_precision(self.precision, device)
+        return device
+
+    @property
+    def show_progress(self) -> bool:
+        """Whether progress bars are on (auto resolved)."""
+        return resolve_progress(self.progress)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+@dataclass(kw_only=True)
+class TrainConfig(RunConfig):
+    """A training run: a run folder (out_dir, required) with checkpoints, resumable."""
+
+    resume: bool = True
+    """Continue from the run folder's latest checkpoint when there is one."""
+    force_config: bool = False
+    """Resume even when the settings differ from the ones the run started with (they are replaced)."""
+    keep_checkpoints: int = 2
+    """How many recent checkpoints to keep."""
+
+    RESUMABLE_CHANGES: ClassVar[frozenset[str]] = frozenset(
+        {"out_dir", "resume", "force_config", "progress", "num_threads", "device", "keep_checkpoints"}
+    )
+    """Fields a resumed run may change without force_config (they do not change what is learned)."""
+
+    def validate(self) -> None:
+        """Check every field; raise ConfigError naming the bad one."""
+        super().validate()
+        if not isinstance(self.out_dir, str) or not self.out_dir:
+            raise ConfigError("out_dir is required: the run folder (--out DIR).")
+        check_int("keep_checkpoints", self.keep_checkpoints)
+
+
+@dataclass(kw_only=True)
+class EnvConfig:
+    """How the environment is made."""
+
+    env_id: str | None = None
+    """Environment id (None: the one the dataset or policy records)."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Extra gym.make kwargs; they override those the dataset or policy records (the view among them)."""
+    backend: str | None = None
+    """Web page backend: text or chromium (None: the env's default; tabletop has none)."""
+    split: str | None = None
+    """Goal split: train, validation or test (tabletop: test = unseen colours and shapes; unseen is an
+    alias). None: the command's default (DEFAULT_SPLIT: train for collect and RL, test for eval)."""
+    max_steps: int | None = None
+    """Cap on steps per episode (None: the env's own time limit)."""
+
+    DEFAULT_SPLIT: ClassVar[str] = "train"
+    """The split used when split is None."""
+
+    def validate_env(self) -> None:
+        """Check the env fields; raise ConfigError naming the bad one."""
+        if self.max_steps is not None:
+            check_int("max_steps", self.max_steps)
+        if not isinstance(self.env_kwargs, Mapping):
+            raise ConfigError(f"env_kwargs must be a mapping of gym.make kwargs; got {self.env_kwargs!r}.")
+
+    @property
+    def goal_split(self) -> str:
+        """The split to make the env with (``DEFAULT_SPLIT`` when ``split`` is None)."""
+        return self.split if self.split is not None else self.DEFAULT_SPLIT
+
+    def make_kwargs(self, recorded: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """gym.make kwargs: the ``recorded`` ones (dataset / policy), then env_kwargs, then backend."""
+        kwargs = {**dict(recorded or {}), **dict(self.env_kwargs)}
+        if self.backend is not None:
+            kwargs["backend"] = self.backend
+        return kwargs
+
+
+@dataclass(kw_only=True)
+class PolicyPath:
+    """A saved policy folder."""
+
+    policy: str | None = None
+    """Saved policy folder (a run's best/ or policy/, or a checkpoints/step_*/policy)."""
+
+
+@dataclass(kw_only=True)
+class PolicySpec(PolicyPath):
+    """A fresh policy, unless policy names a saved one to start from."""
+
+    backbone: str = "minilm"
+    """Backbone spec: minilm, minilm+efficientnet, hf:<id>, tiny-bert ... (ignored with policy)."""
+    finetune: str = "frozen"
+    """How the backbone trains: frozen, lora or full (ignored with policy)."""
+    policy_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Extra rlft.policies.PolicyConfig fields (head_hidden, max_obs_tokens ...); the run's seed
+    seeds the head unless seed is given here."""
+
+    def policy_fields(self, seed: int) -> dict[str, Any]:
+        """The PolicyConfig fields of a fresh policy; the head is seeded from ``seed`` by default."""
+        return {"backbone": self.backbone, "finetune": self.finetune, "seed": seed, **self.policy_kwargs}
+
+
+@dataclass(kw_only=True)
+class AgentChoice(PolicyPath):
+    """Who acts: a saved policy (policy) or a baseline (agent)."""
+
+    agent: str | None = None
+    """Baseline instead of a policy: expert or random."""
+    sample: bool = False
+    """Sample the policy's actions (seeded per episode) instead of acting greedily (argmax)."""
+
+    def validate_agent(self, *, default: str | None = None) -> str:
+        """Which kind acts: ``policy``, ``expert`` or ``random``.
+
+        Raises:
+            ConfigError: when both or (without ``default``) neither of policy and agent are given.
+        """
+        if self.policy is not None and self.agent is not None:
+            raise ConfigError("Pass either --policy DIR or --agent expert|random, not both.")
+        if self.policy is not None:
+            return "policy"
+        if self.agent is None:
+            if default is None:
+                raise ConfigError("Pass --policy DIR (a saved policy) or --agent expert|random.")
+            return default
+        return check_choice("agent", self.agent, AGENTS)
+
+
+def check_resume_config(config: TrainConfig, path: Path, resuming: bool) -> None:
+    """Write ``config`` to ``path``, refusing to resume a run started with different settings.
+
+    A fresh run writes the file. A resumed run compares its settings with the stored ones, ignoring
+    :attr:`TrainConfig.RESUMABLE_CHANGES` and the subclass's own ``RESUMABLE_CHANGES`` (a longer step
+    budget, for instance); with ``force_config`` the new settings replace the stored ones.
+
+    Raises:
+        ConfigError: listing every differing field, old -> new, and how to proceed.
+    """
+    current = config.to_dict()
+    if resuming and path.is_file():
+        try:
+            stored = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            stored = {}
+        free = type(config).RESUMABLE_CHANGES
+        differing = {
+            name: (stored.get(name), value)
+            for name, value in current.items()
+            if name not in free and name in stored and stored[name] != value
+        }
+        if differing and not config.force_config:
+            lines = "; ".join(f"{name}: {old!r} -> {new!r}" for name, (old, new) in sorted(differing.items()))
+            raise ConfigError(
+                f"{config.out_dir} holds a run started with other settings ({lines}). Resuming would mix "
+                "them. Use another --out for a new run, repeat the original settings, or pass "
+                "--force-config to continue with the new ones."
+            )
+        if not differing:
+            return
+    atomic_write_text(path, json.dumps(current, indent=2))
+
+
+def _git_commit() -> str | None:
+    """The commit of the rlft source folder when it is a git checkout, else None."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else None
+
+
+def provenance(**facts: Any) -> dict[str, Any]:
+    """What a report needs to be reproduced: ``facts`` plus rlft version, git commit, UTC timestamp."""
+    from datetime import datetime, timezone
+
+    return {
+        **facts,
+        "rlft_version": __version__,
+        "git_commit": _git_commit(),
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
