@@ -26,7 +26,6 @@ from rlft.agents.checkpoint import (
     load_state,
     save_checkpoint,
 )
-from rlft.agents.encode_cache import cache_frozen_text
 from rlft.agents.policy_io import build_agent_policy, load_agent_policy, split_space_of
 from rlft.demos.dataset import load_demos
 from rlft.errors import ConfigError, atomic_dir, atomic_write_text, check_float, check_int
@@ -203,7 +202,7 @@ def train_bc(config: BCConfig) -> BCResult:
         policy = build_agent_policy(
             config.backbone, config.finetune, config.policy_kwargs, obs_space, act_space
         )
-    cache_frozen_text(policy)
+    policy.cache_frozen_encodings()
     params = policy.trainable_parameters()
     if not params:
         raise ConfigError("The policy has no trainable parameters; use a head or finetune='lora'/'full'.")

@@ -22,7 +22,6 @@ from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
-from rlft.agents.encode_cache import cache_frozen_text
 from rlft.demos.envs import make_env
 from rlft.errors import check_float, check_int
 
@@ -133,7 +132,8 @@ class PolicyAgent:
         self.name = name
         self.deterministic = deterministic
         self._generator: Any = None
-        cache_frozen_text(policy)
+        if hasattr(policy, "cache_frozen_encodings"):
+            policy.cache_frozen_encodings()
 
     def reset(self, env: gym.Env, seed: int) -> None:
         """Reseed the sampling generator from the episode seed."""

@@ -26,7 +26,6 @@ from rlft.agents.checkpoint import (
     load_state,
     save_checkpoint,
 )
-from rlft.agents.encode_cache import cache_frozen_text
 from rlft.agents.policy_io import env_spaces, load_agent_policy
 from rlft.demos.dataset import load_demos
 from rlft.demos.envs import check_env_id
@@ -153,7 +152,7 @@ def train_rl(config: RLConfig) -> RLResult:
 
     """
     import torch
-    from rlft.policies.sb3 import make_ppo
+    from rlft.agents.algorithms import make_ppo
 
     t0 = time.perf_counter()
     config.validate()
@@ -170,7 +169,7 @@ def train_rl(config: RLConfig) -> RLResult:
         )
     start = load_state(latest)["step"] if latest is not None else 0
     policy = load_agent_policy(latest / "policy" if latest else config.init_policy, obs_space, act_space)
-    cache_frozen_text(policy)
+    policy.cache_frozen_encodings()
     demos = load_demos(config.anchor_dataset).transitions() if config.anchor == "bc" else []
     reference = load_agent_policy(config.init_policy, obs_space, act_space) if config.anchor == "kl" else None
     atomic_write_text(run_dir / "rl_config.json", json.dumps(asdict(config), indent=2))
@@ -233,11 +232,9 @@ def train_rl(config: RLConfig) -> RLResult:
 
 def _maskable(algorithm: str, policy: Any) -> bool:
     """MaskablePPO for web policies under ``auto``; tabletop policies have no candidate masks."""
-    if algorithm == "auto":
-        return policy.interface.kind == "web"
-    if algorithm == "maskable_ppo" and policy.interface.kind != "web":
-        raise ConfigError("maskable_ppo needs a web environment (admissible-command masks); use ppo.")
-    return algorithm == "maskable_ppo"
+    from rlft.agents.algorithms import use_maskable
+
+    return use_maskable(algorithm, policy)
 
 
 def _make_vec_env(config: RLConfig, policy: Any, seed: int) -> Any:
