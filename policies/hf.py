@@ -70,19 +70,23 @@ def _ensure_pad_token(tokenizer: Any) -> Any:
 
 @contextlib.contextmanager
 def hf_progress_bars(enabled: bool = True) -> Iterator[None]:
-    """Show (``True``) or hide Hugging Face's download / weight-loading progress bars inside the block.
+    """Show (``True``) or hide Hugging Face's weight-loading progress bars and load reports in the block.
 
-    The previous setting is restored on exit; transformers is only imported when bars are hidden.
+    Hidden, transformers' progress bars are disabled and its log level raised to errors; the previous
+    settings are restored on exit. transformers is only imported when output is hidden.
     """
     if enabled:
         yield
         return
     hf_logging = require("transformers", "Hugging Face backbones").utils.logging
     was_enabled = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
     hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
     try:
         yield
     finally:
+        hf_logging.set_verbosity(verbosity)
         if was_enabled:
             hf_logging.enable_progress_bar()
 

@@ -133,8 +133,9 @@ class AgentPolicy(nn.Module):
         raise NotImplementedError
 
     def action_components(self) -> list[int] | None:
-        """Sizes of the action's categorical components (``MultiDiscrete``), or ``None`` for one
-        categorical over a variable number of candidates (the default).
+        """Sizes of the action's categorical components (``MultiDiscrete``).
+
+        ``None`` (the default) means one categorical over a variable number of candidates.
         """
         return None
 

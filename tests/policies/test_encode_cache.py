@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gymnasium as gym
 import torch
-from rlft.agents.encode_cache import FrozenTextCache
 from rlft.policies import PolicyConfig, build_policy
+from rlft.policies.encode_cache import FrozenTextCache
 
 
 def _policy(finetune: str):

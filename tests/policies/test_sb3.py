@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from rlft.agents.algorithms import make_ppo
 from rlft.policies import PolicyConfig, build_policy, load_policy
 from rlft.policies.sb3 import (
     RlftActorCriticPolicy,
     RlftMaskablePolicy,
     agent_policy_from_sb3,
-    make_ppo,
     make_sb3_env,
 )
 from stable_baselines3.common.env_checker import check_env
