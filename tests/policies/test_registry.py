@@ -313,7 +313,7 @@ def test_module_class_spec_builds_an_unregistered_backbone(tmp_path: Path, monke
         loaded = load_policy(tmp_path / "ckpt")
         assert loaded.config.backbone == spec
         assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in policy.state_dict().items())
-        with pytest.raises(ConfigError, match="not an rlft.policies.Backbone subclass"):
+        with pytest.raises(ConfigError, match=r"not an rlft\.policies\.Backbone subclass"):
             load_backbone("user_backbones_a:NotABackbone")
         with pytest.raises(ConfigError, match="no attribute"):
             load_backbone("user_backbones_a:Missing")
