@@ -129,8 +129,10 @@ class HFEncoderBackbone(Backbone):
     """A Hugging Face encoder (BERT, MiniLM, RoBERTa, ...): mean-pooled last hidden states."""
 
     modality = "text"
+    model: Any
+    """The Hugging Face model (a ``PreTrainedModel``)."""
 
-    def __init__(self, model: nn.Module, tokenizer: Any) -> None:
+    def __init__(self, model: Any, tokenizer: Any) -> None:
         super().__init__()
         # Mean pooling never reads BERT's pooler; dropping it also drops weights that checkpoints
         # without a pooler would initialise at random (and that would break checkpoint fingerprints).
@@ -161,8 +163,10 @@ class HFCausalLMBackbone(Backbone):
     """
 
     modality = "causal_lm"
+    model: Any
+    """The Hugging Face model (a ``PreTrainedModel``)."""
 
-    def __init__(self, model: nn.Module, tokenizer: Any) -> None:
+    def __init__(self, model: Any, tokenizer: Any) -> None:
         super().__init__()
         self.model = model
         self._tokenizer = _ensure_pad_token(tokenizer)
@@ -228,8 +232,12 @@ class ClipBackbone(Backbone):
     """Hugging Face CLIP: the text tower's pooled output and the vision tower's patch-token map."""
 
     modality = "vision_language"
+    pixel_mean: torch.Tensor
+    pixel_std: torch.Tensor
+    model: Any
+    """The Hugging Face model (a ``PreTrainedModel``)."""
 
-    def __init__(self, model: nn.Module, tokenizer: Any) -> None:
+    def __init__(self, model: Any, tokenizer: Any) -> None:
         super().__init__()
         self.model = model
         self._tokenizer = _ensure_pad_token(tokenizer)

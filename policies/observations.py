@@ -210,10 +210,9 @@ class TabletopObservationEncoder:
         del num_candidates
         rgb = np.stack([np.asarray(o[self.interface.image_key], dtype=np.uint8) for o in observations])
         out: dict[str, np.ndarray] = {"rgb": np.ascontiguousarray(rgb.transpose(0, 3, 1, 2))}
-        if self.interface.has_depth:
-            depth = np.stack(
-                [np.asarray(o[self.interface.depth_key], dtype=np.float32) for o in observations]
-            )
+        depth_key = self.interface.depth_key
+        if self.interface.has_depth and depth_key is not None:
+            depth = np.stack([np.asarray(o[depth_key], dtype=np.float32) for o in observations])
             out["depth"] = np.nan_to_num(depth, nan=0.0, posinf=0.0, neginf=0.0)
         if self.reads_text:
             enc = self.backbone.tokenize(

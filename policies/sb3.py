@@ -131,7 +131,7 @@ class _AgentPolicyMixin:
     agent: AgentPolicy
     action_dist: Any
     action_space: spaces.Space
-    optimizer_class: type[torch.optim.Optimizer]
+    optimizer_class: Any
     optimizer_kwargs: dict[str, Any]
 
     def __init__(
@@ -174,7 +174,7 @@ class _AgentPolicyMixin:
         dist, values = self._distribution(obs, action_masks)
         actions = dist.get_actions(deterministic=deterministic)
         log_prob = dist.log_prob(actions)
-        return actions.reshape((-1, *self.action_space.shape)), values, log_prob
+        return actions.reshape((-1, *(self.action_space.shape or ()))), values, log_prob
 
     def _evaluate(
         self, obs: Any, actions: torch.Tensor, action_masks: Any = None

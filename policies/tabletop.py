@@ -123,9 +123,9 @@ class TabletopPolicy(AgentPolicy):
     def sb3_action_space(self, num_candidates: int) -> spaces.MultiDiscrete:
         """``MultiDiscrete([G*G, R, G*G, R])`` (``num_candidates`` is not used)."""
         del num_candidates
-        return spaces.MultiDiscrete(self.action_nvec)
+        return spaces.MultiDiscrete(self.action_components())
 
     def sb3_action_masks(self, obs: Observation, num_candidates: int) -> np.ndarray:
         """Every cell and bin is valid."""
         del obs, num_candidates
-        return np.ones(int(np.sum(self.action_nvec)), dtype=bool)
+        return np.ones(sum(self.action_components()), dtype=bool)
