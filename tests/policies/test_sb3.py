@@ -149,3 +149,17 @@ def test_web_wrapper_caps_candidates_at_k_and_maps_empty_slots_to_a_noop(caplog)
     assert policy.index_to_action(wrapped.last_raw_observation, 10_000) == ""
     _, _, _, _, info = wrapped.step(0)
     assert "success" in info
+
+
+def test_the_algorithm_follows_the_policys_action_masks(web_spaces, tabletop_spaces) -> None:
+    from rlft.agents.algorithms import use_maskable
+    from rlft.errors import ConfigError
+
+    web = build_policy(PolicyConfig(backbone="tiny-bert"), *web_spaces)
+    table = build_policy(PolicyConfig(backbone="tiny-clip", grid_size=8, yaw_bins=3), *tabletop_spaces)
+    assert use_maskable("auto", web) and not use_maskable("auto", table)
+    assert not use_maskable("ppo", web) and use_maskable("maskable_ppo", web)
+    with pytest.raises(ConfigError, match="TabletopPolicy has none: use ppo"):
+        use_maskable("maskable_ppo", table)
+    with pytest.raises(ConfigError, match="Did you mean 'ppo'"):
+        use_maskable("ppo2", web)
