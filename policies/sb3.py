@@ -11,7 +11,8 @@ policy classes, passed the usual way (``PPO(RlftActorCriticPolicy, env, policy_k
 sb3_policy_kwargs(policy))``). They are built through SB3's public constructor arguments and
 compute everything with the AgentPolicy's own modules, as they are: no MLP or orthogonal
 re-initialisation touches the pretrained weights, actor and critic share the backbone, and the
-optimizer only gets trainable parameters. :func:`rlft.agents.algorithms.make_ppo` builds the algorithm.
+optimizer only gets trainable parameters. Picking and building the algorithm (PPO or MaskablePPO, with
+its hyper-parameters) is the agents' job, outside this package.
 
 Use ``DummyVecEnv`` (SB3's default): the wrapper holds the policy's tokenizer, and subprocess vector
 envs would copy the whole model into every worker.
@@ -252,6 +253,6 @@ def agent_policy_from_sb3(model: Any) -> AgentPolicy:
     if not isinstance(agent, AgentPolicy):
         raise ConfigError(
             f"{type(policy).__name__} is not an rlft SB3 policy; build the model with "
-            "rlft.agents.algorithms.make_ppo or RlftActorCriticPolicy / RlftMaskablePolicy."
+            "RlftActorCriticPolicy / RlftMaskablePolicy and policy_kwargs=sb3_policy_kwargs(policy)."
         )
     return agent
