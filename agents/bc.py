@@ -29,7 +29,6 @@ from rlft.agents.checkpoint import (
     save_checkpoint,
 )
 from rlft.agents.config import PolicySpec, TrainConfig, autocast, check_resume_config
-from rlft.agents.encode_cache import cache_frozen_text
 from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
 from rlft.agents.policy_io import build_agent_policy, load_agent_policy, save_agent_policy, split_space_of
 from rlft.demos.dataset import load_demos
@@ -202,7 +201,7 @@ def train_bc(config: BCConfig) -> BCResult:
         policy = build_agent_policy(
             fields.pop("backbone"), fields.pop("finetune"), fields, obs_space, act_space
         ).to(device)
-    cache_frozen_text(policy)
+    policy.cache_frozen_encodings()
     params = policy.trainable_parameters()
     if not params:
         raise ConfigError("The policy has no trainable parameters; use a head or finetune='lora'/'full'.")

@@ -13,24 +13,24 @@ Collect, BC, RL and eval configs (and the coming reward-model and study runs) in
 need; the ``rlft`` sub-commands generate their flags from these fields and their docstrings.
 
 Devices and precision are plain strings (``auto``, ``cpu``, ``cuda``, ``cuda:1``; ``fp32``, ``bf16``,
-``fp16``) checked by :func:`resolve_device` and :func:`check_precision`; :func:`autocast` wraps forward
-passes when the precision is not ``fp32``.
+``fp16``) checked by :func:`rlft.policies.resolve_device` and :func:`rlft.policies.resolve_precision`;
+:func:`rlft.policies.autocast` wraps forward passes when the precision is not ``fp32``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from rlft import __version__
 from rlft.errors import ConfigError, atomic_write_text, check_choice, check_int
+from rlft.policies.device import PRECISIONS, autocast, resolve_device, resolve_precision
 
 __all__ = [
     "AGENTS",
@@ -42,71 +42,14 @@ __all__ = [
     "RunConfig",
     "TrainConfig",
     "autocast",
-    "check_precision",
     "check_resume_config",
     "provenance",
     "resolve_device",
     "resolve_progress",
 ]
 
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
-"""Numeric precisions of forward passes: full float32, bfloat16 or float16 autocast."""
-
 AGENTS: tuple[str, ...] = ("expert", "random")
 """Baseline agents: the environment's privileged solver, or uniform random admissible actions."""
-
-_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
-
-
-def resolve_device(spec: str) -> Any:
-    """The ``torch.device`` for ``spec``: ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda[:N]``.
-
-    Raises:
-        ConfigError: for a malformed spec, or CUDA when torch sees no CUDA device (or not device N).
-    """
-    import torch
-
-    if not isinstance(spec, str) or not _DEVICE.match(spec):
-        raise ConfigError(f"device={spec!r} is not valid: pass auto, cpu, cuda or cuda:N.")
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(spec)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                f"device={spec!r}: torch sees no CUDA device (torch {torch.__version__}). "
-                "Use --device cpu, or install a CUDA build of torch on a GPU machine."
-            )
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ConfigError(
-                f"device={spec!r}: only {torch.cuda.device_count()} CUDA device(s) are visible."
-            )
-    return device
-
-
-def check_precision(precision: str, device: Any) -> str:
-    """Validate ``precision`` for ``device`` and return it.
-
-    Raises:
-        ConfigError: for an unknown precision, or ``fp16`` on the CPU (use ``bf16`` there).
-    """
-    check_choice("precision", precision, PRECISIONS)
-    if precision == "fp16" and getattr(device, "type", str(device)) == "cpu":
-        raise ConfigError("precision='fp16' needs a CUDA device; on the CPU use bf16 or fp32.")
-    return precision
-
-
-@contextlib.contextmanager
-def autocast(device: Any, precision: str) -> Iterator[None]:
-    """``torch.autocast`` for ``precision`` on ``device``'s type; a no-op for ``fp32``."""
-    if precision == "fp32":
-        yield
-        return
-    import torch
-
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    with torch.autocast(device_type=getattr(device, "type", str(device)), dtype=dtype):
-        yield
 
 
 def resolve_progress(progress: bool | None) -> bool:
@@ -143,7 +86,7 @@ class RunConfig:
     def torch_device(self) -> Any:
         """The resolved ``torch.device`` (see :func:`resolve_device`), with the precision checked."""
         device = resolve_device(self.device)
-        check_precision(self.precision, device)
+        resolve_precision(self.precision, device)
         return device
 
     @property

@@ -23,7 +23,6 @@ from typing import Any, ClassVar, Protocol
 import gymnasium as gym
 import numpy as np
 from rlft.agents.config import AgentChoice, EnvConfig, RunConfig, autocast, provenance
-from rlft.agents.encode_cache import cache_frozen_text
 from rlft.agents.policy_io import check_policy_fits, load_agent_policy, resolve_env
 from rlft.demos.envs import make_env
 from rlft.errors import check_float, check_int
@@ -141,7 +140,8 @@ class PolicyAgent:
         self.deterministic = deterministic
         self.precision = precision
         self._generator: Any = None
-        cache_frozen_text(policy)
+        if hasattr(policy, "cache_frozen_encodings"):
+            policy.cache_frozen_encodings()
 
     def reset(self, env: gym.Env, seed: int) -> None:
         """Reseed the sampling generator from the episode seed."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rlft.agents.algorithms import ALGORITHMS, make_ppo, use_maskable
 from rlft.agents.anchor import ANCHORS, AnchorHook
 from rlft.agents.checkpoint import (
     latest_checkpoint,
@@ -27,7 +28,6 @@ from rlft.agents.checkpoint import (
     save_checkpoint,
 )
 from rlft.agents.config import EnvConfig, PolicySpec, TrainConfig, autocast, check_resume_config
-from rlft.agents.encode_cache import cache_frozen_text
 from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
 from rlft.agents.policy_io import (
     build_agent_policy,
@@ -43,9 +43,6 @@ from rlft.errors import ConfigError, atomic_dir, check_choice, check_float, chec
 __all__ = ["ALGORITHMS", "RLConfig", "RLResult", "train_rl"]
 
 logger = logging.getLogger(__name__)
-
-ALGORITHMS: tuple[str, ...] = ("auto", "ppo", "maskable_ppo")
-"""``auto``: MaskablePPO for web environments (admissible-command masks), PPO for tabletop."""
 
 
 @dataclass
@@ -164,7 +161,6 @@ def train_rl(config: RLConfig) -> RLResult:
 
     """
     import torch
-    from rlft.policies.sb3 import make_ppo
 
     t0 = time.perf_counter()
     config.validate()
@@ -191,7 +187,7 @@ def train_rl(config: RLConfig) -> RLResult:
         policy = build_agent_policy(
             fields.pop("backbone"), fields.pop("finetune"), fields, obs_space, act_space
         ).to(device)
-    cache_frozen_text(policy)
+    policy.cache_frozen_encodings()
     demos = load_demos(config.anchor_dataset).transitions() if config.anchor == "bc" else []
     reference = (
         load_agent_policy(config.policy, obs_space, act_space, device=device)
@@ -205,7 +201,7 @@ def train_rl(config: RLConfig) -> RLResult:
     model = make_ppo(
         policy,
         vec_env,
-        maskable=_maskable(config.algorithm, policy),
+        maskable=use_maskable(config.algorithm, policy),
         seed=config.seed,
         device=device,
         learning_rate=config.lr,
@@ -278,15 +274,6 @@ def _tensorboard_logger(folder: Path, purge_step: int) -> Any:
             self._is_closed = False
 
     return Logger(folder=str(folder), output_formats=[PurgingTensorBoard()])
-
-
-def _maskable(algorithm: str, policy: Any) -> bool:
-    """MaskablePPO for web policies under ``auto``; tabletop policies have no candidate masks."""
-    if algorithm == "auto":
-        return policy.interface.kind == "web"
-    if algorithm == "maskable_ppo" and policy.interface.kind != "web":
-        raise ConfigError("maskable_ppo needs a web environment (admissible-command masks); use ppo.")
-    return algorithm == "maskable_ppo"
 
 
 def _make_vec_env(config: RLConfig, env: dict[str, Any], policy: Any, seed: int) -> Any:

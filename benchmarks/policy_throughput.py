@@ -1,4 +1,4 @@
-"""Policy throughput on CPU for every embedded backbone (and the tiny ones): prints one JSON line each.
+"""Policy throughput for every embedded backbone (and the tiny ones): prints one JSON line each.
 
 Figures per backbone (on real env observations: WebShop for text backbones, the tabletop env for
 vision ones):
@@ -8,6 +8,7 @@ vision ones):
 
 Usage:
   python benchmarks/policy_throughput.py --threads 1 [--backbones minilm smollm2-135m ...] [--repeats 3]
+      [--device auto|cpu|cuda[:N]] [--precision fp32|bf16|fp16]
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 import rlft
 import torch
 from rlft.errors import ConfigError
-from rlft.policies import PolicyConfig, build_policy
+from rlft.policies import PRECISIONS, PolicyConfig, autocast, build_policy
 
 EMBEDDED = ["minilm", "smollm2-135m", "efficientnet-lite0", "minilm+efficientnet"]
 WEB_BACKBONES = {"minilm", "smollm2-135m", "tiny-bert", "tiny-gpt2"}
@@ -64,20 +65,46 @@ def _best(fn, repeats: int) -> float:
     return min(times)
 
 
-def measure(backbone: str, finetune: str, repeats: int, max_obs_tokens: int) -> dict:
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(
+    backbone: str,
+    finetune: str,
+    repeats: int,
+    max_obs_tokens: int,
+    device: str = "cpu",
+    precision: str = "fp32",
+) -> dict:
     env = _env(backbone)
     config = PolicyConfig(backbone=backbone, finetune=finetune, max_obs_tokens=max_obs_tokens)
+    spaces = (env.observation_space, env.action_space)
     start = time.perf_counter()
     try:
-        policy = build_policy(config, env.observation_space, env.action_space)
+        policy = build_policy(config, *spaces, device=device, progress=False)
     except ConfigError:  # no LoRA targets (efficientnet-lite0): measure it frozen
         finetune = "frozen"
-        policy = build_policy(replace(config, finetune=finetune), env.observation_space, env.action_space)
+        policy = build_policy(replace(config, finetune=finetune), *spaces, device=device, progress=False)
     build_s = time.perf_counter() - start
+    with autocast(policy.device, precision):
+        return _timings(policy, env, backbone, finetune, repeats, build_s, precision)
+
+
+def _timings(
+    policy: torch.nn.Module,
+    env: gym.Env,
+    backbone: str,
+    finetune: str,
+    repeats: int,
+    build_s: float,
+    precision: str,
+) -> dict:
     obs, actions = _observations(env, 32)
     policy.act(obs[0])  # warm-up
-    b1 = _best(lambda: policy.act(obs[0]), repeats)
-    b32 = _best(lambda: policy.act_batch(obs), repeats)
+    b1 = _best(lambda: (policy.act(obs[0]), _sync(policy.device)), repeats)
+    b32 = _best(lambda: (policy.act_batch(obs), _sync(policy.device)), repeats)
     policy.train()
     optimizer = torch.optim.Adam(policy.trainable_parameters(), lr=1e-4)
     batch = slice(0, 8)
@@ -92,6 +119,7 @@ def measure(backbone: str, finetune: str, repeats: int, max_obs_tokens: int) -> 
         optimizer.zero_grad()
         (-log_prob.mean()).backward()
         optimizer.step()
+        _sync(policy.device)
 
     train_step()
     train = _best(train_step, repeats)
@@ -101,6 +129,8 @@ def measure(backbone: str, finetune: str, repeats: int, max_obs_tokens: int) -> 
         "head": policy.head_kind,
         "finetune": finetune,
         "threads": torch.get_num_threads(),
+        "device": str(policy.device),
+        "precision": precision,
         "parameters": policy.num_parameters(),
         "trainable_parameters": policy.num_trainable_parameters(),
         "build_s": round(build_s, 2),
@@ -122,11 +152,16 @@ def main() -> None:
     parser.add_argument("--finetune", default="lora", choices=["frozen", "lora", "full"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-obs-tokens", type=int, default=256)
+    parser.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS)
     args = parser.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     for backbone in args.backbones:
-        print(json.dumps(measure(backbone, args.finetune, args.repeats, args.max_obs_tokens)), flush=True)
+        result = measure(
+            backbone, args.finetune, args.repeats, args.max_obs_tokens, args.device, args.precision
+        )
+        print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

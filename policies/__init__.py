@@ -10,9 +10,12 @@ Typical use::
                           env.action_space)
     action = policy.act(obs)                       # a command string (web) / float32 array (tabletop)
     log_prob, entropy, value = policy.evaluate_actions(obs_batch, actions)
-    policy.save("ckpt/"); policy = load_policy("ckpt/")
+    policy.save_pretrained("ckpt/"); policy = AgentPolicy.from_pretrained("ckpt/", device="auto")
 
-The SB3 bridge lives in :mod:`rlft.policies.sb3`.
+``build_policy`` returns the class of the environment's family (:class:`WebPolicy`,
+:class:`TabletopPolicy`, both :class:`AgentPolicy`). Devices and precision: :func:`resolve_device`,
+:func:`resolve_precision`, :func:`autocast`. The SB3 policy classes live in :mod:`rlft.policies.sb3`.
+A missing ``train`` extra (torch, transformers, ...) raises :class:`~rlft.errors.DependencyError`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from rlft.errors import DependencyError, extra_hint
 from rlft.policies.config import FINETUNE_MODES, HEADS, PolicyConfig
+from rlft.policies.device import DEVICES, PRECISIONS, autocast, resolve_device, resolve_precision
 from rlft.policies.registry import (
     ENTRY_POINT_GROUP,
     MODALITIES,
@@ -34,19 +39,31 @@ from rlft.policies.registry import (
 
 if TYPE_CHECKING:
     from rlft.policies.backbone import Backbone, TextVisionPair
-    from rlft.policies.checkpoint import load_policy
     from rlft.policies.finetune import apply_finetune
     from rlft.policies.interface import EnvInterface, detect_interface
-    from rlft.policies.policy import AgentPolicy, build_policy, set_torch_threads
+    from rlft.policies.policy import (
+        POLICY_FAMILIES,
+        AgentPolicy,
+        build_policy,
+        load_policy,
+        policy_class,
+        set_torch_threads,
+    )
+    from rlft.policies.tabletop import TabletopPolicy
+    from rlft.policies.web import WebPolicy
 
 # name -> module that defines it (imported on first access because it needs torch)
 _LAZY: dict[str, str] = {
     "Backbone": "rlft.policies.backbone",
     "TextVisionPair": "rlft.policies.backbone",
     "AgentPolicy": "rlft.policies.policy",
+    "POLICY_FAMILIES": "rlft.policies.policy",
+    "WebPolicy": "rlft.policies.web",
+    "TabletopPolicy": "rlft.policies.tabletop",
     "build_policy": "rlft.policies.policy",
+    "load_policy": "rlft.policies.policy",
+    "policy_class": "rlft.policies.policy",
     "set_torch_threads": "rlft.policies.policy",
-    "load_policy": "rlft.policies.checkpoint",
     "apply_finetune": "rlft.policies.finetune",
     "EnvInterface": "rlft.policies.interface",
     "detect_interface": "rlft.policies.interface",
@@ -55,29 +72,45 @@ _LAZY: dict[str, str] = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        try:
+            module = importlib.import_module(_LAZY[name])
+        except ImportError as exc:
+            missing = getattr(exc, "name", None) or "torch"
+            raise DependencyError(
+                f"rlft.policies.{name} needs {missing}, which is not installed.{extra_hint(missing)}"
+            ) from exc
+        return getattr(module, name)
     raise AttributeError(f"module 'rlft.policies' has no attribute {name!r}")
 
 
 __all__ = [
+    "DEVICES",
     "ENTRY_POINT_GROUP",
     "FINETUNE_MODES",
     "HEADS",
     "MODALITIES",
+    "POLICY_FAMILIES",
+    "PRECISIONS",
     "AgentPolicy",
     "Backbone",
     "BackboneEntry",
     "EnvInterface",
     "PolicyConfig",
+    "TabletopPolicy",
     "TextVisionPair",
+    "WebPolicy",
     "apply_finetune",
+    "autocast",
     "build_policy",
     "detect_interface",
     "list_backbones",
     "load_backbone",
     "load_policy",
+    "policy_class",
     "register_backbone",
     "reload_entry_points",
+    "resolve_device",
+    "resolve_precision",
     "set_torch_threads",
     "unregister_backbone",
 ]

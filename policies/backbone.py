@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from rlft.errors import ConfigError
-from rlft.policies.registry import MODALITIES
+from rlft.policies.modalities import MODALITIES, TEXT_MODALITIES, VISION_MODALITIES
 from torch import nn
 
 _REQUIRED: dict[str, tuple[str, ...]] = {
@@ -33,11 +33,14 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "vision_language": ("encode_text", "encode_image"),
 }
 
-TEXT_MODALITIES: tuple[str, ...] = ("text", "causal_lm", "vision_language")
-"""Modalities whose backbones can encode text."""
-
-VISION_MODALITIES: tuple[str, ...] = ("vision", "vision_language")
-"""Modalities whose backbones can encode images."""
+__all__ = [
+    "TEXT_MODALITIES",
+    "VISION_MODALITIES",
+    "Backbone",
+    "TextVisionPair",
+    "last_token",
+    "mean_pool",
+]
 
 
 class Backbone(nn.Module):
@@ -53,6 +56,8 @@ class Backbone(nn.Module):
         spec: The spec it was loaded from (set by :func:`~rlft.policies.load_backbone`).
         hidden_size: Size of the vectors :meth:`encode_text` returns.
         vision_channels: Channels of the feature map :meth:`encode_image` returns.
+        max_positions: Longest token sequence :meth:`encode_text` accepts (a Hugging Face model's
+            ``max_position_embeddings``); ``None`` when unbounded. Policies cap their token budgets at it.
     """
 
     modality: ClassVar[str]
@@ -60,6 +65,7 @@ class Backbone(nn.Module):
     spec: str = ""
     hidden_size: int = 0
     vision_channels: int = 0
+    max_positions: int | None = None
 
     def __init_subclass__(cls, abstract: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -225,6 +231,7 @@ class TextVisionPair(Backbone):
         self.vision = vision
         self.hidden_size = text.hidden_size
         self.vision_channels = vision.vision_channels
+        self.max_positions = text.max_positions
 
     @property
     def lora_targets(self) -> tuple[str, ...]:  # type: ignore[override]

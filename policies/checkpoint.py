@@ -12,15 +12,23 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
-from rlft.errors import CheckpointError, RlftError
+from rlft.errors import CheckpointError, RlftError, atomic_write_text
 from rlft.policies.config import PolicyConfig
 from rlft.policies.interface import EnvInterface
 
-if TYPE_CHECKING:
-    from rlft.policies.policy import AgentPolicy
+__all__ = [
+    "CONFIG_FILE",
+    "WEIGHTS_FILE",
+    "Checkpointable",
+    "fingerprint",
+    "read_checkpoint",
+    "read_checkpoint_config",
+    "restore_tensors",
+    "save_policy",
+]
 
 FORMAT = "rlft-policy"
 FORMAT_VERSION = 1
@@ -28,7 +36,20 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 
 
-def _named_tensors(policy: AgentPolicy) -> dict[str, torch.Tensor]:
+class Checkpointable(Protocol):
+    """What a checkpoint reads from a policy (an :class:`~rlft.policies.AgentPolicy`)."""
+
+    config: PolicyConfig
+    interface: EnvInterface
+    head_kind: str
+
+    def named_parameters(self) -> Any: ...  # noqa: D102
+    def named_buffers(self) -> Any: ...  # noqa: D102
+    def state_dict(self) -> dict[str, Any]: ...  # noqa: D102
+    def parameters(self) -> Any: ...  # noqa: D102
+
+
+def _named_tensors(policy: Checkpointable) -> dict[str, torch.Tensor]:
     """Parameters (tied weights once) and persistent buffers, by state-dict name."""
     tensors = dict(policy.named_parameters())
     state_names = set(policy.state_dict().keys())
@@ -52,7 +73,7 @@ def fingerprint(tensors: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def save_policy(policy: AgentPolicy, directory: str | Path, include_frozen: bool = False) -> Path:
+def save_policy(policy: Checkpointable, directory: str | Path, include_frozen: bool = False) -> Path:
     """Write ``policy`` to ``directory`` (created if missing); returns the directory."""
     from safetensors.torch import save_file
 
@@ -71,12 +92,12 @@ def save_policy(policy: AgentPolicy, directory: str | Path, include_frozen: bool
         "head_kind": policy.head_kind,
         "stored_tensors": sorted(stored),
         "frozen_fingerprint": fingerprint(frozen),
-        "num_parameters": policy.num_parameters(),
-        "num_trainable_parameters": policy.num_trainable_parameters(),
+        "num_parameters": sum(p.numel() for p in policy.parameters()),
+        "num_trainable_parameters": sum(p.numel() for p in policy.parameters() if p.requires_grad),
     }
     # Write the weights first and the config last: a directory with a config.json is complete.
     save_file(stored, str(directory / WEIGHTS_FILE), metadata={"format": FORMAT})
-    (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+    atomic_write_text(directory / CONFIG_FILE, json.dumps(meta, indent=2, sort_keys=True))
     return directory
 
 
@@ -89,7 +110,8 @@ def read_checkpoint_config(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
         raise CheckpointError(
-            f"No {CONFIG_FILE} in {directory}: not an rlft policy checkpoint (see AgentPolicy.save)."
+            f"No {CONFIG_FILE} in {directory}: not an rlft policy checkpoint "
+            "(see AgentPolicy.save_pretrained)."
         )
     try:
         meta = json.loads(path.read_text())
@@ -104,24 +126,24 @@ def read_checkpoint_config(directory: str | Path) -> dict[str, Any]:
     return meta
 
 
-def load_policy(directory: str | Path, device: str | torch.device = "cpu") -> AgentPolicy:
-    """Rebuild a policy saved with :meth:`AgentPolicy.save` (exact round-trip; nothing is unpickled).
+def read_checkpoint(directory: str | Path) -> tuple[PolicyConfig, EnvInterface, dict[str, Any], dict]:
+    """Read a checkpoint without building the policy: ``(config, interface, meta, stored_tensors)``.
 
     Raises:
-        CheckpointError: for missing/corrupt files, tensors that do not fit the rebuilt policy, or frozen
-            backbone weights that differ from those the checkpoint was trained on.
+        CheckpointError: for missing/corrupt files or a config that does not list the stored tensors.
     """
-    from rlft.policies.policy import build_policy_for_interface
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     directory = Path(directory)
     meta = read_checkpoint_config(directory)
     try:
+        missing = [key for key in ("head_kind", "frozen_fingerprint") if key not in meta]
+        if missing:
+            raise KeyError(missing[0])
         config = PolicyConfig.from_dict(meta["policy_config"])
         interface = EnvInterface.from_dict(meta["interface"])
         stored_names = set(meta["stored_tensors"])
-        expected_fingerprint = meta["frozen_fingerprint"]
     except (KeyError, TypeError, RlftError) as exc:
         raise CheckpointError(f"{directory / CONFIG_FILE} is incomplete or invalid: {exc}") from exc
     weights_path = directory / WEIGHTS_FILE
@@ -133,8 +155,16 @@ def load_policy(directory: str | Path, device: str | torch.device = "cpu") -> Ag
         raise CheckpointError(f"{weights_path} is corrupt: {exc}") from exc
     if set(stored) != stored_names:
         raise CheckpointError(f"{weights_path} does not hold the tensors listed in {CONFIG_FILE}.")
+    return config, interface, meta, stored
 
-    policy = build_policy_for_interface(config, interface)
+
+def restore_tensors(policy: Checkpointable, meta: dict[str, Any], stored: dict[str, torch.Tensor]) -> None:
+    """Copy the stored tensors into a policy rebuilt from the checkpoint's config (in place).
+
+    Raises:
+        CheckpointError: for a different head, tensors that do not fit the rebuilt policy, or frozen
+            backbone weights that differ from those the checkpoint was trained on.
+    """
     if policy.head_kind != meta.get("head_kind"):
         raise CheckpointError(f"Checkpoint head {meta.get('head_kind')!r} rebuilt as {policy.head_kind!r}.")
     tensors = _named_tensors(policy)
@@ -142,10 +172,10 @@ def load_policy(directory: str | Path, device: str | torch.device = "cpu") -> Ag
     if unknown:
         raise CheckpointError(f"Checkpoint tensors {unknown[:3]} do not exist in the rebuilt policy.")
     frozen = {n: t for n, t in tensors.items() if n not in stored}
-    if fingerprint(frozen) != expected_fingerprint:
+    if fingerprint(frozen) != meta["frozen_fingerprint"]:
         raise CheckpointError(
-            f"The frozen weights of backbone {config.backbone!r} differ from those this checkpoint was "
-            "trained with (the backbone files changed). Save with include_frozen=True to make "
+            f"The frozen weights of backbone {policy.config.backbone!r} differ from those this checkpoint "
+            "was trained with (the backbone files changed). Save with include_frozen=True to make "
             "checkpoints self-contained."
         )
     with torch.no_grad():
@@ -156,4 +186,3 @@ def load_policy(directory: str | Path, device: str | torch.device = "cpu") -> Ag
                     f"Tensor {name}: checkpoint shape {tuple(value.shape)} != policy {tuple(target.shape)}."
                 )
             target.copy_(value)
-    return policy.to(device)

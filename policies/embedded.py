@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -73,7 +74,7 @@ def smollm2_folder() -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     logger.info("converting %s to a Hugging Face folder in %s (once, ~30 s)", SMOLLM2_GGUF, target)
-    model = AutoModelForCausalLM.from_pretrained(str(package), gguf_file=SMOLLM2_GGUF)
+    model: Any = AutoModelForCausalLM.from_pretrained(str(package), gguf_file=SMOLLM2_GGUF)
     tokenizer = AutoTokenizer.from_pretrained(str(package), gguf_file=SMOLLM2_GGUF)
     # The weights are dequantised already; without this save_pretrained would record a GGUF quantizer.
     model.hf_quantizer = None

@@ -49,7 +49,7 @@ def apply_finetune(
         )
         config = LoraConfig(
             r=rank,
-            lora_alpha=alpha,
+            lora_alpha=alpha,  # type: ignore[arg-type]  # peft accepts float scales
             lora_dropout=dropout,
             target_modules=list(targets),
             fan_in_fan_out=transposed,

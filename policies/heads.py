@@ -46,12 +46,14 @@ class TextScorerHead(nn.Module):
         """Return ``(logits [B, K], value [B])`` for a web batch."""
         obs_h = backbone.encode_text(batch["obs_ids"], batch["obs_mask"])
         valid = batch["cand_valid"]
-        logits = torch.full(valid.shape, NEG_INF, dtype=obs_h.dtype, device=obs_h.device)
+        logits = torch.full(valid.shape, NEG_INF, dtype=torch.float32, device=obs_h.device)
         if valid.any():
             cand_h = backbone.encode_text(batch["cand_ids"][valid], batch["cand_mask"][valid])
             o = self.obs_proj(obs_h).unsqueeze(1).expand(-1, valid.shape[1], -1)[valid]
             c = self.cand_proj(cand_h)
-            logits = logits.masked_scatter(valid, self.scorer(torch.cat([o, c, o * c], dim=-1)).squeeze(-1))
+            scores = self.scorer(torch.cat([o, c, o * c], dim=-1)).squeeze(-1)
+            # Under mixed precision the scores may be half precision; the logits stay float32.
+            logits = logits.masked_scatter(valid, scores.to(logits.dtype))
         return logits, self.value_head(obs_h).squeeze(-1)
 
 

@@ -7,13 +7,16 @@ Hugging Face cache raises :class:`~rlft.errors.DependencyError` saying so.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812
-from rlft.errors import ConfigError, DependencyError
+from rlft.errors import ConfigError, DependencyError, ModalityError, require
 from rlft.policies.backbone import Backbone, last_token, mean_pool
 from torch import nn
 
@@ -29,6 +32,16 @@ LORA_TARGET_CANDIDATES: tuple[tuple[str, ...], ...] = (
     ("q_lin", "v_lin"),
     ("q", "v"),
 )
+
+TOKENIZER_FILES: tuple[str, ...] = (
+    "tokenizer.json",
+    "vocab.txt",
+    "vocab.json",
+    "tokenizer.model",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+)
+"""Files of which a model folder must hold at least one for its tokenizer to be real."""
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -55,6 +68,56 @@ def _ensure_pad_token(tokenizer: Any) -> Any:
     return tokenizer
 
 
+@contextlib.contextmanager
+def hf_progress_bars(enabled: bool = True) -> Iterator[None]:
+    """Show (``True``) or hide Hugging Face's weight-loading progress bars and load reports in the block.
+
+    Hidden, transformers' progress bars are disabled and its log level raised to errors; the previous
+    settings are restored on exit. transformers is only imported when output is hidden.
+    """
+    if enabled:
+        yield
+        return
+    hf_logging = require("transformers", "Hugging Face backbones").utils.logging
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def max_positions(config: Any) -> int | None:
+    """The longest token sequence a Hugging Face text config accepts (``None`` when it does not say)."""
+    for name in ("max_position_embeddings", "n_positions"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _check_tokenizer(spec: str, path: str, tokenizer: Any) -> Any:
+    """Refuse a tokenizer built without vocabulary files (transformers then makes a specials-only one).
+
+    Raises:
+        ConfigError: naming the files the folder lacks.
+    """
+    folder = Path(path)
+    has_files = not folder.is_dir() or any((folder / name).is_file() for name in TOKENIZER_FILES)
+    specials = set(getattr(tokenizer, "all_special_tokens", ()))
+    if not has_files or len(tokenizer) <= len(specials):
+        raise ConfigError(
+            f"{spec} has no tokenizer (the folder lacks {', '.join(TOKENIZER_FILES[:3])}, ...; a tokenizer "
+            f"built without them knows only {len(tokenizer)} tokens). Save the tokenizer next to the model: "
+            "tokenizer.save_pretrained(folder)."
+        )
+    return tokenizer
+
+
 def _missing(spec: str, exc: Exception) -> DependencyError:
     return DependencyError(
         f"Could not load Hugging Face model {spec!r}: {str(exc).rstrip('.')}. rlft never downloads at run "
@@ -66,8 +129,10 @@ class HFEncoderBackbone(Backbone):
     """A Hugging Face encoder (BERT, MiniLM, RoBERTa, ...): mean-pooled last hidden states."""
 
     modality = "text"
+    model: Any
+    """The Hugging Face model (a ``PreTrainedModel``)."""
 
-    def __init__(self, model: nn.Module, tokenizer: Any) -> None:
+    def __init__(self, model: Any, tokenizer: Any) -> None:
         super().__init__()
         # Mean pooling never reads BERT's pooler; dropping it also drops weights that checkpoints
         # without a pooler would initialise at random (and that would break checkpoint fingerprints).
@@ -76,6 +141,7 @@ class HFEncoderBackbone(Backbone):
         self.model = model
         self._tokenizer = tokenizer
         self.hidden_size = int(model.config.hidden_size)
+        self.max_positions = max_positions(model.config)
         self.lora_targets = detect_lora_targets(model)
 
     @property
@@ -97,12 +163,15 @@ class HFCausalLMBackbone(Backbone):
     """
 
     modality = "causal_lm"
+    model: Any
+    """The Hugging Face model (a ``PreTrainedModel``)."""
 
-    def __init__(self, model: nn.Module, tokenizer: Any) -> None:
+    def __init__(self, model: Any, tokenizer: Any) -> None:
         super().__init__()
         self.model = model
         self._tokenizer = _ensure_pad_token(tokenizer)
         self.hidden_size = int(model.config.hidden_size)
+        self.max_positions = max_positions(model.config)
         self.lora_targets = detect_lora_targets(model)
         params = inspect.signature(model.base_model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
@@ -163,14 +232,19 @@ class ClipBackbone(Backbone):
     """Hugging Face CLIP: the text tower's pooled output and the vision tower's patch-token map."""
 
     modality = "vision_language"
+    pixel_mean: torch.Tensor
+    pixel_std: torch.Tensor
+    model: Any
+    """The Hugging Face model (a ``PreTrainedModel``)."""
 
-    def __init__(self, model: nn.Module, tokenizer: Any) -> None:
+    def __init__(self, model: Any, tokenizer: Any) -> None:
         super().__init__()
         self.model = model
         self._tokenizer = _ensure_pad_token(tokenizer)
         self.hidden_size = int(model.config.text_config.hidden_size)
         self.vision_channels = int(model.config.vision_config.hidden_size)
         self.image_size = int(model.config.vision_config.image_size)
+        self.max_positions = max_positions(model.config.text_config)
         self.lora_targets = detect_lora_targets(model)
         self.register_buffer("pixel_mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
@@ -202,23 +276,31 @@ def _is_causal(config: Any) -> bool:
     return bool(getattr(config, "is_decoder", False))
 
 
+def _hf_config(spec: str, path: str) -> Any:
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise _missing(spec, exc) from exc
+
+
 def load_hf(path: str, **kwargs: Any) -> Backbone:
     """``hf:<id-or-path>``: an encoder or a causal LM (detected from the config's architectures), or CLIP.
 
     Args:
-        path: A local folder (``save_pretrained`` output) or a hub id already in the local cache.
+        path: A local folder (``save_pretrained`` output of the model *and* its tokenizer) or a hub id
+            already in the local cache.
         **kwargs: Passed to ``from_pretrained`` (for example ``torch_dtype``).
 
     Raises:
         DependencyError: when the model cannot be found offline.
-        ConfigError: for encoder-decoder models, which rlft does not support.
+        ConfigError: for encoder-decoder models, which rlft does not support, or a folder without
+            tokenizer files.
     """
-    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
-    try:
-        config = AutoConfig.from_pretrained(path, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise _missing(path, exc) from exc
+    config = _hf_config(f"hf:{path}", path)
     if config.model_type == "clip":
         return load_clip(path, **kwargs)
     if getattr(config, "is_encoder_decoder", False):
@@ -226,14 +308,16 @@ def load_hf(path: str, **kwargs: Any) -> Backbone:
             f"hf:{path} is an encoder-decoder ({config.model_type}); rlft supports encoders and causal LMs."
         )
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        tokenizer = _check_tokenizer(
+            f"hf:{path}", path, AutoTokenizer.from_pretrained(path, local_files_only=True)
+        )
         if _is_causal(config):
             return HFCausalLMBackbone(
                 AutoModelForCausalLM.from_pretrained(path, local_files_only=True, **kwargs), tokenizer
             )
         return HFEncoderBackbone(AutoModel.from_pretrained(path, local_files_only=True, **kwargs), tokenizer)
     except OSError as exc:
-        raise _missing(path, exc) from exc
+        raise _missing(f"hf:{path}", exc) from exc
 
 
 def load_clip(path: str, **kwargs: Any) -> ClipBackbone:
@@ -241,13 +325,23 @@ def load_clip(path: str, **kwargs: Any) -> ClipBackbone:
 
     Raises:
         DependencyError: when the model cannot be found offline.
+        ModalityError: when the folder holds another kind of model (its ``config.model_type``).
+        ConfigError: for a folder without tokenizer files.
     """
     from transformers import AutoTokenizer, CLIPModel
 
-    try:
-        return ClipBackbone(
-            CLIPModel.from_pretrained(path, local_files_only=True, **kwargs),
-            AutoTokenizer.from_pretrained(path, local_files_only=True),
+    config = _hf_config(f"clip:{path}", path)
+    if config.model_type != "clip":
+        raise ModalityError(
+            f"clip:{path} is a {config.model_type!r} model, not CLIP (config.model_type must be 'clip'); "
+            f"load it with hf:{path}, or pair it with a vision backbone ('hf:{path}+efficientnet-lite0')."
         )
+    try:
+        tokenizer = _check_tokenizer(
+            f"clip:{path}", path, AutoTokenizer.from_pretrained(path, local_files_only=True)
+        )
+        return ClipBackbone(CLIPModel.from_pretrained(path, local_files_only=True, **kwargs), tokenizer)
     except (OSError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
         raise _missing(f"clip:{path}", exc) from exc

@@ -13,14 +13,18 @@ Web arrays (K candidates, Lp observation tokens, Lc command tokens):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+from rlft.errors import ModalityError
 from rlft.policies.backbone import TEXT_MODALITIES, Backbone
 from rlft.policies.config import PolicyConfig
 from rlft.policies.interface import EnvInterface
+
+logger = logging.getLogger(__name__)
 
 PROMPT_SUFFIX = "\nNext action:"
 """Ends every causal-LM prompt; commands follow it after a space."""
@@ -57,14 +61,38 @@ def _pad_rows(
     return ids, mask
 
 
+def capped_tokens(field: str, value: int, backbone: Backbone, reserved: int = 0) -> int:
+    """``value`` capped at what the backbone's text stream accepts (``max_positions - reserved``).
+
+    A Hugging Face model cannot embed positions beyond its ``max_position_embeddings``; longer token
+    budgets would fail in the first forward pass, so they are capped here (and the cap is logged).
+    """
+    limit = backbone.max_positions
+    if limit is None or value + reserved <= limit:
+        return value
+    capped = max(limit - reserved, 1)
+    logger.warning(
+        "%s=%d exceeds what backbone %s accepts (%d positions%s); using %d",
+        field,
+        value,
+        backbone.spec or type(backbone).__name__,
+        limit,
+        f", {reserved} kept for the command" if reserved else "",
+        capped,
+    )
+    return capped
+
+
 class WebObservationEncoder:
     """Tokenizes web observations and their admissible commands with the backbone's tokenizer."""
 
     def __init__(self, backbone: Backbone, config: PolicyConfig, generative: bool) -> None:
         self.backbone = backbone
         self.generative = generative
-        self.obs_len = config.max_obs_tokens
-        self.cmd_len = config.max_command_tokens
+        self.cmd_len = capped_tokens("max_command_tokens", config.max_command_tokens, backbone)
+        # A causal LM reads the prompt and the command as one sequence.
+        reserved = self.cmd_len if generative else 0
+        self.obs_len = capped_tokens("max_obs_tokens", config.max_obs_tokens, backbone, reserved)
         tok = backbone.tokenizer
         self.pad_id = int(tok.pad_token_id) if tok is not None and tok.pad_token_id is not None else 0
         self.eos_id = tok.eos_token_id if tok is not None else None
@@ -155,11 +183,11 @@ class TabletopObservationEncoder:
 
     def __init__(self, backbone: Backbone, config: PolicyConfig, interface: EnvInterface) -> None:
         if interface.image_shape is None:
-            raise ValueError("a tabletop interface needs image_shape")
+            raise ModalityError("A tabletop interface needs image_shape (the image observation's shape).")
         self.backbone = backbone
         self.interface = interface
         self.image_shape = interface.image_shape
-        self.instr_len = config.max_instruction_tokens
+        self.instr_len = capped_tokens("max_instruction_tokens", config.max_instruction_tokens, backbone)
         self.reads_text = backbone.modality in TEXT_MODALITIES
 
     def observation_space(self, num_candidates: int | None = None) -> spaces.Dict:
@@ -182,10 +210,9 @@ class TabletopObservationEncoder:
         del num_candidates
         rgb = np.stack([np.asarray(o[self.interface.image_key], dtype=np.uint8) for o in observations])
         out: dict[str, np.ndarray] = {"rgb": np.ascontiguousarray(rgb.transpose(0, 3, 1, 2))}
-        if self.interface.has_depth:
-            depth = np.stack(
-                [np.asarray(o[self.interface.depth_key], dtype=np.float32) for o in observations]
-            )
+        depth_key = self.interface.depth_key
+        if self.interface.has_depth and depth_key is not None:
+            depth = np.stack([np.asarray(o[depth_key], dtype=np.float32) for o in observations])
             out["depth"] = np.nan_to_num(depth, nan=0.0, posinf=0.0, neginf=0.0)
         if self.reads_text:
             enc = self.backbone.tokenize(

@@ -1,4 +1,11 @@
-"""``AgentPolicy``: a backbone plus an adapter head that acts in rlft environments, and ``build_policy``.
+"""``AgentPolicy``: a backbone plus an adapter head that acts in one rlft environment family.
+
+:class:`AgentPolicy` holds what every family shares (the tensor interface, log-probabilities,
+sampling, checkpoints, devices, the frozen-encoding cache). Each environment family has its own
+subclass that owns the observation encoder, the head choice, the action conversion and the SB3 action
+space and masks: :class:`~rlft.policies.web.WebPolicy` and
+:class:`~rlft.policies.tabletop.TabletopPolicy`. :data:`POLICY_FAMILIES` maps an
+:class:`~rlft.policies.EnvInterface` kind to its class; it is the only place the family is looked at.
 
 The policy is a plain ``nn.Module``. Its native interface works on raw observation dicts (variable-size
 candidate sets, command-string / float32-array actions); its tensor interface (:meth:`AgentPolicy.forward`
@@ -7,28 +14,54 @@ on encoded batches) is what the SB3 bridge calls. Both go through the same obser
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 import torch
 from gymnasium import spaces
-from rlft.errors import ConfigError, ModalityError
-from rlft.policies.backbone import TEXT_MODALITIES, VISION_MODALITIES, Backbone
+from rlft.errors import CheckpointError, ConfigError, LazyRegistry, ModalityError, UnknownNameError
+from rlft.policies.backbone import Backbone
+from rlft.policies.checkpoint import read_checkpoint, restore_tensors, save_policy
 from rlft.policies.config import PolicyConfig
+from rlft.policies.device import resolve_device
+from rlft.policies.encode_cache import FrozenTextCache, cache_frozen_text
 from rlft.policies.finetune import apply_finetune
-from rlft.policies.heads import GenerativeScorerHead, PickPlaceHead, TextScorerHead
+from rlft.policies.hf import hf_progress_bars
 from rlft.policies.interface import EnvInterface, detect_interface
-from rlft.policies.observations import TabletopObservationEncoder, WebObservationEncoder, commands_of
-from rlft.policies.registry import backbones_with_modality, load_backbone, spec_modality
+from rlft.policies.registry import load_backbone, spec_modality
 from torch import nn
+
+__all__ = [
+    "POLICY_FAMILIES",
+    "Action",
+    "AgentPolicy",
+    "Observation",
+    "build_policy",
+    "build_policy_for_interface",
+    "load_policy",
+    "policy_class",
+    "set_torch_threads",
+]
 
 logger = logging.getLogger(__name__)
 
 Observation = Mapping[str, Any]
 Action = str | np.ndarray
+P = TypeVar("P", bound="AgentPolicy")
+
+
+class ObservationEncoder(Protocol):
+    """Raw observations -> fixed-shape arrays (see :mod:`rlft.policies.observations`)."""
+
+    def encode(
+        self, observations: Sequence[Observation], num_candidates: int | None = None
+    ) -> dict[str, np.ndarray]: ...
+
+    def observation_space(self, num_candidates: int) -> spaces.Dict: ...
 
 
 def set_torch_threads(num_threads: int | None) -> None:
@@ -41,26 +74,24 @@ def set_torch_threads(num_threads: int | None) -> None:
         torch.set_num_threads(int(num_threads))
 
 
-def _grid_centers(n: int) -> np.ndarray:
-    return (-1.0 + (2.0 * np.arange(n) + 1.0) / n).astype(np.float32)
-
-
-def _bin(values: np.ndarray, n: int) -> np.ndarray:
-    values = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=1.0, neginf=-1.0)
-    return np.clip(np.floor((np.clip(values, -1.0, 1.0) + 1.0) / 2.0 * n), 0, n - 1).astype(np.int64)
-
-
 class AgentPolicy(nn.Module):
-    """A pretrained backbone with an adapter head, acting in one environment family.
+    """A pretrained backbone with an adapter head, acting in one environment family (base class).
 
-    Build with :func:`build_policy` (or :func:`~rlft.policies.load_policy`). Attributes: ``config``
-    (:class:`PolicyConfig`), ``interface`` (:class:`EnvInterface`), ``backbone``, ``head``, ``encoder``
-    (observation encoder), ``head_kind``.
+    Build with :func:`build_policy` (or :func:`load_policy` / :meth:`from_pretrained`); the class
+    returned is the family's subclass. Attributes: ``config`` (:class:`PolicyConfig`), ``interface``
+    (:class:`EnvInterface`), ``backbone``, ``head``, ``encoder`` (observation encoder), ``head_kind``,
+    ``action_nvec`` (the ``MultiDiscrete`` sizes of the action, ``None`` for a single categorical over
+    candidates).
 
-    Actions: web actions are command strings chosen among ``obs["admissible_commands"]``; tabletop
-    actions are float32 ``[pick_x, pick_y, pick_yaw, place_x, place_y, place_yaw]`` in [-1, 1], the centre
-    of a grid cell / yaw bin (``action_nvec`` gives the discrete view ``[G*G, R, G*G, R]``).
+    A family subclass sets ``family`` (the :class:`EnvInterface` kind it serves) and implements
+    :meth:`choose_head`, :meth:`build_head`, :meth:`make_encoder`, :meth:`action_to_index`,
+    :meth:`index_to_action`, :meth:`sb3_action_space` and :meth:`sb3_action_masks`.
     """
+
+    family: ClassVar[str] = ""
+    """The environment family (``EnvInterface.kind``) this class serves."""
+    supports_action_masks: ClassVar[bool] = False
+    """Whether :meth:`sb3_action_masks` can rule actions out (MaskablePPO is useful)."""
 
     def __init__(
         self,
@@ -71,19 +102,79 @@ class AgentPolicy(nn.Module):
         head_kind: str,
     ) -> None:
         super().__init__()
+        if interface.kind != self.family:
+            raise ModalityError(
+                f"{type(self).__name__} serves {self.family} environments, not {interface.kind}; "
+                "build policies with build_policy, which picks the class from the environment."
+            )
         self.config = config
         self.interface = interface
         self.backbone = backbone
         self.head = head
         self.head_kind = head_kind
-        if interface.kind == "web":
-            self.encoder: WebObservationEncoder | TabletopObservationEncoder = WebObservationEncoder(
-                backbone, config, generative=head_kind == "generative_scorer"
-            )
-        else:
-            self.encoder = TabletopObservationEncoder(backbone, config, interface)
-        g, r = config.grid_size, config.yaw_bins
-        self.action_nvec: list[int] | None = [g * g, r, g * g, r] if interface.kind == "tabletop" else None
+        self.action_nvec: list[int] | None = self.action_components()
+        self.encoder: ObservationEncoder = self.make_encoder()
+
+    # ------------------------------------------------------------------ what each family provides
+    @classmethod
+    def choose_head(cls, config: PolicyConfig, modality: str, spec: str) -> str:
+        """The head kind for a backbone of ``modality`` (``config.head`` resolved).
+
+        Raises:
+            ModalityError: when the backbone or the requested head does not fit this family.
+        """
+        raise NotImplementedError
+
+    @classmethod
+    def build_head(
+        cls, config: PolicyConfig, interface: EnvInterface, backbone: Backbone, head_kind: str
+    ) -> nn.Module:
+        """A freshly initialised head (called under the seeded RNG of :func:`build_policy_for_interface`)."""
+        raise NotImplementedError
+
+    def action_components(self) -> list[int] | None:
+        """Sizes of the action's categorical components (``MultiDiscrete``).
+
+        ``None`` (the default) means one categorical over a variable number of candidates.
+        """
+        return None
+
+    def make_encoder(self) -> ObservationEncoder:
+        """The observation encoder of this family (called once, in ``__init__``)."""
+        raise NotImplementedError
+
+    def action_to_index(self, obs: Observation, action: Action) -> int | np.ndarray:
+        """The discrete index of an env action (a candidate position, or per-component bins).
+
+        Raises:
+            ConfigError: when the action cannot be represented by the policy.
+        """
+        raise NotImplementedError
+
+    def index_to_action(self, obs: Observation, index: int | np.ndarray) -> Action:
+        """Inverse of :meth:`action_to_index`: the env action of a discrete index."""
+        raise NotImplementedError
+
+    def sb3_action_space(self, num_candidates: int) -> spaces.Space:
+        """The discrete action space of the SB3 view (``Discrete(K)`` or ``MultiDiscrete``)."""
+        raise NotImplementedError
+
+    def sb3_action_masks(self, obs: Observation, num_candidates: int) -> np.ndarray:
+        """MaskablePPO's valid actions for the raw observation ``obs`` (a flat bool array)."""
+        raise NotImplementedError
+
+    def unselectable_actions(self, obs: Observation, num_candidates: int) -> int:
+        """How many of ``obs``'s actions the SB3 view with ``num_candidates`` slots cannot select."""
+        del obs, num_candidates
+        return 0
+
+    def sb3_observation_space(self, num_candidates: int) -> spaces.Dict:
+        """The fixed-shape Box space of :meth:`encode_observations` with ``num_candidates`` slots."""
+        return self.encoder.observation_space(num_candidates)
+
+    def caches_text_encodings(self) -> bool:
+        """Whether the head reads ``backbone.encode_text`` output on its own (so it may be memoised)."""
+        return True
 
     # ------------------------------------------------------------------ modes and sizes
     def train(self, mode: bool = True) -> AgentPolicy:
@@ -113,6 +204,25 @@ class AgentPolicy(nn.Module):
         """The parameters to optimise (frozen backbone weights excluded)."""
         return [p for p in self.parameters() if p.requires_grad]
 
+    @property
+    def backbone_is_frozen(self) -> bool:
+        """True when no backbone parameter trains (``finetune="frozen"``)."""
+        return not any(p.requires_grad for p in self.backbone.parameters())
+
+    def cache_frozen_encodings(self, max_entries: int = 100_000) -> FrozenTextCache | None:
+        """Memoise the frozen backbone's text encodings (see :mod:`rlft.policies.encode_cache`).
+
+        Only a frozen backbone computes a fixed function, so only then is anything cached; LoRA / full
+        fine-tuning and heads that do not read ``encode_text`` alone (the generative scorer) are left
+        as they are. Idempotent.
+
+        Returns:
+            The cache, or ``None`` when nothing was cached.
+        """
+        if not (self.backbone_is_frozen and self.caches_text_encodings()):
+            return None
+        return cache_frozen_text(self.backbone, max_entries)
+
     # ------------------------------------------------------------------ tensor interface
     def encode_observations(
         self, observations: Sequence[Observation], num_candidates: int | None = None
@@ -124,8 +234,7 @@ class AgentPolicy(nn.Module):
         """Convert encoded arrays (numpy, or SB3's float tensors) into typed tensors on the policy's device.
 
         Ids and masks become int64, ``*_valid`` bool, images float ``[B, 3, H, W]`` in [0, 1]; SB3
-        rollout buffers store
-        everything as float32, so ids are rounded first.
+        rollout buffers store everything as float32, so ids are rounded first.
         """
         device = self.device
         out: dict[str, torch.Tensor] = {}
@@ -151,25 +260,24 @@ class AgentPolicy(nn.Module):
         """Action logits and values for an encoded batch (from :meth:`to_tensors`).
 
         Returns:
-            ``logits`` — web: ``[B, K]`` over candidate slots (unavailable slots at the float32 minimum);
-            tabletop: ``[B, G*G + R + G*G + R]``, the flattened ``MultiDiscrete`` logits — and
-            ``values [B]``.
+            ``logits`` — ``[B, K]`` over candidate slots (unavailable slots at the float32 minimum), or
+            the flattened ``MultiDiscrete`` logits ``[B, sum(action_nvec)]`` — and ``values [B]``.
         """
         return self.head(self.backbone, dict(batch))
 
     def split_logits(self, logits: torch.Tensor) -> list[torch.Tensor]:
-        """Per-component logits: ``[logits]`` for web, four chunks for tabletop."""
+        """Per-component logits: ``[logits]``, or one chunk per ``action_nvec`` entry."""
         return [logits] if self.action_nvec is None else list(torch.split(logits, self.action_nvec, dim=1))
 
     def log_prob_entropy(
         self, logits: torch.Tensor, indices: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-probability of discrete action ``indices`` (``[B]`` web, ``[B, 4]`` tabletop) and entropy."""
+        """Log-probability of discrete action ``indices`` (``[B]`` or ``[B, components]``) and entropy."""
         idx = indices.reshape(indices.shape[0], -1)
         log_prob = torch.zeros(logits.shape[0], device=logits.device)
         entropy = torch.zeros(logits.shape[0], device=logits.device)
         for j, part in enumerate(self.split_logits(logits)):
-            dist = torch.distributions.Categorical(logits=part)
+            dist = torch.distributions.Categorical(logits=part.float())
             log_prob = log_prob + dist.log_prob(idx[:, j])
             entropy = entropy + dist.entropy()
         return log_prob, entropy
@@ -177,67 +285,17 @@ class AgentPolicy(nn.Module):
     def sample_indices(
         self, logits: torch.Tensor, deterministic: bool, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """Discrete actions ``[B]`` (web) or ``[B, 4]`` (tabletop): argmax, or a sample."""
+        """Discrete actions ``[B]`` (one categorical) or ``[B, components]``: argmax, or a sample."""
         chosen = []
         for part in self.split_logits(logits):
             if deterministic:
                 chosen.append(part.argmax(dim=1))
             else:
-                chosen.append(torch.multinomial(part.softmax(dim=1), 1, generator=generator).squeeze(1))
+                probs = part.float().softmax(dim=1)
+                if generator is not None and generator.device != probs.device:
+                    probs = probs.to(generator.device)
+                chosen.append(torch.multinomial(probs, 1, generator=generator).squeeze(1).to(part.device))
         return chosen[0] if self.action_nvec is None else torch.stack(chosen, dim=1)
-
-    # ------------------------------------------------------------------ action conversion
-    def action_to_index(self, obs: Observation, action: Action) -> int | np.ndarray:
-        """The discrete index of an env action: candidate position (web) or ``[4]`` grid/yaw bins (tabletop).
-
-        Raises:
-            ConfigError: when a web action is not among the observation's admissible commands.
-        """
-        if self.interface.kind == "web":
-            commands = commands_of(obs)
-            try:
-                return commands.index(str(action))
-            except ValueError:
-                raise ConfigError(
-                    f"Action {action!r} is not among the observation's {len(commands)} admissible commands; "
-                    "web policies score admissible commands only."
-                ) from None
-        a = np.asarray(action, dtype=np.float64).reshape(-1)
-        if a.shape != (6,):
-            raise ConfigError(
-                f"Tabletop actions must have 6 values (pick x, y, yaw, place x, y, yaw); got {a.shape}."
-            )
-        g, r = self.config.grid_size, self.config.yaw_bins
-        col, row, yaw = _bin(a[[0, 3]], g), _bin(a[[1, 4]], g), _bin(a[[2, 5]], r)
-        cells = row * g + col
-        return np.array([cells[0], yaw[0], cells[1], yaw[1]], dtype=np.int64)
-
-    def index_to_action(self, obs: Observation, index: int | np.ndarray) -> Action:
-        """Inverse of :meth:`action_to_index`.
-
-        Returns a command string (web; ``""`` for an empty slot, which the env reports as an invalid
-        action) or the float32 cell / bin centres (tabletop).
-        """
-        if self.interface.kind == "web":
-            commands = commands_of(obs)
-            i = int(np.asarray(index).reshape(-1)[0])
-            return commands[i] if 0 <= i < len(commands) else ""
-        g, r = self.config.grid_size, self.config.yaw_bins
-        idx = np.asarray(index, dtype=np.int64).reshape(-1)
-        centers, yaw_centers = _grid_centers(g), _grid_centers(r)
-        pick_row, pick_col = divmod(int(idx[0]), g)
-        place_row, place_col = divmod(int(idx[2]), g)
-        return np.array(
-            [
-                centers[pick_col],
-                centers[pick_row],
-                yaw_centers[int(idx[1])],
-                centers[place_col],
-                centers[place_row],
-                yaw_centers[int(idx[3])],
-            ],
-            dtype=np.float32,
-        )
 
     # ------------------------------------------------------------------ native interface
     def _forward_obs(self, observations: Sequence[Observation]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -258,7 +316,7 @@ class AgentPolicy(nn.Module):
     def act(
         self, obs: Observation, deterministic: bool = True, generator: torch.Generator | None = None
     ) -> Action:
-        """The env action for one observation: a command (web) or a float32 ``[6]`` array (tabletop)."""
+        """The env action for one observation (a command string, or a float32 array)."""
         return self.act_batch([obs], deterministic, generator)[0]
 
     def evaluate_actions(
@@ -279,7 +337,7 @@ class AgentPolicy(nn.Module):
         indices = [self.action_to_index(obs, a) for obs, a in zip(obs_batch, actions, strict=True)]
         idx = torch.as_tensor(np.asarray(indices, dtype=np.int64), device=logits.device)
         log_prob, entropy = self.log_prob_entropy(logits, idx)
-        return log_prob, entropy, values
+        return log_prob, entropy, values.float()
 
     def value(self, obs_batch: Sequence[Observation]) -> torch.Tensor:
         """State values ``[B]`` (with gradients)."""
@@ -294,57 +352,74 @@ class AgentPolicy(nn.Module):
             include_frozen: Also store frozen backbone weights. By default they are rebuilt from the
                 backbone spec on load and checked against a SHA-256 fingerprint stored in config.json.
         """
-        from rlft.policies.checkpoint import save_policy
-
         return save_policy(self, directory, include_frozen=include_frozen)
 
+    def save_pretrained(self, directory: str | Path, include_frozen: bool = False) -> Path:
+        """Hugging Face-style name of :meth:`save`."""
+        return self.save(directory, include_frozen=include_frozen)
 
-def _choose_head(config: PolicyConfig, interface: EnvInterface, modality: str, spec: str) -> str:
-    if interface.kind == "web":
-        if modality not in TEXT_MODALITIES:
-            fit = backbones_with_modality(TEXT_MODALITIES)
-            raise ModalityError(
-                f"Backbone {spec!r} is {modality}; web environments need a backbone that reads text. "
-                f"Backbones that fit: {', '.join(fit)}."
+    @classmethod
+    def from_pretrained(
+        cls: type[P], directory: str | Path, device: str | torch.device | None = "cpu", progress: bool = True
+    ) -> P:
+        """Load a policy saved with :meth:`save_pretrained` (see :func:`load_policy`).
+
+        Called on a family class (``WebPolicy.from_pretrained``), the checkpoint must be of that family.
+
+        Raises:
+            CheckpointError: as :func:`load_policy`, or for a checkpoint of another family.
+        """
+        policy = load_policy(directory, device=device, progress=progress)
+        if not isinstance(policy, cls):
+            raise CheckpointError(
+                f"{directory} holds a {type(policy).__name__} ({policy.interface.kind} environments), "
+                f"not a {cls.__name__}; load it with AgentPolicy.from_pretrained or load_policy."
             )
-        head = config.head
-        if head == "auto":
-            head = "generative_scorer" if modality == "causal_lm" else "text_scorer"
-        if head == "generative_scorer" and modality != "causal_lm":
-            raise ModalityError(
-                f"head='generative_scorer' needs a causal LM backbone; {spec!r} is {modality}."
-            )
-        if head not in ("text_scorer", "generative_scorer"):
-            raise ModalityError(
-                f"head={head!r} does not fit web environments; use text_scorer or generative_scorer."
-            )
-        return head
-    if modality not in VISION_MODALITIES:
-        fit = backbones_with_modality(VISION_MODALITIES)
-        raise ModalityError(
-            f"Backbone {spec!r} is {modality}; tabletop environments need a backbone that sees images. "
-            f"Backbones that fit: {', '.join(fit)} (or pair a text and a vision backbone: '<text>+<vision>')."
-        )
-    if config.head not in ("auto", "pick_place"):
-        raise ModalityError(f"head={config.head!r} does not fit tabletop environments; use pick_place.")
-    return "pick_place"
+        return policy
 
 
-def build_policy_for_interface(config: PolicyConfig, interface: EnvInterface) -> AgentPolicy:
+POLICY_FAMILIES: LazyRegistry[type[AgentPolicy]] = LazyRegistry(
+    "environment family",
+    {"web": "rlft.policies.web:WebPolicy", "tabletop": "rlft.policies.tabletop:TabletopPolicy"},
+)
+"""Environment family (``EnvInterface.kind``) -> its :class:`AgentPolicy` subclass."""
+
+
+def policy_class(kind: str) -> type[AgentPolicy]:
+    """The :class:`AgentPolicy` subclass of an environment family (``"web"``, ``"tabletop"``).
+
+    Raises:
+        ModalityError: for a family without a policy class.
+    """
+    try:
+        return POLICY_FAMILIES.get(kind)
+    except UnknownNameError as exc:
+        raise ModalityError(str(exc)) from exc
+
+
+def build_policy_for_interface(
+    config: PolicyConfig,
+    interface: EnvInterface,
+    *,
+    seed: int | None = None,
+    device: str | torch.device | None = "cpu",
+    progress: bool = True,
+) -> AgentPolicy:
     """Build a policy from a config and an :class:`EnvInterface`.
 
-    :func:`build_policy` and checkpoint loading share this.
+    :func:`build_policy` and checkpoint loading share this. See :func:`build_policy` for the arguments.
     """
+    if seed is not None:
+        config = dataclasses.replace(config, seed=seed)
+    target = resolve_device(device)
+    cls = policy_class(interface.kind)
     set_torch_threads(config.torch_threads)
     declared = spec_modality(config.backbone)
     if declared is not None:  # fail before loading weights when the modality is known up front
-        _choose_head(config, interface, declared, config.backbone)
-    backbone = load_backbone(config.backbone, **config.backbone_kwargs)
-    head_kind = _choose_head(config, interface, backbone.modality, config.backbone)
-    if interface.kind == "tabletop" and backbone.modality == "vision":
-        logger.warning(
-            "backbone %s is vision-only: the policy does not read the instruction", config.backbone
-        )
+        cls.choose_head(config, declared, config.backbone)
+    with hf_progress_bars(progress):
+        backbone = load_backbone(config.backbone, **config.backbone_kwargs)
+    head_kind = cls.choose_head(config, backbone.modality, config.backbone)
     apply_finetune(
         backbone,
         config.finetune,
@@ -353,26 +428,11 @@ def build_policy_for_interface(config: PolicyConfig, interface: EnvInterface) ->
         dropout=config.lora_dropout,
         seed=config.seed,
     )
-    # Head weights come from config.seed without disturbing the caller's global RNG.
+    # Head weights depend on config.seed only; the caller's global RNG is restored afterwards.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        head: nn.Module
-        if head_kind == "text_scorer":
-            head = TextScorerHead(backbone.hidden_size, config.head_hidden)
-        elif head_kind == "generative_scorer":
-            head = GenerativeScorerHead(backbone.hidden_size, config.head_hidden, config.length_normalize)
-        else:
-            text_hidden = backbone.hidden_size if backbone.modality in TEXT_MODALITIES else 0
-            head = PickPlaceHead(
-                backbone.vision_channels,
-                text_hidden,
-                config.head_hidden,
-                config.grid_size,
-                config.yaw_bins,
-                interface.has_depth,
-                pixel_skip=config.pixel_skip,
-            )
-    policy = AgentPolicy(config, interface, backbone, head, head_kind)
+        head = cls.build_head(config, interface, backbone, head_kind)
+    policy = cls(config, interface, backbone, head, head_kind)
     logger.info(
         "policy %s/%s (%s): %d parameters, %d trainable",
         config.backbone,
@@ -381,24 +441,59 @@ def build_policy_for_interface(config: PolicyConfig, interface: EnvInterface) ->
         policy.num_parameters(),
         policy.num_trainable_parameters(),
     )
-    return policy.train(False)
+    return policy.to(target).train(False)
 
 
 def build_policy(
-    config: PolicyConfig, observation_space: spaces.Space, action_space: spaces.Space
+    config: PolicyConfig,
+    observation_space: spaces.Space,
+    action_space: spaces.Space,
+    *,
+    seed: int | None = None,
+    device: str | torch.device | None = "cpu",
+    progress: bool = True,
 ) -> AgentPolicy:
-    """Build an :class:`AgentPolicy` for an environment with these (raw, unwrapped) spaces.
+    """Build the :class:`AgentPolicy` for an environment with these (raw, unwrapped) spaces.
 
-    The head follows the environment and the backbone's modality: web -> ``text_scorer`` (encoders,
-    vision-language text towers) or ``generative_scorer`` (causal LMs); tabletop -> ``pick_place``.
-    The policy starts in eval mode; call ``.train()`` before updating it.
+    The class follows the environment family (:data:`POLICY_FAMILIES`), the head the backbone's
+    modality: web -> ``text_scorer`` (encoders, vision-language text towers) or ``generative_scorer``
+    (causal LMs); tabletop -> ``pick_place``. The policy starts in eval mode; call ``.train()`` before
+    updating it.
+
+    Args:
+        config: The policy configuration.
+        observation_space: The raw env's observation space.
+        action_space: The raw env's action space.
+        seed: Overrides ``config.seed`` (recorded in ``policy.config``): the head's (and LoRA's) initial
+            weights depend on it alone, and the global torch RNG is left as it was.
+        device: ``"cpu"`` (default), ``"auto"``, ``"cuda"`` or ``"cuda:N"`` (see :func:`resolve_device`).
+        progress: Show Hugging Face weight-loading progress bars (``False`` silences them).
 
     Raises:
         ModalityError: when the backbone does not fit the environment (naming backbones that do), or the
             spaces fit no rlft environment family.
         UnknownBackboneError: for an unknown backbone name.
-        ConfigError: for invalid settings (for example LoRA on a backbone without LoRA targets).
+        ConfigError: for invalid settings (for example LoRA on a backbone without LoRA targets, or a
+            CUDA device on a machine without one).
     """
     if not isinstance(config, PolicyConfig):
         raise ConfigError(f"build_policy needs a PolicyConfig; got {type(config).__name__}.")
-    return build_policy_for_interface(config, detect_interface(observation_space, action_space, config.view))
+    interface = detect_interface(observation_space, action_space, config.view)
+    return build_policy_for_interface(config, interface, seed=seed, device=device, progress=progress)
+
+
+def load_policy(
+    directory: str | Path, device: str | torch.device | None = "cpu", progress: bool = True
+) -> AgentPolicy:
+    """Rebuild a policy saved with :meth:`AgentPolicy.save` on ``device`` (nothing is unpickled).
+
+    Raises:
+        CheckpointError: for missing/corrupt files, tensors that do not fit the rebuilt policy, or frozen
+            backbone weights that differ from those the checkpoint was trained on.
+        ConfigError: for a device that does not exist on this machine.
+    """
+    target = resolve_device(device)
+    config, interface, meta, stored = read_checkpoint(directory)
+    policy = build_policy_for_interface(config, interface, device="cpu", progress=progress)
+    restore_tensors(policy, meta, stored)
+    return policy.to(target)

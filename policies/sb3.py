@@ -1,19 +1,18 @@
-"""The stable-baselines3 bridge: fixed-shape env wrappers and PPO / MaskablePPO policy classes.
+"""The stable-baselines3 bridge: a fixed-shape env wrapper and PPO / MaskablePPO policy classes.
 
 SB3 cannot consume Text spaces or variable candidate sets, so :class:`SB3EnvWrapper` turns an rlft env
 into one with a Dict-of-Box observation (the policy's own encoded arrays: token ids and masks, images)
-and a discrete action space: ``Discrete(K)`` over the first K admissible commands (web, with
-``action_masks()`` for sb3-contrib's MaskablePPO) or ``MultiDiscrete([G*G, R, G*G, R])`` over pick/place
-cells and yaw bins (tabletop). The policy classes reuse an :class:`~rlft.policies.AgentPolicy`'s modules
-as they are: no features extractor, MLP or orthogonal re-initialisation touches the pretrained weights,
-actor and critic share the backbone, and the optimizer only gets trainable parameters.
+and the discrete action space of the policy's family (``policy.sb3_action_space``): ``Discrete(K)``
+over the first K admissible commands for web policies (with ``action_masks()`` for sb3-contrib's
+MaskablePPO), ``MultiDiscrete([G*G, R, G*G, R])`` over pick/place cells and yaw bins for tabletop ones.
 
-Example::
-
-    policy = build_policy(PolicyConfig(backbone="tiny-bert"), env.observation_space, env.action_space)
-    model = make_ppo(policy, env, n_steps=64)       # MaskablePPO for web, PPO for tabletop
-    model.learn(1_000)
-    agent_policy_from_sb3(model).save("ckpt/")     # back to an AgentPolicy (safetensors + JSON)
+:class:`RlftActorCriticPolicy` (PPO, A2C) and :class:`RlftMaskablePolicy` (MaskablePPO) are custom SB3
+policy classes, passed the usual way (``PPO(RlftActorCriticPolicy, env, policy_kwargs=
+sb3_policy_kwargs(policy))``). They are built through SB3's public constructor arguments and
+compute everything with the AgentPolicy's own modules, as they are: no MLP or orthogonal
+re-initialisation touches the pretrained weights, actor and critic share the backbone, and the
+optimizer only gets trainable parameters. Picking and building the algorithm (PPO or MaskablePPO, with
+its hyper-parameters) is the agents' job, outside this package.
 
 Use ``DummyVecEnv`` (SB3's default): the wrapper holds the policy's tokenizer, and subprocess vector
 envs would copy the whole model into every worker.
@@ -28,10 +27,25 @@ import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium import spaces
-from rlft.errors import ConfigError
+from rlft.errors import ConfigError, DependencyError, extra_hint
 from rlft.policies.policy import AgentPolicy
-from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
-from stable_baselines3.common.policies import ActorCriticPolicy
+
+try:
+    from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+    from stable_baselines3.common.policies import ActorCriticPolicy
+    from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    missing = getattr(exc, "name", None) or "stable_baselines3"
+    raise DependencyError(f"The SB3 bridge needs {missing}.{extra_hint(missing)}") from exc
+
+__all__ = [
+    "RlftActorCriticPolicy",
+    "RlftMaskablePolicy",
+    "SB3EnvWrapper",
+    "agent_policy_from_sb3",
+    "make_sb3_env",
+    "sb3_policy_kwargs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -53,25 +67,21 @@ class SB3EnvWrapper(gym.Wrapper):
     def __init__(self, env: gym.Env, policy: AgentPolicy, num_candidates: int | None = None) -> None:
         super().__init__(env)
         self.policy = policy
-        self.kind = policy.interface.kind
         self.num_candidates = num_candidates or policy.config.max_candidates
-        self.observation_space = policy.encoder.observation_space(self.num_candidates)
-        if policy.action_nvec is None:
-            self.action_space = spaces.Discrete(self.num_candidates)
-        else:
-            self.action_space = spaces.MultiDiscrete(policy.action_nvec)
+        self.observation_space = policy.sb3_observation_space(self.num_candidates)
+        self.action_space = policy.sb3_action_space(self.num_candidates)
         self.last_raw_observation: dict[str, Any] | None = None
         self._warned = False
 
     def _encode(self, obs: dict[str, Any]) -> dict[str, np.ndarray]:
         self.last_raw_observation = obs
-        if self.kind == "web" and not self._warned:
-            n = len(obs.get("admissible_commands") or ())
-            if n > self.num_candidates:
+        if not self._warned:
+            dropped = self.policy.unselectable_actions(obs, self.num_candidates)
+            if dropped:
                 self._warned = True
                 logger.warning(
-                    "%d admissible commands but K=%d: the rest are not selectable; raise max_candidates",
-                    n,
+                    "%d actions beyond K=%d are not selectable; raise max_candidates",
+                    dropped,
                     self.num_candidates,
                 )
         arrays = self.policy.encode_observations([obs], self.num_candidates)
@@ -91,21 +101,29 @@ class SB3EnvWrapper(gym.Wrapper):
         return self._encode(obs), float(reward), terminated, truncated, info
 
     def action_masks(self) -> np.ndarray:
-        """MaskablePPO's valid actions: the first ``len(admissible_commands)`` slots (web); all (tabletop)."""
-        if self.kind == "web":
-            n = len((self.last_raw_observation or {}).get("admissible_commands") or ())
-            mask = np.zeros(self.num_candidates, dtype=bool)
-            mask[: min(n, self.num_candidates)] = True
-            if not mask.any():
-                # MaskablePPO rejects all-false masks; slot 0 then maps to "" (a no-op the env reports).
-                mask[0] = True
-            return mask
-        return np.ones(int(np.sum(self.action_space.nvec)), dtype=bool)
+        """MaskablePPO's valid actions for the latest observation (see ``policy.sb3_action_masks``)."""
+        return self.policy.sb3_action_masks(self.last_raw_observation or {}, self.num_candidates)
 
 
 def make_sb3_env(env: gym.Env, policy: AgentPolicy, num_candidates: int | None = None) -> SB3EnvWrapper:
     """Wrap a raw rlft env for SB3 with ``policy``'s encoder (see :class:`SB3EnvWrapper`)."""
     return SB3EnvWrapper(env, policy, num_candidates)
+
+
+class AgentPolicyFeatures(BaseFeaturesExtractor):
+    """SB3's features-extractor slot of an rlft policy class: parameter-free, never on the compute path.
+
+    The AgentPolicy reads the encoded observation dict itself (its backbone is the feature extractor),
+    so SB3 is given this one-dimensional placeholder; it keeps SB3's default MLP, action and value
+    networks down to a few parameters, which the rlft policy classes then drop.
+    """
+
+    def __init__(self, observation_space: spaces.Space) -> None:
+        super().__init__(observation_space, features_dim=1)
+
+    def forward(self, observations: Any) -> torch.Tensor:
+        """Not used: the rlft policy classes compute logits and values with the AgentPolicy."""
+        raise ConfigError("rlft SB3 policies compute features with their AgentPolicy (policy.agent).")
 
 
 class _AgentPolicyMixin:
@@ -114,7 +132,7 @@ class _AgentPolicyMixin:
     agent: AgentPolicy
     action_dist: Any
     action_space: spaces.Space
-    optimizer_class: type[torch.optim.Optimizer]
+    optimizer_class: Any
     optimizer_kwargs: dict[str, Any]
 
     def __init__(
@@ -129,23 +147,20 @@ class _AgentPolicyMixin:
             raise ConfigError(
                 "policy_kwargs must contain agent_policy=<AgentPolicy>; use sb3_policy_kwargs(policy)."
             )
-        # nn.Module forbids assigning sub-modules before its __init__; _build (called from the base
-        # __init__) registers the agent.
-        object.__setattr__(self, "_pending_agent", agent_policy)
-        kwargs.setdefault("ortho_init", False)
+        # SB3's own networks are not used: a placeholder feature, no hidden layers, no orthogonal init.
+        kwargs.update(features_extractor_class=AgentPolicyFeatures, net_arch=[], ortho_init=False)
+        kwargs.pop("features_extractor_kwargs", None)
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)  # type: ignore[call-arg]
-
-    def _build(self, lr_schedule: Any) -> None:
-        # Replaces SB3's _build: no MLP extractor, action/value nets or orthogonal init; the optimizer
-        # only sees trainable parameters (frozen backbone weights stay out).
-        self.agent = self.__dict__.pop("_pending_agent")
+        del self.action_net, self.value_net  # type: ignore[attr-defined]
+        self.agent = agent_policy
+        # Only trainable parameters reach the optimizer: frozen backbone weights stay out.
         self.optimizer = self.optimizer_class(
             self.agent.trainable_parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
         )
 
     def _logits_values(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         logits, values = self.agent(self.agent.to_tensors(obs))
-        return logits, values.unsqueeze(-1)
+        return logits.float(), values.float().unsqueeze(-1)
 
     def _distribution(
         self, obs: dict[str, torch.Tensor], action_masks: Any = None
@@ -160,7 +175,7 @@ class _AgentPolicyMixin:
         dist, values = self._distribution(obs, action_masks)
         actions = dist.get_actions(deterministic=deterministic)
         log_prob = dist.log_prob(actions)
-        return actions.reshape((-1, *self.action_space.shape)), values, log_prob
+        return actions.reshape((-1, *(self.action_space.shape or ()))), values, log_prob
 
     def _evaluate(
         self, obs: Any, actions: torch.Tensor, action_masks: Any = None
@@ -227,38 +242,6 @@ def sb3_policy_kwargs(policy: AgentPolicy, **extra: Any) -> dict[str, Any]:
     return {"agent_policy": policy, **extra}
 
 
-def make_ppo(
-    policy: AgentPolicy,
-    env: gym.Env,
-    maskable: bool | None = None,
-    num_candidates: int | None = None,
-    **ppo_kwargs: Any,
-) -> Any:
-    """Build an SB3 PPO (or sb3-contrib MaskablePPO) model that trains ``policy`` in place.
-
-    Args:
-        policy: The AgentPolicy to train (a BC-trained one warm-starts RL).
-        env: A raw rlft env (wrapped with :func:`make_sb3_env` here) or an already wrapped one / VecEnv.
-        maskable: Use MaskablePPO; default True for web envs, False for tabletop.
-        num_candidates: K for the web wrapper.
-        **ppo_kwargs: Passed to the algorithm (``n_steps``, ``batch_size``, ``learning_rate``, ...);
-            ``policy_kwargs`` entries are merged.
-    """
-    from sb3_contrib import MaskablePPO
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.vec_env import VecEnv
-
-    if not isinstance(env, (SB3EnvWrapper, VecEnv)):
-        env = make_sb3_env(env, policy, num_candidates)
-    if maskable is None:
-        maskable = policy.interface.kind == "web"
-    policy_kwargs = sb3_policy_kwargs(policy, **ppo_kwargs.pop("policy_kwargs", {}))
-    ppo_kwargs.setdefault("device", policy.device)
-    if maskable:
-        return MaskablePPO(RlftMaskablePolicy, env, policy_kwargs=policy_kwargs, **ppo_kwargs)
-    return PPO(RlftActorCriticPolicy, env, policy_kwargs=policy_kwargs, **ppo_kwargs)
-
-
 def agent_policy_from_sb3(model: Any) -> AgentPolicy:
     """The AgentPolicy inside an SB3 model built with the rlft policy classes (for saving / evaluation).
 
@@ -269,7 +252,7 @@ def agent_policy_from_sb3(model: Any) -> AgentPolicy:
     agent = getattr(policy, "agent", None)
     if not isinstance(agent, AgentPolicy):
         raise ConfigError(
-            f"{type(policy).__name__} is not an rlft SB3 policy; build the model with make_ppo or "
-            "RlftActorCriticPolicy / RlftMaskablePolicy."
+            f"{type(policy).__name__} is not an rlft SB3 policy; build the model with "
+            "RlftActorCriticPolicy / RlftMaskablePolicy and policy_kwargs=sb3_policy_kwargs(policy)."
         )
     return agent

@@ -16,8 +16,6 @@ from rlft.agents.config import (
     RunConfig,
     TrainConfig,
     autocast,
-    check_precision,
-    resolve_device,
     resolve_progress,
 )
 from rlft.errors import ConfigError
@@ -65,21 +63,14 @@ def test_seed_reaches_the_head_initialisation(toy_demos: Path, tmp_path: Path) -
     assert not all(torch.equal(heads["a"][k], heads["c"][k]) for k in heads["a"])
 
 
-def test_device_and_precision_specs_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert resolve_device("cpu") == torch.device("cpu")
+def test_run_configs_check_device_and_precision(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert BCConfig(dataset="d", out_dir="o", device="cpu").torch_device() == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert resolve_device("auto") == torch.device("cpu")
-    with pytest.raises(ConfigError, match="no CUDA device"):
-        resolve_device("cuda:0")
-    for bad in ("gpu", "cuda:x", "CPU", ""):
-        with pytest.raises(ConfigError, match="auto, cpu, cuda"):
-            resolve_device(bad)
-    with pytest.raises(ConfigError, match=r"fp16.*CUDA"):
-        check_precision("fp16", torch.device("cpu"))
-    with pytest.raises(ConfigError, match="precision"):
-        check_precision("fp8", torch.device("cpu"))
-    with pytest.raises(ConfigError, match="no CUDA"):
+    assert BCConfig(dataset="d", out_dir="o").torch_device() == torch.device("cpu")
+    with pytest.raises(ConfigError, match="no GPU"):
         BCConfig(dataset="d", out_dir="o", device="cuda").torch_device()
+    with pytest.raises(ConfigError, match=r"fp16.*CUDA"):
+        BCConfig(dataset="d", out_dir="o", device="cpu", precision="fp16").torch_device()
 
 
 def test_autocast_follows_the_precision_and_rl_refuses_fp16() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from rlft.agents.algorithms import make_ppo
 from rlft.policies import PolicyConfig, build_policy, load_backbone
-from rlft.policies.sb3 import make_ppo
 
 from .conftest import make_tabletop_env, make_web_env
 

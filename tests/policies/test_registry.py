@@ -139,8 +139,13 @@ def test_decorator_registers_a_user_backbone_that_becomes_a_policy(web_spaces) -
 
     try:
         assert "test-bag-of-words" in list_backbones()
+        register_backbone("test-bag-of-words")(BagOfWords)  # the same class again: a no-op
+
+        class Other(BagOfWords):
+            pass
+
         with pytest.raises(ConfigError, match="already registered"):
-            register_backbone("test-bag-of-words")(BagOfWords)
+            register_backbone("test-bag-of-words")(Other)
         policy = build_policy(
             PolicyConfig(backbone="test-bag-of-words", backbone_kwargs={"dim": 8}), *web_spaces
         )
@@ -219,3 +224,148 @@ def test_text_vision_pair_spec(tabletop_spaces) -> None:
     assert backbone.hidden_size == 32 and backbone.vision_channels == 32
     with pytest.raises(ConfigError, match="must encode images"):
         load_backbone("tiny-bert+tiny-gpt2")
+
+
+def _plugin_package(tmp_path: Path, name: str, decorated: bool) -> None:
+    """A third-party distribution ``name`` declaring ``<name>-bert`` in ``rlft.backbones``."""
+    pkg = tmp_path / name
+    pkg.mkdir()
+    decorator = f'@register_backbone("{name}-bert")' if decorated else ""
+    (pkg / "__init__.py").write_text(
+        textwrap.dedent(
+            f"""
+            from rlft.policies import register_backbone
+            from rlft.policies.tiny import TinyBertBackbone
+
+            {decorator}
+            class PluginBackbone(TinyBertBackbone):
+                '''A plug-in that reuses tiny-bert with another seed.'''
+
+                def __init__(self):
+                    super().__init__(seed=7)
+            """
+        )
+    )
+    dist = tmp_path / f"{name}-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[rlft.backbones]\n{name}-bert = {name}:PluginBackbone\n")
+
+
+@pytest.mark.parametrize("import_first", [False, True])
+def test_decorator_and_entry_point_for_the_same_class_are_idempotent(
+    tmp_path: Path, monkeypatch, import_first: bool
+) -> None:
+    """The README's decorator example inside a package that also declares the entry point."""
+    name = f"dual_plugin_{int(import_first)}"
+    _plugin_package(tmp_path, name, decorated=True)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        if import_first:
+            __import__(name)  # the decorator registers first, the entry point scan second
+        reload_entry_points()
+        backbone = load_backbone(f"{name}-bert")  # imports the module: the decorator runs (again)
+        assert backbone.spec == f"{name}-bert" and type(backbone).__name__ == "PluginBackbone"
+        assert list_backbones().count(f"{name}-bert") == 1
+    finally:
+        unregister_backbone(f"{name}-bert")
+        sys.modules.pop(name, None)
+
+
+def test_unknown_backbone_error_names_every_way_to_add_one() -> None:
+    with pytest.raises(UnknownBackboneError) as info:
+        load_backbone("my-own-model")
+    message = str(info.value)
+    assert "module:ClassName" in message and "entry-point" in message and "rlft.backbones" in message
+    assert "@register_backbone" in message
+
+
+def _user_module(folder: Path, name: str) -> None:
+    (folder / f"{name}.py").write_text(
+        textwrap.dedent(
+            """
+            from rlft.policies.tiny import TinyBertBackbone
+
+            class UserBackbone(TinyBertBackbone):
+                '''A backbone defined in the user's own file, never registered.'''
+
+                def __init__(self, seed: int = 3):
+                    super().__init__(seed=seed)
+
+            class NotABackbone:
+                pass
+            """
+        )
+    )
+
+
+def test_module_class_spec_builds_an_unregistered_backbone(tmp_path: Path, monkeypatch, web_spaces) -> None:
+    _user_module(tmp_path, "user_backbones_a")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        spec = "user_backbones_a:UserBackbone"
+        backbone = load_backbone(spec, seed=4)
+        assert type(backbone).__name__ == "UserBackbone" and backbone.spec == spec
+        policy = build_policy(PolicyConfig(backbone=spec), *web_spaces)
+        policy.save(tmp_path / "ckpt")
+        from rlft.policies import load_policy
+
+        loaded = load_policy(tmp_path / "ckpt")
+        assert loaded.config.backbone == spec
+        assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in policy.state_dict().items())
+        with pytest.raises(ConfigError, match=r"not an rlft\.policies\.Backbone subclass"):
+            load_backbone("user_backbones_a:NotABackbone")
+        with pytest.raises(ConfigError, match="no attribute"):
+            load_backbone("user_backbones_a:Missing")
+    finally:
+        sys.modules.pop("user_backbones_a", None)
+    with pytest.raises(UnknownBackboneError, match="module:ClassName"):
+        load_backbone("no_such_user_module:Backbone")
+
+
+def test_module_class_spec_finds_a_module_in_the_current_directory(tmp_path: Path, monkeypatch) -> None:
+    """A console script has no current directory on sys.path; the spec still finds the user's file."""
+    _user_module(tmp_path, "user_backbones_b")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    try:
+        assert load_backbone("user_backbones_b:UserBackbone").modality == "text"
+        assert str(tmp_path) not in sys.path  # the lookup does not leave the directory on sys.path
+    finally:
+        sys.modules.pop("user_backbones_b", None)
+
+
+def test_hf_folder_without_tokenizer_files_is_refused(tmp_path: Path) -> None:
+    source = load_backbone("tiny-bert")
+    source.model.save_pretrained(tmp_path / "no-tokenizer")  # weights and config only
+    with pytest.raises(ConfigError, match="no tokenizer"):
+        load_backbone(f"hf:{tmp_path / 'no-tokenizer'}")
+
+
+def test_clip_family_checks_the_model_type(tmp_path: Path) -> None:
+    from rlft.errors import ModalityError
+
+    source = load_backbone("tiny-bert")
+    source.model.save_pretrained(tmp_path / "bert")
+    source.tokenizer.save_pretrained(tmp_path / "bert")
+    with pytest.raises(ModalityError, match="'bert' model, not CLIP"):
+        load_backbone(f"clip:{tmp_path / 'bert'}")
+
+
+def test_hf_progress_bars_are_silenced_on_request_and_restored(tmp_path: Path, capfd, web_spaces) -> None:
+    from rlft.policies.hf import hf_progress_bars
+    from transformers.utils import logging as hf_logging
+
+    source = load_backbone("tiny-bert")
+    source.model.save_pretrained(tmp_path / "bert")
+    source.tokenizer.save_pretrained(tmp_path / "bert")
+    assert hf_logging.is_progress_bar_enabled()
+    with hf_progress_bars(False):
+        assert not hf_logging.is_progress_bar_enabled()
+    assert hf_logging.is_progress_bar_enabled()
+    capfd.readouterr()
+    build_policy(PolicyConfig(backbone=f"hf:{tmp_path / 'bert'}"), *web_spaces)
+    assert "Loading weights" in capfd.readouterr().err  # transformers' tqdm bar, by default
+    build_policy(PolicyConfig(backbone=f"hf:{tmp_path / 'bert'}"), *web_spaces, progress=False)
+    assert "Loading weights" not in capfd.readouterr().err
+    assert hf_logging.is_progress_bar_enabled()

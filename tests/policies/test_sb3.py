@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from rlft.agents.algorithms import make_ppo
 from rlft.policies import PolicyConfig, build_policy, load_policy
 from rlft.policies.sb3 import (
     RlftActorCriticPolicy,
     RlftMaskablePolicy,
     agent_policy_from_sb3,
-    make_ppo,
     make_sb3_env,
 )
 from stable_baselines3.common.env_checker import check_env
@@ -27,7 +27,7 @@ def _snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 def test_web_wrapper_is_a_valid_sb3_env() -> None:
     env = make_web_env()
     policy = build_policy(
-        PolicyConfig(backbone="tiny-bert", max_candidates=16, max_obs_tokens=64),
+        PolicyConfig(backbone="tiny-bert", max_candidates=32, max_obs_tokens=64),
         env.observation_space,
         env.action_space,
     )
@@ -36,12 +36,15 @@ def test_web_wrapper_is_a_valid_sb3_env() -> None:
     obs, _ = wrapped.reset(seed=0)
     assert wrapped.observation_space.contains(obs)
     raw = wrapped.last_raw_observation
+    commands = list(raw["admissible_commands"])
     mask = wrapped.action_masks()
-    assert mask.sum() == min(len(raw["admissible_commands"]), 16)
+    assert 1 < len(commands) <= 32 and mask.tolist() == [i < len(commands) for i in range(32)]
+    # The expert's command round-trips through its discrete index, and stepping that index plays it.
     expert = env.unwrapped.expert_action()
-    if expert in raw["admissible_commands"][:16]:
-        index = list(raw["admissible_commands"]).index(expert)
-        assert policy.index_to_action(raw, index) == expert
+    index = policy.action_to_index(raw, expert)
+    assert commands[index] == expert and policy.index_to_action(raw, index) == expert
+    _, _, _, _, info = wrapped.step(index)
+    assert info["last_action_error"] == ""
 
 
 @pytest.mark.parametrize("maskable", [True, False])
@@ -60,6 +63,10 @@ def test_ppo_on_web_keeps_pretrained_weights_and_trains_only_trainable(
     # SB3's orthogonal init must not touch anything; the SB3 policy *is* the AgentPolicy's modules.
     assert all(torch.equal(before[k], v) for k, v in policy.state_dict().items())
     assert agent_policy_from_sb3(model) is policy
+    # Built through SB3's public constructor arguments (no private _build override), and SB3 adds no
+    # parameters of its own: the SB3 policy's parameters are exactly the AgentPolicy's.
+    assert all("_build" not in vars(cls) for cls in type(model.policy).__mro__ if "rlft" in cls.__module__)
+    assert {id(p) for p in model.policy.parameters()} == {id(p) for p in policy.parameters()}
     optimized = {id(p) for group in model.policy.optimizer.param_groups for p in group["params"]}
     assert optimized == {id(p) for p in policy.trainable_parameters()}
     assert all(
@@ -142,3 +149,17 @@ def test_web_wrapper_caps_candidates_at_k_and_maps_empty_slots_to_a_noop(caplog)
     assert policy.index_to_action(wrapped.last_raw_observation, 10_000) == ""
     _, _, _, _, info = wrapped.step(0)
     assert "success" in info
+
+
+def test_the_algorithm_follows_the_policys_action_masks(web_spaces, tabletop_spaces) -> None:
+    from rlft.agents.algorithms import use_maskable
+    from rlft.errors import ConfigError
+
+    web = build_policy(PolicyConfig(backbone="tiny-bert"), *web_spaces)
+    table = build_policy(PolicyConfig(backbone="tiny-clip", grid_size=8, yaw_bins=3), *tabletop_spaces)
+    assert use_maskable("auto", web) and not use_maskable("auto", table)
+    assert not use_maskable("ppo", web) and use_maskable("maskable_ppo", web)
+    with pytest.raises(ConfigError, match="TabletopPolicy has none: use ppo"):
+        use_maskable("maskable_ppo", table)
+    with pytest.raises(ConfigError, match="Did you mean 'ppo'"):
+        use_maskable("ppo2", web)

@@ -5,7 +5,9 @@ encoding of a token sequence never changes. Behaviour cloning revisits the same 
 epoch, PPO re-evaluates every rollout state ``n_epochs`` times, and web commands (``click[3]``,
 ``stop``) repeat across pages and episodes: caching each row's encoding removes most backbone passes.
 
-The cache wraps ``backbone.encode_text`` on that one backbone instance. A row's key is its real tokens
+Only the policy knows whether its backbone is frozen and whether its head reads ``encode_text``
+alone, so the cache is a capability of the policy: ``policy.cache_frozen_encodings()``. The cache
+wraps ``backbone.encode_text`` on that one backbone instance. A row's key is its real tokens
 (the ids where the attention mask is 1), so the same text padded to different lengths shares an entry.
 Rows already cached are looked up; the others are encoded in one batched call and stored. It is only
 installed when no backbone parameter requires a gradient (LoRA and full fine-tuning change the
@@ -68,15 +70,13 @@ class FrozenTextCache:
         return torch.stack(out)
 
 
-def cache_frozen_text(policy: Any, max_entries: int = 100_000) -> FrozenTextCache | None:
-    """Install a :class:`FrozenTextCache` on ``policy``'s text backbone when that backbone is frozen.
+def cache_frozen_text(backbone: Any, max_entries: int = 100_000) -> FrozenTextCache | None:
+    """Install a :class:`FrozenTextCache` on ``backbone`` when none of its parameters trains.
 
-    Idempotent. Returns the cache, or ``None`` when the backbone trains (LoRA / full) or has no text
-    encoder, in which case nothing changes.
+    Policies call this through :meth:`~rlft.policies.AgentPolicy.cache_frozen_encodings`, which also
+    knows whether the head reads ``encode_text`` on its own. Idempotent. Returns the cache, or ``None``
+    when the backbone trains (LoRA / full) or has no text encoder, in which case nothing changes.
     """
-    backbone = getattr(policy, "backbone", None)
-    if backbone is None or getattr(policy, "head_kind", "") == "generative_scorer":
-        return None
     if any(p.requires_grad for p in backbone.parameters()):
         return None
     current = backbone.__dict__.get("encode_text")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gymnasium as gym
 import torch
-from rlft.agents.encode_cache import FrozenTextCache, cache_frozen_text
 from rlft.policies import PolicyConfig, build_policy
+from rlft.policies.encode_cache import FrozenTextCache
 
 
 def _policy(finetune: str):
@@ -23,8 +23,8 @@ def test_cached_scores_equal_uncached_scores() -> None:
     actions = [o["admissible_commands"][1] for o in obs]
     with torch.no_grad():
         expected = policy.evaluate_actions(obs, actions)[0]
-    cache = cache_frozen_text(policy)
-    assert isinstance(cache, FrozenTextCache) and cache_frozen_text(policy) is cache
+    cache = policy.cache_frozen_encodings()
+    assert isinstance(cache, FrozenTextCache) and policy.cache_frozen_encodings() is cache
     with torch.no_grad():
         first = policy.evaluate_actions(obs, actions)[0]
         second = policy.evaluate_actions(obs[::-1], actions[::-1])[0]
@@ -40,5 +40,5 @@ def test_cached_scores_equal_uncached_scores() -> None:
 
 def test_trainable_backbones_are_never_cached() -> None:
     policy, _ = _policy("full")
-    assert cache_frozen_text(policy) is None
+    assert policy.cache_frozen_encodings() is None
     assert "encode_text" not in policy.backbone.__dict__

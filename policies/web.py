@@ -1,0 +1,112 @@
+"""``WebPolicy``: the policy of the web family (text pages, admissible commands, command actions).
+
+Web actions are command strings chosen among ``obs["admissible_commands"]``: the head scores every
+candidate (a bi-encoder :class:`~rlft.policies.heads.TextScorerHead`, or a causal LM's likelihood with
+:class:`~rlft.policies.heads.GenerativeScorerHead`) and the action is one candidate's index. The SB3
+view is ``Discrete(K)`` over the first K candidates, with MaskablePPO masks for the slots in use.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+from rlft.errors import ConfigError, ModalityError
+from rlft.policies.backbone import TEXT_MODALITIES, Backbone
+from rlft.policies.config import PolicyConfig
+from rlft.policies.heads import GenerativeScorerHead, TextScorerHead
+from rlft.policies.interface import EnvInterface
+from rlft.policies.observations import WebObservationEncoder, commands_of
+from rlft.policies.policy import Action, AgentPolicy, Observation
+from rlft.policies.registry import backbones_with_modality
+from torch import nn
+
+__all__ = ["WebPolicy"]
+
+WEB_HEADS: tuple[str, ...] = ("text_scorer", "generative_scorer")
+
+
+class WebPolicy(AgentPolicy):
+    """Scores the admissible commands of a web observation; actions are command strings."""
+
+    family = "web"
+    supports_action_masks = True
+
+    @classmethod
+    def choose_head(cls, config: PolicyConfig, modality: str, spec: str) -> str:
+        """``text_scorer`` for encoders (and vision-language text towers), ``generative_scorer`` for LMs."""
+        if modality not in TEXT_MODALITIES:
+            fit = backbones_with_modality(TEXT_MODALITIES)
+            raise ModalityError(
+                f"Backbone {spec!r} is {modality}; web environments need a backbone that reads text. "
+                f"Backbones that fit: {', '.join(fit)}."
+            )
+        head = config.head
+        if head == "auto":
+            head = "generative_scorer" if modality == "causal_lm" else "text_scorer"
+        if head == "generative_scorer" and modality != "causal_lm":
+            raise ModalityError(
+                f"head='generative_scorer' needs a causal LM backbone; {spec!r} is {modality}."
+            )
+        if head not in WEB_HEADS:
+            raise ModalityError(
+                f"head={head!r} does not fit web environments; use text_scorer or generative_scorer."
+            )
+        return head
+
+    @classmethod
+    def build_head(
+        cls, config: PolicyConfig, interface: EnvInterface, backbone: Backbone, head_kind: str
+    ) -> nn.Module:
+        """The candidate scorer."""
+        if head_kind == "generative_scorer":
+            return GenerativeScorerHead(backbone.hidden_size, config.head_hidden, config.length_normalize)
+        return TextScorerHead(backbone.hidden_size, config.head_hidden)
+
+    def make_encoder(self) -> WebObservationEncoder:
+        """Tokenizes the observation text and every admissible command."""
+        return WebObservationEncoder(
+            self.backbone, self.config, generative=self.head_kind == "generative_scorer"
+        )
+
+    def caches_text_encodings(self) -> bool:
+        """The generative scorer reads token log-probabilities, not ``encode_text`` vectors."""
+        return self.head_kind != "generative_scorer"
+
+    def action_to_index(self, obs: Observation, action: Action) -> int:
+        """The candidate position of a command.
+
+        Raises:
+            ConfigError: when the command is not among the observation's admissible commands.
+        """
+        commands = commands_of(obs)
+        try:
+            return commands.index(str(action))
+        except ValueError:
+            raise ConfigError(
+                f"Action {action!r} is not among the observation's {len(commands)} admissible commands; "
+                "web policies score admissible commands only."
+            ) from None
+
+    def index_to_action(self, obs: Observation, index: int | np.ndarray) -> str:
+        """The command at a candidate position (``""`` for an empty slot, which the env reports)."""
+        commands = commands_of(obs)
+        i = int(np.asarray(index).reshape(-1)[0])
+        return commands[i] if 0 <= i < len(commands) else ""
+
+    def sb3_action_space(self, num_candidates: int) -> spaces.Discrete:
+        """``Discrete(K)`` over the first K candidates."""
+        return spaces.Discrete(num_candidates)
+
+    def sb3_action_masks(self, obs: Observation, num_candidates: int) -> np.ndarray:
+        """The first ``len(admissible_commands)`` slots (slot 0 alone when there is none)."""
+        n = len(commands_of(obs))
+        mask = np.zeros(num_candidates, dtype=bool)
+        mask[: min(n, num_candidates)] = True
+        if not mask.any():
+            # MaskablePPO rejects all-false masks; slot 0 then maps to "" (a no-op the env reports).
+            mask[0] = True
+        return mask
+
+    def unselectable_actions(self, obs: Observation, num_candidates: int) -> int:
+        """Admissible commands beyond the first ``num_candidates``."""
+        return max(0, len(commands_of(obs)) - num_candidates)
