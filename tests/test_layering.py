@@ -17,6 +17,7 @@ tables below forbid and on every import cycle, naming each arrow with its file a
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import itertools
 import re
 import sys
@@ -131,7 +132,7 @@ TABLETOP_LAYERS: tuple[Layer, ...] = (
     Layer("env", "rlft.envs.tabletop.env: the env", ("*",)),
     Layer("facade", "rlft.envs.tabletop (__init__, lazy)", ("*",)),
     Layer("tasks", "rlft.envs.tabletop.tasks.*: the task families", ("parts", "sim")),
-    Layer("parts", "robot, camera, objects, scene, controller, ...", ("tasks", "sim")),
+    Layer("parts", "every other tabletop module: robot, camera, objects, scene, controller, ...", ("sim",)),
     Layer("sim", "rlft.envs.tabletop.sim: the only module that touches PyBullet", ()),
 )
 """Tabletop family, top to bottom. A layer may import itself and the layers it lists."""
@@ -624,27 +625,43 @@ def describe_violations(title: str, violations: Sequence[Violation]) -> str:
     return "\n".join(lines)
 
 
-def render_layering(parts: Sequence[Part] = PARTS) -> str:
-    """The parts-and-arrows picture that the README's Development section shows."""
-    width = max(len(p.name) for p in parts) + 2
-    lines = []
-    for part in parts:
-        arrows = "everything" if "*" in part.may_import else ", ".join(part.may_import) or "nothing"
-        lines.append(f"{part.name.ljust(width)}-> {arrows.ljust(34)} {part.responsibility}")
-    lines.append("")
-    lines.append(
-        "inside envs/web:      env -> backends, sites -> tasks -> core (page types, commands, rendering)"
-    )
-    lines.append("                      backends and sites never import each other; nothing imports the env")
-    lines.append("                      but envs/registration")
-    lines.append(
-        "inside envs/tabletop: env -> tasks, robot/camera/objects/scene -> sim (the only PyBullet module)"
-    )
-    lines.append("web and tabletop never import each other; nothing imports cli; no import cycles")
+def render_layering() -> str:
+    """The parts-and-arrows picture the README's Development section shows (generated from the tables)."""
+
+    def table(rows: Sequence[tuple[str, tuple[str, ...], str]]) -> list[str]:
+        width = max(len(name) for name, _, _ in rows) + 1
+        targets = ["everything" if "*" in m else ", ".join(m) or "nothing" for _, m, _ in rows]
+        arrow_width = max(len(t) for t in targets) + 1
+        return [
+            f"  {name.ljust(width)}-> {target.ljust(arrow_width)}{text}"
+            for (name, _, text), target in zip(rows, targets, strict=True)
+        ]
+
+    lines = ["parts of rlft (A -> B: A may import B; a part may import itself):"]
+    lines += table([(p.name, p.may_import, p.responsibility) for p in PARTS])
+    for family, layers in (("rlft.envs.web", WEB_LAYERS), ("rlft.envs.tabletop", TABLETOP_LAYERS)):
+        lines.append(f"inside {family}:")
+        lines += table([(layer.name, layer.may_import, layer.responsibility) for layer in layers])
+    lines.append("and:")
+    lines.append("  nothing imports cli; the two env families never import each other")
+    for module, importers in ONLY_IMPORTED_BY.items():
+        lines.append(f"  only {' and '.join(importers)} import{'s' * (len(importers) == 1)} {module}")
+    by_home: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for module, homes in THIRD_PARTY_HOMES.items():
+        by_home[homes].append(module)
+    for homes, modules in by_home.items():
+        lines.append(f"  only {' and '.join(homes)} import{'s' * (len(homes) == 1)} {', '.join(modules)}")
+    lines.append("  no import cycles (function-local imports, type-only imports and lazy references count)")
     return "\n".join(lines)
 
 
 # -- tests on the package -------------------------------------------------------------------------------
+
+
+def _fail_if(found: object, message: str) -> None:
+    """Fail with just ``message`` (no traceback, no repr of the data) when ``found`` is non-empty."""
+    if found:
+        pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture(scope="module")
@@ -659,12 +676,12 @@ def package_scan() -> Scan:
 
 def test_every_module_belongs_to_a_part(package_scan: Scan) -> None:
     orphans = sorted(m for m in package_scan.modules if part_of(m, PARTS) is None)
-    assert not orphans, f"modules in no part of PARTS (add them to the table in {__name__}): {orphans}"
+    _fail_if(orphans, f"modules in no part of PARTS (add them to the table in {__name__}): {orphans}")
 
 
 def test_parts_import_only_the_parts_below(package_scan: Scan) -> None:
     violations = part_violations(package_scan.arrows, PARTS)
-    assert not violations, describe_violations("forbidden arrows between parts", violations)
+    _fail_if(violations, describe_violations("forbidden arrows between parts", violations))
 
 
 def test_web_layers(package_scan: Scan) -> None:
@@ -672,7 +689,7 @@ def test_web_layers(package_scan: Scan) -> None:
     violations += restricted_target_violations(
         package_scan.arrows, {"rlft.envs.web.env": ONLY_IMPORTED_BY["rlft.envs.web.env"]}
     )
-    assert not violations, describe_violations("forbidden arrows inside the web family", violations)
+    _fail_if(violations, describe_violations("forbidden arrows inside the web family", violations))
 
 
 def test_tabletop_layers(package_scan: Scan) -> None:
@@ -680,21 +697,21 @@ def test_tabletop_layers(package_scan: Scan) -> None:
     violations += restricted_target_violations(
         package_scan.arrows, {"rlft.envs.tabletop.env": ONLY_IMPORTED_BY["rlft.envs.tabletop.env"]}
     )
-    assert not violations, describe_violations("forbidden arrows inside the tabletop family", violations)
+    _fail_if(violations, describe_violations("forbidden arrows inside the tabletop family", violations))
 
 
 def test_env_families_are_independent(package_scan: Scan) -> None:
     violations = family_violations(package_scan.arrows)
-    assert not violations, describe_violations("forbidden arrows between env families", violations)
+    _fail_if(violations, describe_violations("forbidden arrows between env families", violations))
 
 
 def test_no_import_cycles(package_scan: Scan) -> None:
     groups = strongly_connected(package_scan.arrows)
-    assert not groups, describe_cycles(groups, package_scan.arrows)
+    _fail_if(groups, describe_cycles(groups, package_scan.arrows))
 
 
 def test_lazy_references_and_imports_resolve(package_scan: Scan) -> None:
-    assert not package_scan.dangling, "references to nothing:\n  " + "\n  ".join(package_scan.dangling)
+    _fail_if(package_scan.dangling, "references to nothing:\n  " + "\n  ".join(package_scan.dangling))
 
 
 def test_heavy_dependencies_stay_in_their_module(package_scan: Scan) -> None:
@@ -710,7 +727,7 @@ def test_heavy_dependencies_stay_in_their_module(package_scan: Scan) -> None:
                 f"{imp.source} imports {imp.module} ({imp.file}:{imp.line}, {imp.how}): envs know nothing of "
                 "policies, so no training stack"
             )
-    assert not problems, "third-party imports outside their home:\n  " + "\n  ".join(problems)
+    _fail_if(problems, "third-party imports outside their home:\n  " + "\n  ".join(problems))
 
 
 # -- tests of the scanner itself, on a planted package --------------------------------------------------
@@ -835,3 +852,35 @@ def test_web_and_tabletop_layer_names() -> None:
     names = {part.name for part in PARTS}
     for part in PARTS:
         assert set(part.may_import) - {"*"} <= names, part
+
+
+def test_readme_shows_the_layering() -> None:
+    """The README's Development section shows the parts and arrows this module enforces, verbatim."""
+    picture = render_layering()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    _fail_if(
+        picture not in readme,
+        "README.md does not show the layering this test enforces; put this block (verbatim, in a fenced code "
+        f"block) in its Development section:\n\n{picture}\n",
+    )
+
+
+def test_every_third_party_import_is_core_or_names_its_extra(package_scan: Scan) -> None:
+    """A missing optional dependency must give a DependencyError naming its extra: rlft.errors.EXTRAS."""
+    from rlft.errors import EXTRAS
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = {
+        re.split(r"[\s\[<>=!~;]", r, maxsplit=1)[0].lower().replace("_", "-") for r in project["dependencies"]
+    }
+    providers = importlib.metadata.packages_distributions()
+    problems: dict[str, str] = {}
+    for imp in package_scan.external:
+        dists = {d.lower().replace("_", "-") for d in providers.get(imp.module, [imp.module])}
+        if imp.module not in EXTRAS and not dists & core:
+            problems.setdefault(imp.module, f"{imp.module} ({imp.file}:{imp.line})")
+    _fail_if(
+        problems,
+        "imported, but neither a core dependency nor in rlft.errors.EXTRAS (add it to an extra in "
+        f"pyproject.toml and to EXTRAS): {sorted(problems.values())}",
+    )
