@@ -602,7 +602,7 @@ def describe_cycles(groups: Sequence[Sequence[str]], arrows: Sequence[Arrow]) ->
     if any(a.how == PACKAGE_OF_SUBMODULE for a in arrows if any(a.source in g for g in groups)):
         lines.append(
             f"  ('{PACKAGE_OF_SUBMODULE}': the statement names the package P, whose __init__ imports back; "
-            "write `from P.submodule import name` instead.)"
+            "write `from P.submodule import name` or `import P.submodule as name` instead.)"
         )
     return "\n".join(lines)
 
