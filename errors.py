@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import importlib
+import inspect
 import math
 import os
 import shutil
@@ -345,3 +347,45 @@ def atomic_dir(target: str | os.PathLike[str], write: Callable[[Path], object]) 
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def check_bool(kwarg: str, value: object) -> bool:
+    """Validate that a keyword argument is a real ``bool`` (not ``"yes"``, ``1`` or ``None``) and return it.
+
+    Raises:
+        ConfigError: asking for True or False.
+    """
+    if not isinstance(value, bool) and type(value).__name__ != "bool_":  # numpy.bool_ is a bool too
+        raise ConfigError(f"{kwarg}={value!r} is not valid: pass True or False.")
+    return bool(value)
+
+
+InitT = TypeVar("InitT", bound=Callable[..., None])
+
+
+def strict_kwargs(init: InitT) -> InitT:
+    """Decorate an ``__init__`` so unknown keyword arguments raise :class:`ConfigError`, not ``TypeError``.
+
+    The message names the closest known keyword argument and lists them all. The decorated function keeps
+    the original signature and annotations (``inspect.signature`` and ``typing.get_type_hints`` see the
+    declared keyword arguments only), so tools that read an environment's kwargs see exactly what it takes.
+    """
+    params = inspect.signature(init).parameters
+    known = tuple(
+        name
+        for name, p in params.items()
+        if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    )
+
+    @functools.wraps(init)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+        unknown = sorted(set(kwargs) - set(known))
+        if unknown:
+            name = unknown[0]
+            raise ConfigError(
+                f"{type(self).__name__} got an unknown keyword argument {name!r}.{did_you_mean(name, known)} "
+                f"Known keyword arguments: {', '.join(known)}."
+            )
+        init(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -22,9 +22,10 @@ from rlft.envs.text import clean_text, text_space
 from rlft.errors import (
     ConfigError,
     UnknownNameError,
+    check_bool,
     check_choice,
     check_int,
-    did_you_mean,
+    strict_kwargs,
     unknown_name_message,
 )
 
@@ -38,26 +39,6 @@ FUSION_RESOLUTION = 176
 """Side of the top-down render fused into the heightmap (about 4 mm per pixel on the table)."""
 EE_STEPS_PER_MOVE = 40
 """ee_delta: default episode length is this many actions per pick_place step."""
-KWARGS: tuple[str, ...] = (
-    "task",
-    "split",
-    "action_mode",
-    "camera",
-    "image_size",
-    "heightmap",
-    "heightmap_size",
-    "max_steps",
-    "render_mode",
-    "invalid_action_penalty",
-)
-"""The keyword arguments :class:`TabletopEnv` accepts."""
-
-
-def check_bool(kwarg: str, value: object) -> bool:
-    """Validate that a keyword argument is a real ``bool`` (not ``"yes"``, ``1`` or ``None``)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"{kwarg}={value!r} is not valid: pass True or False.")
-    return bool(value)
 
 
 class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
@@ -138,6 +119,7 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 4}
 
+    @strict_kwargs
     def __init__(
         self,
         task: str = "put_block_in_bowl",
@@ -150,14 +132,7 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
         max_steps: int | None = None,
         render_mode: str | None = None,
         invalid_action_penalty: float = 0.0,
-        **unknown: Any,
     ) -> None:
-        if unknown:
-            name = sorted(unknown)[0]
-            raise ConfigError(
-                f"TabletopEnv got an unknown keyword argument {name!r}.{did_you_mean(name, KWARGS)} "
-                f"Known keyword arguments: {', '.join(KWARGS)}."
-            )
         if not isinstance(task, str) or task not in TASKS:
             raise UnknownNameError(unknown_name_message("tabletop task", str(task), TASKS))
         self.task_key = task
