@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from typing import Any
 
-from rlft.envs.web.site import Element, Form, Page
+from rlft.envs.web.page import Element, Form, Page
 
 CHECKED = "checked"
 UNCHECKED = "unchecked"

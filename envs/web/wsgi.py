@@ -14,6 +14,9 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 StartResponse = Callable[..., Any]
+"""The WSGI ``start_response`` callable."""
+WSGIEnviron = dict[str, Any]
+"""A WSGI ``environ`` dict."""
 _RequestT = TypeVar("_RequestT", bound="Request")
 
 MAX_BODY = 1 << 20

@@ -14,8 +14,8 @@ import rlft
 from rlft.envs.registration import WEB_FORM_FAMILIES
 from rlft.envs.web.site import SPLITS, Trace
 from rlft.envs.web.sites.forms import FAMILIES, GOALS, FormsSite, load_family
-from rlft.envs.web.sites.forms.contact import format_phone
-from rlft.envs.web.sites.forms.password import build_password, rule_holds
+from rlft.envs.web.tasks.forms.contact import format_phone
+from rlft.envs.web.tasks.forms.password import build_password, rule_holds
 from rlft.errors import ConfigError, UnknownNameError
 
 FORM_IDS = [f"rlft/WebForm{name}-v0" for name in WEB_FORM_FAMILIES]

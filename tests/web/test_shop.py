@@ -6,10 +6,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import rlft  # noqa: F401  (registers the ids)
-from rlft.envs.web.site import SPLITS
+from rlft.envs.contract import SPLITS
 from rlft.envs.web.sites.shop import ShopSite
 from rlft.envs.web.sites.shop.catalog import CATEGORIES, NUM_PRODUCTS, build_catalog
-from rlft.envs.web.sites.shop.goals import (
+from rlft.envs.web.tasks.shop_goals import (
     GOALS_PER_PRODUCT,
     make_goal,
     satisfies,

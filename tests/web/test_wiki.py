@@ -17,7 +17,7 @@ from rlft.envs.web.site import SPLITS, Task, Trace
 from rlft.envs.web.sites import make_site
 from rlft.envs.web.sites.wiki import WikiSite, article_slug, quotable_passages
 from rlft.envs.web.sites.wiki_content import ART_FORMS, ENTITY_RELATIONS, KnowledgeBase, knowledge_base
-from rlft.envs.web.sites.wiki_questions import TEMPLATES, build_questions, question_phrases, questions
+from rlft.envs.web.tasks.wiki_questions import TEMPLATES, build_questions, question_phrases, questions
 from rlft.envs.web.sites.wiki_scoring import contains_phrase, exact_match, normalize_answer, token_f1
 from rlft.errors import ConfigError
 
@@ -73,7 +73,7 @@ _DIGEST = """
 import hashlib, json
 from rlft.envs.web.sites.wiki_content import knowledge_base
 from rlft.envs.web.sites.wiki_html import article_html
-from rlft.envs.web.sites.wiki_questions import questions
+from rlft.envs.web.tasks.wiki_questions import questions
 kb = knowledge_base(0)
 pages = [article_html(kb.articles[slug]) for slug in sorted(kb.articles)[::40]]
 print(hashlib.sha256(json.dumps([questions(0), pages]).encode()).hexdigest())

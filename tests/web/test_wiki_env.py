@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import rlft  # noqa: F401  (registers the ids)
-from rlft.envs.web.sites.wiki_questions import questions
+from rlft.envs.web.tasks.wiki_questions import questions
 
 ENV_ID = "rlft/WebQA-v0"
 

@@ -27,8 +27,9 @@ from typing import Any, ClassVar
 from urllib.parse import SplitResult, urlencode, urljoin, urlsplit
 
 from rlft.envs.web.commands import CommandError
+from rlft.envs.web.page import Element, Page
 from rlft.envs.web.render import CHECKED, UNCHECKED
-from rlft.envs.web.site import Element, Page, Site
+from rlft.envs.web.site import Site
 
 Fields = Sequence[tuple[str, str]]
 

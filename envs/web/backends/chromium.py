@@ -54,8 +54,9 @@ from rlft.envs.web.backends.base import Backend, Fields
 from rlft.envs.web.backends.browser import BackendError
 from rlft.envs.web.backends.server import LocalServer
 from rlft.envs.web.commands import CommandError
+from rlft.envs.web.page import Page
 from rlft.envs.web.render import CHECKED, UNCHECKED, Document, layout_page, parse_html
-from rlft.envs.web.site import Page, Site
+from rlft.envs.web.site import Site
 from rlft.errors import ConfigError, DependencyError, check_choice, check_float, check_int
 
 logger = logging.getLogger(__name__)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from rlft.envs.web.site import Evaluation, Page
+from rlft.envs.web.page import Page
 from rlft.envs.web.sites.forms import html
-from rlft.envs.web.sites.forms.base import (
+from rlft.envs.web.task import Evaluation
+from rlft.envs.web.tasks.forms.base import (
     Episode,
     FormFamily,
     Request,
@@ -19,7 +20,7 @@ from rlft.envs.web.sites.forms.base import (
     scored,
     submit_button,
 )
-from rlft.envs.web.sites.forms.content import CATEGORIES, WORDS
+from rlft.envs.web.tasks.forms.content import CATEGORIES, WORDS
 
 _CHOOSE = "Choose this page"
 _TOP = ("Home", "Garden", "Office", "Kitchen", "Studio", "Garage", "Library", "Workshop")

@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from rlft.envs.web.site import SPLITS
+from rlft.envs.contract import SPLITS
 from rlft.envs.web.sites.shop.catalog import Product
 
 GOALS_PER_PRODUCT = 4
