@@ -50,7 +50,7 @@ def run_expert(env: WebEnv, seed: int, limit: int = 30) -> tuple[float, dict, in
         ({"invalid_action_penalty": -1.0}, ConfigError, "invalid_action_penalty"),
         ({"invalid_action_penalty": float("nan")}, ConfigError, "invalid_action_penalty"),
         ({"viewport_lines": 1}, ConfigError, "viewport_lines"),
-        ({"render_mode": "human"}, ConfigError, "ansi"),
+        ({"render_mode": "pixels"}, ConfigError, "ansi"),
         ({"backend": "txt"}, ConfigError, "Did you mean 'text'"),
         ({"site": "shopp"}, UnknownNameError, "Did you mean 'shop'"),
         ({"colour": "red"}, ConfigError, "does not accept"),
@@ -222,8 +222,8 @@ def test_vector_envs(asynchronous: bool) -> None:
         vec.close()
 
 
-def test_any_site_instance_plugs_in() -> None:
-    env = WebEnv(site=toy_site.ToySite())
+def test_any_task_instance_plugs_in() -> None:
+    env = WebEnv(site=toy_site.ToyTask())
     obs, _ = env.reset(seed=0)
     assert obs["instruction"] == "Send the form with your name."
     total = 0.0
@@ -233,5 +233,5 @@ def test_any_site_instance_plugs_in() -> None:
         if terminated:
             break
     assert terminated and total == 1.0 and info["evaluation"] == {"submitted": "Ada"}
-    with pytest.raises(ConfigError, match="Site instance"):
-        WebEnv(site=toy_site.ToySite(), family="x")
+    with pytest.raises(ConfigError, match="WebTask instance"):
+        WebEnv(site=toy_site.ToyTask(), family="x")

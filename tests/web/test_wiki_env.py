@@ -101,6 +101,6 @@ def test_agent_mistakes_and_wrong_answers_are_observations() -> None:
 def test_observations_do_not_reveal_the_answer_before_it_is_given() -> None:
     env = gym.make(ENV_ID, split="test")
     obs, info = env.reset(seed=9)
-    answer = env.unwrapped._task.goal["answer"]
+    answer = env.unwrapped.current_task().goal["answer"]
     assert answer not in repr(info) and answer not in obs["instruction"]
     env.close()
