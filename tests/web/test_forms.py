@@ -11,14 +11,14 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import rlft
-from rlft.envs.registration import WEB_FORM_FAMILIES
 from rlft.envs.contract import SPLITS
+from rlft.envs.registration import WEB_FORM_FAMILIES
 from rlft.envs.web.sites.forms.site import FormsSite
 from rlft.envs.web.task import Trace
 from rlft.envs.web.tasks.forms import FAMILIES
-from rlft.envs.web.tasks.forms.task import GOALS, FormTask, load_family
 from rlft.envs.web.tasks.forms.contact import format_phone
 from rlft.envs.web.tasks.forms.password import build_password, rule_holds
+from rlft.envs.web.tasks.forms.task import GOALS, FormTask, load_family
 from rlft.errors import ConfigError, UnknownNameError
 
 FORM_IDS = [f"rlft/WebForm{name}-v0" for name in WEB_FORM_FAMILIES]
@@ -398,7 +398,9 @@ def test_wsgi_multi_valued_checkbox_post_and_unknown_paths() -> None:
     forms = FormTask("checkboxes")
     task = forms.load_goal(9100)
     wanted = task.goal["ticked"]
-    status, page = call(forms.site, "POST", "/submit", [("word", w) for w in wanted] + [("word", "not-a-box")])
+    status, page = call(
+        forms.site, "POST", "/submit", [("word", w) for w in wanted] + [("word", "not-a-box")]
+    )
     assert status.startswith("200") and "Thank you" in page
     evaluation = forms.evaluate(task, Trace())
     assert evaluation.done and evaluation.success and evaluation.reward == 1.0

@@ -8,6 +8,8 @@ import pytest
 import rlft  # noqa: F401  (registers the ids)
 from rlft.envs.contract import SPLITS
 from rlft.envs.web.sites.shop.catalog import CATEGORIES, NUM_PRODUCTS, build_catalog
+from rlft.envs.web.sites.shop.search import SearchIndex, query_terms
+from rlft.envs.web.tasks.shop import ShopTask
 from rlft.envs.web.tasks.shop_goals import (
     GOALS_PER_PRODUCT,
     make_goal,
@@ -15,8 +17,6 @@ from rlft.envs.web.tasks.shop_goals import (
     score_purchase,
     search_phrases,
 )
-from rlft.envs.web.sites.shop.search import SearchIndex, query_terms
-from rlft.envs.web.tasks.shop import ShopTask
 
 
 @pytest.fixture(scope="module")

@@ -12,15 +12,15 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from rlft.envs.web.render import render_page
 from rlft.envs.contract import SPLITS
+from rlft.envs.web.render import render_page
 from rlft.envs.web.sites.wiki import WikiSite, article_slug
+from rlft.envs.web.sites.wiki_content import ART_FORMS, ENTITY_RELATIONS, KnowledgeBase, knowledge_base
+from rlft.envs.web.sites.wiki_scoring import contains_phrase, exact_match, normalize_answer, token_f1
 from rlft.envs.web.task import Task, Trace
 from rlft.envs.web.tasks import TASKS
 from rlft.envs.web.tasks.qa import QATask, quotable_passages
-from rlft.envs.web.sites.wiki_content import ART_FORMS, ENTITY_RELATIONS, KnowledgeBase, knowledge_base
 from rlft.envs.web.tasks.wiki_questions import TEMPLATES, build_questions, question_phrases, questions
-from rlft.envs.web.sites.wiki_scoring import contains_phrase, exact_match, normalize_answer, token_f1
 from rlft.errors import ConfigError
 
 

@@ -1,4 +1,4 @@
-"""A tiny site exercising every form control, redirects and external links, and its task (shared by web tests)."""
+"""A tiny site exercising every form control, redirects and external links, and its task (for web tests)."""
 
 from __future__ import annotations
 
