@@ -57,7 +57,7 @@ from rlft.envs.web.commands import CommandError
 from rlft.envs.web.page import Page
 from rlft.envs.web.render import CHECKED, UNCHECKED, Document, layout_page, parse_html
 from rlft.envs.web.site import Site
-from rlft.errors import ConfigError, DependencyError, check_choice, check_float, check_int
+from rlft.errors import ConfigError, check_choice, check_float, check_int, require
 
 logger = logging.getLogger(__name__)
 
@@ -229,12 +229,8 @@ class ChromiumBackend(Backend):
         page_loads: str = "fetch",
     ) -> None:
         super().__init__(site)
-        try:
-            import playwright.sync_api  # noqa: F401 (fail at construction, not at the first reset)
-        except ImportError as error:
-            raise DependencyError(
-                f"backend='chromium' needs Playwright (`pip install playwright`): {error}"
-            ) from error
+        # Fail at construction, not at the first reset, naming the extra to install.
+        require("playwright.sync_api", "backend='chromium'")
         self.executable = browsers.find_chromium(executable_path)
         if not (isinstance(viewport, (tuple, list)) and len(viewport) == 2):
             raise ConfigError(f"viewport must be a (width, height) pair, got {viewport!r}.")
