@@ -437,7 +437,7 @@ def layout_page(
 
 
 def render_page(html: str, url: str, values: Mapping[int, str] | None = None, status: int = 200) -> Page:
-    """Render ``html`` served at ``url`` into a :class:`~rlft.envs.web.site.Page`.
+    """Render ``html`` served at ``url`` into a :class:`~rlft.envs.web.page.Page`.
 
     Equivalent to ``layout_page(parse_html(html), url, values, status)``; backends that re-render the
     same document with new field values keep the :class:`Document` and call :func:`layout_page`.

@@ -174,10 +174,6 @@ def slugify(name: str) -> str:
     return _SLUG_UNSAFE.sub("", name.replace(" ", "_"))
 
 
-def _year(value: int | str) -> str:
-    return str(value)
-
-
 class KnowledgeBase:
     """Entities, their facts and their articles, generated from ``content_seed``.
 

@@ -69,7 +69,7 @@ class Goal:
     instruction: str
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for :class:`~rlft.envs.web.site.Task` ``goal``."""
+        """Plain data for :class:`~rlft.envs.web.task.Task` ``goal``."""
         return {
             "index": self.index,
             "sku": self.sku,
