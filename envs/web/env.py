@@ -32,7 +32,7 @@ from rlft.envs.web.commands import (
     format_command,
     parse_command,
 )
-from rlft.envs.web.image import Line, draw_lines, wrap
+from rlft.envs.web.image import text_frame
 from rlft.envs.web.page import Page
 from rlft.envs.web.task import Evaluation, Task, Trace, WebTask
 from rlft.envs.web.tasks import TASKS
@@ -43,14 +43,6 @@ MAX_URL_LENGTH = 1024
 MAX_ERROR_LENGTH = 512
 
 OBS_MODES: tuple[str, ...] = ("text", "text+screenshot")
-
-IMAGE_COLUMNS = 120
-"""Characters per row of the text backend's ``rgb_array`` frames."""
-_INSTRUCTION_ROWS = 3
-_HEADER_ROWS = _INSTRUCTION_ROWS + 2  # instruction, URL, a blank row
-_ERROR_COLOUR = (176, 0, 32)
-_HEADER_COLOUR = (0, 48, 135)
-_URL_COLOUR = (0, 110, 50)
 
 _WS_TABLE = str.maketrans({"\n": " ", "\t": " "})
 
@@ -269,7 +261,9 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         if self.render_mode == "rgb_array":
             if getattr(self.backend, "screenshot", None) is not None:
                 return obs["screenshot"] if "screenshot" in obs else self._screenshot()
-            return self._text_frame(obs)
+            return text_frame(
+                obs["instruction"], obs["url"], obs["page"], obs["last_action_error"], self.viewport_lines
+            )
         error = f"\n! {obs['last_action_error']}" if obs["last_action_error"] else ""
         return f"{obs['url']}\n{obs['page']}{error}\n"
 
@@ -386,22 +380,6 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         # The image follows the text viewport: scrolled by the same fraction of the page.
         last = max(1, len(self._lines(self.backend.page())) - self.viewport_lines)
         return self.backend.screenshot(min(1.0, self._scroll / last))
-
-    def _text_frame(self, obs: dict[str, Any]) -> np.ndarray:
-        instruction = wrap(obs["instruction"], IMAGE_COLUMNS)[:_INSTRUCTION_ROWS]
-        lines = [Line(row, _HEADER_COLOUR) for row in instruction]
-        lines += [Line("", _HEADER_COLOUR)] * (_INSTRUCTION_ROWS - len(instruction))
-        lines += [Line(obs["url"][:IMAGE_COLUMNS], _URL_COLOUR), Line("")]
-        body_rows = self._frame_rows - _HEADER_ROWS - 1
-        lines += [Line(row) for row in wrap(obs["page"], IMAGE_COLUMNS)[:body_rows]]
-        lines += [Line("")] * (self._frame_rows - 1 - len(lines))
-        lines.append(Line(obs["last_action_error"][:IMAGE_COLUMNS], _ERROR_COLOUR))
-        return draw_lines(lines, IMAGE_COLUMNS, self._frame_rows)
-
-    @property
-    def _frame_rows(self) -> int:
-        # Header, the viewport with its "(lines a-b of n)" footer, and the error row.
-        return _HEADER_ROWS + self.viewport_lines + 2
 
     def _lines(self, page: Page) -> list[str]:
         return page.text.split("\n") if page.text else []

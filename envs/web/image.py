@@ -21,8 +21,16 @@ LINE_HEIGHT = 12
 MARGIN = 4
 """Blank pixels around the text."""
 
+COLUMNS = 120
+"""Characters per row of :func:`text_frame` images."""
+
 Colour = tuple[int, int, int]
 BACKGROUND: Colour = (255, 255, 255)
+_TEXT: Colour = (0, 0, 0)
+_INSTRUCTION: Colour = (0, 48, 135)
+_URL: Colour = (0, 110, 50)
+_ERROR: Colour = (176, 0, 32)
+_INSTRUCTION_ROWS = 3
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,7 @@ class Line:
     """One row of text and its colour."""
 
     text: str
-    colour: Colour = (0, 0, 0)
+    colour: Colour = _TEXT
 
 
 def image_shape(columns: int, rows: int) -> tuple[int, int, int]:
@@ -68,3 +76,22 @@ def draw_lines(lines: Sequence[Line], columns: int, rows: int) -> np.ndarray:
         if text:
             draw.text((MARGIN, MARGIN + row * LINE_HEIGHT), text, fill=line.colour, font=font)
     return np.asarray(image, dtype=np.uint8).copy()
+
+
+def text_frame(instruction: str, url: str, page: str, error: str, viewport_lines: int) -> np.ndarray:
+    """Draw what a text observation shows, as one RGB frame.
+
+    Top to bottom: the instruction (up to 3 rows), the URL, the page viewport (``viewport_lines`` lines
+    plus its "(lines a-b of n)" footer, wrapped at :data:`COLUMNS`) and, on the last row, the last
+    action's error in red. The size depends on ``viewport_lines`` only, so every frame of an episode
+    has the same shape.
+    """
+    rows = _INSTRUCTION_ROWS + 2 + viewport_lines + 2
+    header = wrap(instruction, COLUMNS)[:_INSTRUCTION_ROWS]
+    lines = [Line(row, _INSTRUCTION) for row in header]
+    lines += [Line("")] * (_INSTRUCTION_ROWS - len(header))
+    lines += [Line(url[:COLUMNS], _URL), Line("")]
+    lines += [Line(row) for row in wrap(page, COLUMNS)[: rows - len(lines) - 1]]
+    lines += [Line("")] * (rows - 1 - len(lines))
+    lines.append(Line(error[:COLUMNS], _ERROR))
+    return draw_lines(lines, COLUMNS, rows)
