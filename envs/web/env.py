@@ -36,6 +36,15 @@ from rlft.envs.web.image import text_frame
 from rlft.envs.web.page import Page
 from rlft.envs.web.task import Evaluation, Task, Trace, WebTask
 from rlft.envs.web.tasks import TASKS
+from rlft.envs.web.viewport import (
+    element_commands,
+    find_line,
+    navigation_commands,
+    normalise,
+    page_lines,
+    scroll_target,
+    viewport_text,
+)
 from rlft.errors import ConfigError, check_choice, check_int
 
 MAX_INSTRUCTION_LENGTH = 1024
@@ -43,12 +52,6 @@ MAX_URL_LENGTH = 1024
 MAX_ERROR_LENGTH = 512
 
 OBS_MODES: tuple[str, ...] = ("text", "text+screenshot")
-
-_WS_TABLE = str.maketrans({"\n": " ", "\t": " "})
-
-
-def _normalise(text: str) -> str:
-    return " ".join(text.translate(_WS_TABLE).split()).lower()
 
 
 class WebEnv(gym.Env[dict[str, Any], str]):
@@ -296,7 +299,9 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         return {
             "instruction": clean_text(task.instruction, MAX_INSTRUCTION_LENGTH),
             "url": clean_text(page.url, MAX_URL_LENGTH),
-            "page": clean_text(self._viewport(page), self.viewport_chars),
+            "page": clean_text(
+                viewport_text(page_lines(page), self._scroll, self.viewport_lines), self.viewport_chars
+            ),
             "admissible_commands": self._admissible(page),
             "last_action_error": clean_text(self._error, MAX_ERROR_LENGTH),
         } | ({"screenshot": self._screenshot()} if self.obs_mode == "text+screenshot" else {})
@@ -378,61 +383,22 @@ class WebEnv(gym.Env[dict[str, Any], str]):
 
     def _screenshot(self) -> np.ndarray:
         # The image follows the text viewport: scrolled by the same fraction of the page.
-        last = max(1, len(self._lines(self.backend.page())) - self.viewport_lines)
+        last = max(1, len(page_lines(self.backend.page())) - self.viewport_lines)
         return self.backend.screenshot(min(1.0, self._scroll / last))
 
-    def _lines(self, page: Page) -> list[str]:
-        return page.text.split("\n") if page.text else []
-
     def _scroll_to(self, direction: str) -> None:
-        count = len(self._lines(self.backend.page()))
-        last = max(0, count - self.viewport_lines)
-        target = {
-            "up": max(0, self._scroll - self.viewport_lines),
-            "down": min(last, self._scroll + self.viewport_lines),
-            "top": 0,
-            "bottom": last,
-        }[direction]
-        if target == self._scroll and direction in ("up", "down"):
-            raise CommandError(
-                f"Cannot scroll {direction}: the {'top' if direction == 'up' else 'end'} is shown."
-            )
-        self._scroll = target
+        count = len(page_lines(self.backend.page()))
+        self._scroll = scroll_target(count, self._scroll, self.viewport_lines, direction)
 
     def _find(self, text: str) -> None:
-        needle = _normalise(text)
-        if not needle:
-            raise CommandError("find[text] needs visible text to look for.")
-        lines = self._lines(self.backend.page())
-        count = len(lines)
-        for offset in range(1, count + 1):
-            index = (self._scroll + offset) % count
-            if needle in _normalise(lines[index]):
-                self._scroll = index
-                return
-        raise CommandError(f"Text {text[:100]!r} is not on this page.")
+        self._scroll = find_line(page_lines(self.backend.page()), self._scroll, text)
 
     def _quote(self, text: str) -> None:
         page = self.backend.page()
-        needle = _normalise(text)
-        if not needle or needle not in _normalise(page.text):
+        needle = normalise(text)
+        if not needle or needle not in normalise(page.text):
             raise CommandError(f"Cannot quote {text[:100]!r}: that text is not on this page.")
         self._trace = replace(self._trace, quotes=(*self._trace.quotes, (page.url, " ".join(text.split()))))
-
-    def _viewport(self, page: Page) -> str:
-        lines = self._lines(page)
-        start = min(self._scroll, max(0, len(lines) - 1))
-        shown = lines[start : start + self.viewport_lines]
-        view = "\n".join(shown)
-        if len(lines) > self.viewport_lines:
-            end = start + len(shown)
-            more = []
-            if start > 0:
-                more.append(format_command(Scroll("up")))
-            if end < len(lines):
-                more.append(format_command(Scroll("down")))
-            view += f"\n(lines {start + 1}-{end} of {len(lines)}; {' or '.join(more)} for more)"
-        return view
 
     def _admissible(self, page: Page) -> tuple[str, ...]:
         task = self._require_task()
@@ -441,25 +407,10 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         cache = self._admissible_cache
         if cache is not None and cache[0] is page and cache[1] == key:
             return cache[2]
-        commands: list[str] = []
-        for element in page.elements:
-            if element.disabled:
-                continue
-            if element.role in ("link", "button", "checkbox", "radio"):
-                commands.append(format_command(Click(element.id)))
-            elif element.role == "combobox":
-                commands += [
-                    format_command(Select(element.id, o)) for o in element.options if o != element.value
-                ]
-        commands += self.task.candidates(task, page)
-        count = len(self._lines(page))
-        if self._scroll > 0:
-            commands.append(format_command(Scroll("up")))
-        if self._scroll + self.viewport_lines < count:
-            commands.append(format_command(Scroll("down")))
-        if self.backend.can_go_back:
-            commands.append(format_command(Back()))
-        commands.append(format_command(Stop()))
+        commands = element_commands(page) + self.task.candidates(task, page)
+        commands += navigation_commands(
+            len(page_lines(page)), self._scroll, self.viewport_lines, self.backend.can_go_back
+        )
         cleaned = tuple(dict.fromkeys(clean_text(c, MAX_COMMAND_LENGTH) for c in commands if c.strip()))
         self._admissible_cache = (page, key, cleaned)
         return cleaned
