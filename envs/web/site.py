@@ -17,7 +17,21 @@ from typing import Any, ClassVar
 
 from rlft.envs.web.wsgi import StartResponse, WSGIEnviron
 
-__all__ = ["Site", "StartResponse", "WSGIEnviron"]
+__all__ = ["Site", "StartResponse", "WSGIEnviron", "require_class_attributes"]
+
+
+def require_class_attributes(cls: type, kind: str, names: tuple[str, ...]) -> None:
+    """At class definition, check that a concrete subclass sets the string class attributes ``names``.
+
+    Raises:
+        TypeError: naming the class and the missing attribute (abstract subclasses are skipped).
+    """
+    # ABCMeta computes __abstractmethods__ only after __init_subclass__ runs, so look for them directly.
+    if any(getattr(getattr(cls, n, None), "__isabstractmethod__", False) for n in dir(cls)):
+        return
+    for name in names:
+        if not isinstance(getattr(cls, name, None), str):
+            raise TypeError(f"{kind} {cls.__name__} must set the class attribute {name!r} (a string).")
 
 
 class Site(abc.ABC):
@@ -29,6 +43,10 @@ class Site(abc.ABC):
 
     name: ClassVar[str]
     """Short key, e.g. ``shop`` (also the host name the text backend serves it under)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        require_class_attributes(cls, "Site", ("name",))
 
     def __init__(self, content_seed: int = 0) -> None:
         self.content_seed = content_seed

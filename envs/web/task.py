@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import numpy as np
 from rlft.envs.contract import SPLITS
 from rlft.envs.web.page import Page
-from rlft.envs.web.site import Site
+from rlft.envs.web.site import Site, require_class_attributes
 
 __all__ = ["SPLITS", "Evaluation", "Task", "Trace", "WebTask"]
 
@@ -97,6 +97,10 @@ class WebTask(abc.ABC, Generic[SiteT]):
 
     name: ClassVar[str]
     """Short key, the ``site=`` kwarg of the environment (``shop``)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        require_class_attributes(cls, "WebTask", ("name",))
 
     def __init__(self, site: SiteT) -> None:
         self.site = site

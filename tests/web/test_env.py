@@ -265,3 +265,15 @@ def test_any_task_instance_plugs_in() -> None:
     assert terminated and total == 1.0 and info["evaluation"] == {"submitted": "Ada"}
     with pytest.raises(ConfigError, match="WebTask instance"):
         WebEnv(site=toy_site.ToyTask(), family="x")
+
+
+def test_task_and_site_subclasses_must_name_themselves() -> None:
+    with pytest.raises(TypeError, match="WebTask Nameless must set the class attribute 'name'"):
+
+        class Nameless(toy_site.ToyTask):
+            name = None  # type: ignore[assignment]
+
+    with pytest.raises(TypeError, match="Site Anonymous must set the class attribute 'name'"):
+
+        class Anonymous(toy_site.ToySite):
+            name = 3  # type: ignore[assignment]

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 from rlft.envs.web.commands import Click, Goto, Select, Type, format_command
 from rlft.envs.web.page import Element, Page
+from rlft.envs.web.site import require_class_attributes
 from rlft.envs.web.sites.forms import html
 from rlft.envs.web.sites.forms.site import Episode, Request, Response, Server
 from rlft.envs.web.task import Evaluation
@@ -172,12 +173,7 @@ class FormFamily(abc.ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # ABCMeta computes __abstractmethods__ only after this hook runs, so look for them directly.
-        abstract = any(getattr(getattr(cls, n, None), "__isabstractmethod__", False) for n in dir(cls))
-        if not abstract:
-            for attr in ("key", "title", "reward_doc"):
-                if not isinstance(getattr(cls, attr, None), str):
-                    raise TypeError(f"Form family {cls.__name__} must set the class attribute {attr!r}.")
+        require_class_attributes(cls, "Form family", ("key", "title", "reward_doc"))
 
     start_url: ClassVar[str] = "/"
 
