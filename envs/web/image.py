@@ -31,6 +31,7 @@ _INSTRUCTION: Colour = (0, 48, 135)
 _URL: Colour = (0, 110, 50)
 _ERROR: Colour = (176, 0, 32)
 _INSTRUCTION_ROWS = 3
+_PURPOSE = "render_mode='rgb_array' without a browser (pip install pillow)"
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,9 @@ def draw_lines(lines: Sequence[Line], columns: int, rows: int) -> np.ndarray:
     Returns:
         ``uint8`` array of :func:`image_shape` ``(columns, rows)``.
     """
-    image_module = require("PIL.Image", "render_mode='rgb_array' without a browser")
-    draw_module = require("PIL.ImageDraw", "render_mode='rgb_array' without a browser")
-    font_module = require("PIL.ImageFont", "render_mode='rgb_array' without a browser")
+    image_module = require("PIL.Image", _PURPOSE)
+    draw_module = require("PIL.ImageDraw", _PURPOSE)
+    font_module = require("PIL.ImageFont", _PURPOSE)
     height, width, _ = image_shape(columns, rows)
     image = image_module.new("RGB", (width, height), BACKGROUND)
     draw = draw_module.Draw(image)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import gymnasium as gym
 import numpy as np
 import pytest
 import rlft
 from rlft.envs.web.image import CHAR_WIDTH, LINE_HEIGHT, MARGIN, Line, draw_lines, image_shape, wrap
+from rlft.errors import DependencyError
 
 WEB_IDS = [env_id for env_id in rlft.ENV_IDS if env_id.startswith("rlft/Web")]
 
@@ -75,3 +78,14 @@ def test_draw_lines_size_wrap_and_non_latin_text() -> None:
     drawn = draw_lines([Line("héllo → 世界"), Line("x" * 50), Line("a"), Line("dropped")], 10, 3)
     assert drawn.shape == shape and (drawn < 255).any()
     assert np.array_equal(drawn, draw_lines([Line("héllo ? ??"), Line("x" * 10), Line("a")], 10, 3))
+
+
+def test_without_pillow_rendering_is_a_dependency_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = gym.make("rlft/WebFormLogin-v0", render_mode="rgb_array")
+    try:
+        env.reset(seed=0)
+        monkeypatch.setitem(sys.modules, "PIL.Image", None)  # what a missing package looks like
+        with pytest.raises(DependencyError, match="pip install pillow"):
+            env.render()
+    finally:
+        env.close()
