@@ -172,7 +172,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         self.site = self.task.site
         self.obs_mode = check_choice("obs_mode", obs_mode, OBS_MODES)
         self.backend = make_backend(backend, self.site, **(backend_options or {}))
-        if obs_mode != "text" and getattr(self.backend, "screenshot", None) is None:
+        if obs_mode != "text" and not self.backend.takes_screenshots:
             self.backend.close()
             raise ConfigError(
                 f"obs_mode={obs_mode!r} needs screenshots, which backend={backend!r} cannot take: use "
@@ -244,7 +244,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
             self._trace = replace(self._trace, visited=(*self._trace.visited, self.backend.page().url))
         self._evaluation = self.task.evaluate(task, self._trace)
         terminated = self._evaluation.done or isinstance(command, (Answer, Stop))
-        failed = bool(getattr(self.backend, "failure", ""))
+        failed = bool(self.backend.failure)
         truncated = not terminated and (self._steps >= self.max_steps or failed)
         reward = float(self._evaluation.reward) if terminated else 0.0
         if self._error:
@@ -262,7 +262,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
             return None
         obs = self.observation()
         if self.render_mode == "rgb_array":
-            if getattr(self.backend, "screenshot", None) is not None:
+            if self.backend.takes_screenshots:
                 return obs["screenshot"] if "screenshot" in obs else self._screenshot()
             return text_frame(
                 obs["instruction"], obs["url"], obs["page"], obs["last_action_error"], self.viewport_lines
@@ -346,7 +346,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         return self._episode
 
     def _info(self) -> dict[str, Any]:
-        status = self.backend.status_info() if hasattr(self.backend, "status_info") else {}
+        status = self.backend.status_info()
         return core_info(
             success=self._evaluation.success,
             score=self._evaluation.reward,

@@ -173,3 +173,10 @@ def test_chromium_without_playwright_names_the_extra(monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(sys.modules, "playwright.sync_api", None)  # what a missing package looks like
     with pytest.raises(DependencyError, match=r"rlft\[web\]"):
         make_backend("chromium", ToySite())
+
+
+def test_the_text_backend_takes_no_screenshots() -> None:
+    backend = TextBackend(ToySite())
+    assert not backend.takes_screenshots and backend.failure == "" and backend.status_info() == {}
+    with pytest.raises(ConfigError, match="backend='chromium'"):
+        backend.screenshot()

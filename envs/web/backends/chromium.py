@@ -219,6 +219,7 @@ class ChromiumBackend(Backend):
     """
 
     name = "chromium"
+    takes_screenshots = True
 
     def __init__(
         self,
@@ -240,8 +241,6 @@ class ChromiumBackend(Backend):
         )
         self.timeout_s = check_float("timeout_s", timeout_s, 0.1, 600.0)
         self.page_loads = check_choice("page_loads", page_loads, PAGE_LOADS)
-        self.failure = ""
-        """Why the browser failed (empty while it works); cleared by :meth:`restart`."""
         self._init_runtime()
 
     def _init_runtime(self) -> None:

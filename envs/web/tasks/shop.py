@@ -63,11 +63,11 @@ class ShopTask(WebTask[ShopSite]):
 
     def evaluate(self, task: Task, trace: Trace) -> Evaluation:
         """Score the purchase (see :mod:`~rlft.envs.web.tasks.shop_goals`); 0 until something is bought."""
-        purchase = self.site.purchase
-        if purchase is None:
+        purchased = self.site.purchased()
+        if purchased is None:
             return Evaluation(0.0, False, trace.stopped, {"purchased": False})
-        product = self.site.product(purchase["sku"])
-        reward, details = score_purchase(task.goal, product, purchase["options"])
+        product, options = purchased
+        reward, details = score_purchase(task.goal, product, options)
         return Evaluation(reward, reward >= 1.0 - 1e-9, True, {"purchased": True, **details})
 
     def num_goals(self, split: str) -> int:

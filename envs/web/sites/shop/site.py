@@ -11,7 +11,7 @@ Pages (all server-rendered, GET links and forms, one POST):
 * ``POST /buy``: buying needs every option chosen; otherwise the product page is served again with an
   error message and nothing is bought. A purchase ends the episode and redirects to ``/order``.
 
-The site keeps one piece of server-side state, the purchase (:attr:`ShopSite.purchase`); goals, scoring,
+The site keeps one piece of server-side state, the purchase (:meth:`ShopSite.purchased`); goals, scoring,
 candidates and the expert are :class:`~rlft.envs.web.tasks.shop.ShopTask`'s.
 """
 
@@ -78,10 +78,11 @@ class ShopSite(Site):
         return _search_index(self.content_seed, self.num_products)
 
     # -- server-side state ----------------------------------------------------------------------------------
-    @property
-    def purchase(self) -> dict[str, Any] | None:
-        """The order placed in this episode (``{"sku", "options"}``), or ``None``."""
-        return self._purchase
+    def purchased(self) -> tuple[Product, dict[str, str]] | None:
+        """The product bought in this episode and the options chosen, or ``None``."""
+        if self._purchase is None:
+            return None
+        return self.products[self._by_sku[self._purchase["sku"]]], dict(self._purchase["options"])
 
     def clear(self) -> None:
         """Forget any purchase (a new episode starts)."""

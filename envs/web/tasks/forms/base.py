@@ -16,7 +16,7 @@ from __future__ import annotations
 import abc
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -232,7 +232,7 @@ class FormFamily(abc.ABC):
         """Return the privileged solver's next command on ``page``."""
 
 
-def pick(rng: np.random.Generator, items: list[Any] | tuple[Any, ...], k: int | None = None) -> Any:
+def pick(rng: np.random.Generator, items: Sequence[Any], k: int | None = None) -> Any:
     """One item (or ``k`` distinct items, as a list) drawn uniformly from ``items``."""
     if k is None:
         return items[int(rng.integers(len(items)))]
