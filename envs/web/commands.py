@@ -24,6 +24,7 @@ environment shows in ``last_action_error``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -120,7 +121,13 @@ _HEAD = re.compile(r"\s*([^\s\[\]]+)\s*(.*?)\s*\Z", re.DOTALL)
 _ONE = re.compile(r"\[(.*)\]\Z", re.DOTALL)
 _NUMBER = re.compile(r"\[\s*(\d{1,9})\s*\]\Z")
 _NUMBER_TEXT = re.compile(r"\[\s*(\d{1,9})\s*\]\s*\[(.*)\]\Z", re.DOTALL)
-_TEXT_COMMANDS = {"search": Search, "find": Find, "goto": Goto, "quote": Quote, "answer": Answer}
+_TEXT_COMMANDS: dict[str, Callable[[str], Command]] = {
+    "search": Search,
+    "find": Find,
+    "goto": Goto,
+    "quote": Quote,
+    "answer": Answer,
+}
 _USAGE = {
     "click": "click[N]",
     "type": "type[N][text]",

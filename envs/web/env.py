@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import inspect
 from dataclasses import asdict, replace
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from rlft.envs.contract import check_penalty, check_split, core_info
 from rlft.envs.text import clean_text, text_space
 from rlft.envs.web.backends import make_backend
 from rlft.envs.web.backends.browser import BackendError
@@ -27,23 +29,29 @@ from rlft.envs.web.commands import (
     Select,
     Stop,
     Type,
+    format_command,
     parse_command,
 )
-from rlft.envs.web.site import SPLITS, Evaluation, Page, Site, Task, Trace
-from rlft.envs.web.sites import make_site
-from rlft.errors import ConfigError, check_choice, check_float, check_int
+from rlft.envs.web.image import text_frame
+from rlft.envs.web.page import Page
+from rlft.envs.web.task import Evaluation, Task, Trace, WebTask
+from rlft.envs.web.tasks import TASKS
+from rlft.envs.web.viewport import (
+    element_commands,
+    find_line,
+    navigation_commands,
+    normalise,
+    page_lines,
+    scroll_target,
+    viewport_text,
+)
+from rlft.errors import ConfigError, check_choice, check_int
 
 MAX_INSTRUCTION_LENGTH = 1024
 MAX_URL_LENGTH = 1024
 MAX_ERROR_LENGTH = 512
 
 OBS_MODES: tuple[str, ...] = ("text", "text+screenshot")
-
-_WS_TABLE = str.maketrans({"\n": " ", "\t": " "})
-
-
-def _normalise(text: str) -> str:
-    return " ".join(text.translate(_WS_TABLE).split()).lower()
 
 
 class WebEnv(gym.Env[dict[str, Any], str]):
@@ -71,22 +79,33 @@ class WebEnv(gym.Env[dict[str, Any], str]):
     carried out (unknown element, a URL outside the site, ...) changes nothing, sets
     ``last_action_error`` and costs ``invalid_action_penalty``.
 
-    **Reward**: sparse. The step that ends the episode (the site reports it done, e.g. a purchase or a
-    submitted form, or the agent sends ``answer``/``stop``) earns the site's score in [0, 1]; every other
-    step earns 0. A failed command additionally earns ``-invalid_action_penalty``. ``info["success"]``
-    is the site's verdict (always present), ``info["evaluation"]`` its score breakdown.
+    **Reward**: sparse. The step that ends the episode (the task reports it done, e.g. a purchase or a
+    submitted form, or the agent sends ``answer``/``stop``) earns the task's score in [0, 1]; every other
+    step earns 0. A failed command additionally earns ``-invalid_action_penalty``.
+
+    **Info** (after ``reset`` and every ``step``; :data:`rlft.envs.contract.CORE_INFO_KEYS` first):
+    ``success`` (the task's verdict), ``is_success`` (the same, for Stable-Baselines3's ``Monitor`` and
+    ``EvalCallback``), ``score`` (the current evaluation's reward in [0, 1], i.e. what the episode would
+    earn if it ended now), ``last_action_error``, then ``evaluation`` (the score breakdown), ``steps``
+    and, on the Chromium backend, ``blocked_requests`` (and ``backend_error`` after a crash).
 
     **Termination**: ``terminated`` when the site reports the episode done or after ``answer``/``stop``;
     ``truncated`` after ``max_steps`` steps (no reward). Stepping a finished episode is a no-op that
     reports an error until :meth:`reset`.
 
-    **Search and branching**: :meth:`get_state` / :meth:`set_state` snapshot and restore the site,
-    the browser (history, field values, scroll position), the trace and the step count exactly.
+    **Search and branching**: :meth:`get_state` / :meth:`set_state` snapshot and restore the site's
+    server-side state, the browser (history, field values, scroll position), the trace and the step
+    count exactly.
+
+    **Composition**: the env is thin. A :class:`~rlft.envs.web.task.WebTask` (chosen by ``site=`` from
+    :data:`rlft.envs.web.tasks.TASKS`) owns the goals, reward, candidates and expert and builds its
+    :class:`~rlft.envs.web.site.Site`; a backend (:mod:`rlft.envs.web.backends`) browses that site.
 
     Args:
-        site: site key (``shop``, ``qa``, ``forms``; see :data:`rlft.envs.web.sites.SITE_CLASSES`), or a
-            :class:`~rlft.envs.web.site.Site` instance (then ``family`` and ``site_kwargs`` must be empty).
-        family: task family, forwarded to sites that have families (forms).
+        site: site key (``shop``, ``qa``, ``forms``; see :data:`rlft.envs.web.tasks.TASKS`), or a
+            :class:`~rlft.envs.web.task.WebTask` instance (then ``family`` and ``site_kwargs`` must be
+            empty).
+        family: task family, forwarded to tasks that have families (forms).
         backend: ``text`` (in-process, default) or ``chromium`` (headless Chromium through Playwright; see
             :mod:`rlft.envs.web.backends.chromium`). If that browser crashes or is killed, the step returns
             ``truncated=True`` with ``info["backend_error"]`` and the next ``reset`` starts a fresh one;
@@ -95,15 +114,21 @@ class WebEnv(gym.Env[dict[str, Any], str]):
             ``viewport=(width, height)``, ``timeout_s``).
         obs_mode: ``text`` (default), or ``text+screenshot`` to add ``screenshot``, the browser viewport as
             ``Box(0, 255, (height, width, 3), uint8)`` (needs a browser backend).
-        split: goal split, one of ``train``, ``validation``, ``test``.
+        split: goal split, one of :data:`rlft.envs.contract.SPLITS` (``train``, ``validation``, ``test``).
         max_steps: steps before truncation.
-        invalid_action_penalty: subtracted from the reward of a failed command (>= 0).
+        invalid_action_penalty: subtracted from the reward of a failed command (in [0, 1]).
         viewport_lines: lines of page text shown at once.
         viewport_chars: maximum length of the ``page`` observation.
-        render_mode: ``None``, ``ansi`` (:meth:`render` returns the page as text) or ``rgb_array`` (the
-            browser viewport as an RGB array; needs a browser backend).
+        render_mode: ``None``, ``ansi`` (:meth:`render` returns the page as text) or ``rgb_array``
+            (:meth:`render` returns an RGB ``uint8`` frame: the browser's screenshot on the Chromium
+            backend; on the text backend the instruction, URL, visible page text and last error drawn
+            with a built-in bitmap font, so ``gymnasium.wrappers.RecordVideo`` works without a browser).
         content_seed: seed of the site's generated content (products, articles, ...).
-        **site_kwargs: forwarded to the site's constructor.
+        **site_kwargs: forwarded to the task's constructor (which builds the site).
+
+    Raises:
+        ConfigError: for an invalid kwarg (the message names the valid values).
+        UnknownNameError: for an unknown ``site`` or ``family`` (listing the known ones).
 
     Version history: v0, first release.
 
@@ -113,7 +138,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
 
     def __init__(
         self,
-        site: str | Site,
+        site: str | WebTask,
         family: str | None = None,
         backend: str = "text",
         split: str = "train",
@@ -127,38 +152,31 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         backend_options: dict[str, Any] | None = None,
         **site_kwargs: Any,
     ) -> None:
-        self.split = check_choice("split", split, SPLITS)
+        self.split = check_split(split)
         self.max_steps = check_int("max_steps", max_steps, minimum=1, maximum=100_000)
-        self.invalid_action_penalty = check_float("invalid_action_penalty", invalid_action_penalty, 0.0, 1.0)
+        self.invalid_action_penalty = check_penalty(invalid_action_penalty)
         self.viewport_lines = check_int("viewport_lines", viewport_lines, minimum=5, maximum=100_000)
         self.viewport_chars = check_int("viewport_chars", viewport_chars, minimum=200, maximum=1_000_000)
         if render_mode is not None:
             check_choice("render_mode", render_mode, self.metadata["render_modes"])
         self.render_mode = render_mode
         check_int("content_seed", content_seed, minimum=0)
-        if isinstance(site, Site):
+        if isinstance(site, WebTask):
             if family is not None or site_kwargs:
                 raise ConfigError(
-                    "Pass family and site arguments to the Site itself when site is a Site instance."
+                    "Pass family and site arguments to the WebTask itself when site is a WebTask instance."
                 )
-            self.site = site
+            self.task: WebTask = site
         else:
-            kwargs = dict(site_kwargs, content_seed=content_seed)
-            if family is not None:
-                kwargs["family"] = family
-            try:
-                self.site = make_site(site, **kwargs)
-            except TypeError as error:
-                raise ConfigError(f"site={site!r} does not accept these arguments ({error}).") from error
+            self.task = _make_task(site, family, dict(site_kwargs, content_seed=content_seed))
+        self.site = self.task.site
         self.obs_mode = check_choice("obs_mode", obs_mode, OBS_MODES)
         self.backend = make_backend(backend, self.site, **(backend_options or {}))
-        screenshot = getattr(self.backend, "screenshot", None)
-        if (obs_mode != "text" or render_mode == "rgb_array") and screenshot is None:
+        if obs_mode != "text" and not self.backend.takes_screenshots:
             self.backend.close()
             raise ConfigError(
-                f"obs_mode={obs_mode!r} / render_mode={render_mode!r} need screenshots, which backend="
-                f"{backend!r} cannot take: use backend='chromium' (without a browser: obs_mode='text', "
-                "render_mode None or 'ansi')."
+                f"obs_mode={obs_mode!r} needs screenshots, which backend={backend!r} cannot take: use "
+                "backend='chromium' (without a browser: obs_mode='text')."
             )
 
         self.observation_space = spaces.Dict(
@@ -175,7 +193,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
             self.observation_space["screenshot"] = spaces.Box(0, 255, (height, width, 3), np.uint8)
         self.action_space = text_space(MAX_COMMAND_LENGTH)
 
-        self._task: Task | None = None
+        self._episode: Task | None = None
         self._trace = Trace()
         self._steps = 0
         self._scroll = 0
@@ -192,8 +210,8 @@ class WebEnv(gym.Env[dict[str, Any], str]):
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Sample a goal from the split and open its start page."""
         super().reset(seed=seed)
-        self._task = self.site.reset(self.np_random, self.split)
-        self.backend.restart(self._task.start_url)
+        self._episode = self.task.reset(self.np_random, self.split)
+        self.backend.restart(self._episode.start_url)
         self._trace = Trace(visited=(self.backend.page().url,))
         self._steps = 0
         self._scroll = 0
@@ -201,7 +219,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         self._error = ""
         self._done = False
         self._admissible_cache = None
-        self._evaluation = self.site.evaluate(self._task, self._trace)
+        self._evaluation = self.task.evaluate(self._episode, self._trace)
         return self.observation(), self._info()
 
     def step(self, action: str) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
@@ -224,9 +242,9 @@ class WebEnv(gym.Env[dict[str, Any], str]):
             self._loads_seen = self.backend.loads
             self._scroll = 0
             self._trace = replace(self._trace, visited=(*self._trace.visited, self.backend.page().url))
-        self._evaluation = self.site.evaluate(task, self._trace)
+        self._evaluation = self.task.evaluate(task, self._trace)
         terminated = self._evaluation.done or isinstance(command, (Answer, Stop))
-        failed = bool(getattr(self.backend, "failure", ""))
+        failed = bool(self.backend.failure)
         truncated = not terminated and (self._steps >= self.max_steps or failed)
         reward = float(self._evaluation.reward) if terminated else 0.0
         if self._error:
@@ -234,13 +252,21 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         self._done = terminated or truncated
         return self.observation(), reward, terminated, truncated, self._info()
 
-    def render(self) -> str | None:
-        """With ``render_mode="ansi"``: the URL, the visible page text and the last error."""
-        if self.render_mode == "rgb_array" and self._task is not None:
-            return self._screenshot()
-        if self.render_mode != "ansi" or self._task is None:
+    def render(self) -> str | np.ndarray | None:
+        """Render the current state for ``render_mode`` (``None`` before the first reset).
+
+        ``ansi``: the URL, the visible page text and the last error. ``rgb_array``: the browser's
+        screenshot on a browser backend, else that text drawn into an image of a fixed size.
+        """
+        if self.render_mode is None or self._episode is None:
             return None
         obs = self.observation()
+        if self.render_mode == "rgb_array":
+            if self.backend.takes_screenshots:
+                return obs["screenshot"] if "screenshot" in obs else self._screenshot()
+            return text_frame(
+                obs["instruction"], obs["url"], obs["page"], obs["last_action_error"], self.viewport_lines
+            )
         error = f"\n! {obs['last_action_error']}" if obs["last_action_error"] else ""
         return f"{obs['url']}\n{obs['page']}{error}\n"
 
@@ -255,8 +281,12 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         """Return the site's privileged solver's next command for the current state."""
         task = self._require_task()
         if self._done:
-            return "stop"
-        return self.site.expert_action(task, self.backend.page(), self._trace)
+            return format_command(Stop())
+        return self.task.expert_action(task, self.backend.page(), self._trace)
+
+    def current_task(self) -> Task:
+        """Return the current episode's goal (privileged: instruction, start URL and goal data)."""
+        return self._require_task()
 
     def current_page(self) -> Page:
         """Return the whole rendered current page (the observation shows a viewport of it)."""
@@ -269,7 +299,9 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         return {
             "instruction": clean_text(task.instruction, MAX_INSTRUCTION_LENGTH),
             "url": clean_text(page.url, MAX_URL_LENGTH),
-            "page": clean_text(self._viewport(page), self.viewport_chars),
+            "page": clean_text(
+                viewport_text(page_lines(page), self._scroll, self.viewport_lines), self.viewport_chars
+            ),
             "admissible_commands": self._admissible(page),
             "last_action_error": clean_text(self._error, MAX_ERROR_LENGTH),
         } | ({"screenshot": self._screenshot()} if self.obs_mode == "text+screenshot" else {})
@@ -279,10 +311,10 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         task = self._require_task()
         return copy.deepcopy(
             {
-                "site": self.site.get_state(),
+                "site": self.task.get_state(),
                 "backend": self.backend.get_state(),
                 "task": asdict(task),
-                "trace": asdict(self._trace),
+                "trace": self._trace.to_dict(),
                 "steps": self._steps,
                 "scroll": self._scroll,
                 "error": self._error,
@@ -294,16 +326,10 @@ class WebEnv(gym.Env[dict[str, Any], str]):
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore a snapshot from :meth:`get_state`; the next observation is identical to the saved one."""
         state = copy.deepcopy(state)
-        self.site.set_state(state["site"])
+        self.task.set_state(state["site"])
         self.backend.set_state(state["backend"])
-        self._task = Task(**state["task"])
-        trace = state["trace"]
-        self._trace = Trace(
-            answer=trace["answer"],
-            stopped=bool(trace["stopped"]),
-            quotes=tuple((str(u), str(q)) for u, q in trace["quotes"]),
-            visited=tuple(trace["visited"]),
-        )
+        self._episode = Task(**state["task"])
+        self._trace = Trace.from_dict(state["trace"])
         self._steps = int(state["steps"])
         self._scroll = int(state["scroll"])
         self._error = str(state["error"])
@@ -311,21 +337,24 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         self.np_random.bit_generator.state = state["rng"]
         self._loads_seen = self.backend.loads
         self._admissible_cache = None
-        self._evaluation = self.site.evaluate(self._task, self._trace)
+        self._evaluation = self.task.evaluate(self._episode, self._trace)
 
     # -- internals --------------------------------------------------------------------------------------
     def _require_task(self) -> Task:
-        if self._task is None:
+        if self._episode is None:
             raise gym.error.ResetNeeded("Call reset() before using the environment.")
-        return self._task
+        return self._episode
 
     def _info(self) -> dict[str, Any]:
-        return {
-            "success": bool(self._evaluation.success),
-            "last_action_error": clean_text(self._error, MAX_ERROR_LENGTH),
-            "evaluation": dict(self._evaluation.details),
-            "steps": self._steps,
-        } | (self.backend.status_info() if hasattr(self.backend, "status_info") else {})
+        status = self.backend.status_info()
+        return core_info(
+            success=self._evaluation.success,
+            score=self._evaluation.reward,
+            last_action_error=clean_text(self._error, MAX_ERROR_LENGTH),
+            evaluation=dict(self._evaluation.details),
+            steps=self._steps,
+            **status,
+        )
 
     def _execute(self, command: Command) -> None:
         backend = self.backend
@@ -354,61 +383,22 @@ class WebEnv(gym.Env[dict[str, Any], str]):
 
     def _screenshot(self) -> np.ndarray:
         # The image follows the text viewport: scrolled by the same fraction of the page.
-        last = max(1, len(self._lines(self.backend.page())) - self.viewport_lines)
+        last = max(1, len(page_lines(self.backend.page())) - self.viewport_lines)
         return self.backend.screenshot(min(1.0, self._scroll / last))
 
-    def _lines(self, page: Page) -> list[str]:
-        return page.text.split("\n") if page.text else []
-
     def _scroll_to(self, direction: str) -> None:
-        count = len(self._lines(self.backend.page()))
-        last = max(0, count - self.viewport_lines)
-        target = {
-            "up": max(0, self._scroll - self.viewport_lines),
-            "down": min(last, self._scroll + self.viewport_lines),
-            "top": 0,
-            "bottom": last,
-        }[direction]
-        if target == self._scroll and direction in ("up", "down"):
-            raise CommandError(
-                f"Cannot scroll {direction}: the {'top' if direction == 'up' else 'end'} is shown."
-            )
-        self._scroll = target
+        count = len(page_lines(self.backend.page()))
+        self._scroll = scroll_target(count, self._scroll, self.viewport_lines, direction)
 
     def _find(self, text: str) -> None:
-        needle = _normalise(text)
-        if not needle:
-            raise CommandError("find[text] needs visible text to look for.")
-        lines = self._lines(self.backend.page())
-        count = len(lines)
-        for offset in range(1, count + 1):
-            index = (self._scroll + offset) % count
-            if needle in _normalise(lines[index]):
-                self._scroll = index
-                return
-        raise CommandError(f"Text {text[:100]!r} is not on this page.")
+        self._scroll = find_line(page_lines(self.backend.page()), self._scroll, text)
 
     def _quote(self, text: str) -> None:
         page = self.backend.page()
-        needle = _normalise(text)
-        if not needle or needle not in _normalise(page.text):
+        needle = normalise(text)
+        if not needle or needle not in normalise(page.text):
             raise CommandError(f"Cannot quote {text[:100]!r}: that text is not on this page.")
         self._trace = replace(self._trace, quotes=(*self._trace.quotes, (page.url, " ".join(text.split()))))
-
-    def _viewport(self, page: Page) -> str:
-        lines = self._lines(page)
-        start = min(self._scroll, max(0, len(lines) - 1))
-        shown = lines[start : start + self.viewport_lines]
-        view = "\n".join(shown)
-        if len(lines) > self.viewport_lines:
-            end = start + len(shown)
-            more = []
-            if start > 0:
-                more.append("scroll[up]")
-            if end < len(lines):
-                more.append("scroll[down]")
-            view += f"\n(lines {start + 1}-{end} of {len(lines)}; {' or '.join(more)} for more)"
-        return view
 
     def _admissible(self, page: Page) -> tuple[str, ...]:
         task = self._require_task()
@@ -417,23 +407,22 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         cache = self._admissible_cache
         if cache is not None and cache[0] is page and cache[1] == key:
             return cache[2]
-        commands: list[str] = []
-        for element in page.elements:
-            if element.disabled:
-                continue
-            if element.role in ("link", "button", "checkbox", "radio"):
-                commands.append(f"click[{element.id}]")
-            elif element.role == "combobox":
-                commands += [f"select[{element.id}][{o}]" for o in element.options if o != element.value]
-        commands += self.site.candidates(task, page)
-        count = len(self._lines(page))
-        if self._scroll > 0:
-            commands.append("scroll[up]")
-        if self._scroll + self.viewport_lines < count:
-            commands.append("scroll[down]")
-        if self.backend.can_go_back:
-            commands.append("back")
-        commands.append("stop")
+        commands = element_commands(page) + self.task.candidates(task, page)
+        commands += navigation_commands(
+            len(page_lines(page)), self._scroll, self.viewport_lines, self.backend.can_go_back
+        )
         cleaned = tuple(dict.fromkeys(clean_text(c, MAX_COMMAND_LENGTH) for c in commands if c.strip()))
         self._admissible_cache = (page, key, cleaned)
         return cleaned
+
+
+def _make_task(key: str, family: str | None, kwargs: dict[str, Any]) -> WebTask:
+    """Build the task registered as ``key`` (which builds its site) from the env's keyword arguments."""
+    task_class = TASKS.get(key)
+    if family is not None:
+        kwargs["family"] = family
+    try:
+        inspect.signature(task_class).bind(**kwargs)
+    except TypeError as error:
+        raise ConfigError(f"site={key!r} does not accept these arguments ({error}).") from error
+    return task_class(**kwargs)

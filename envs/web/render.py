@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from typing import Any
 
-from rlft.envs.web.site import Element, Form, Page
+from rlft.envs.web.page import Element, Form, Page
 
 CHECKED = "checked"
 UNCHECKED = "unchecked"
@@ -437,7 +437,7 @@ def layout_page(
 
 
 def render_page(html: str, url: str, values: Mapping[int, str] | None = None, status: int = 200) -> Page:
-    """Render ``html`` served at ``url`` into a :class:`~rlft.envs.web.site.Page`.
+    """Render ``html`` served at ``url`` into a :class:`~rlft.envs.web.page.Page`.
 
     Equivalent to ``layout_page(parse_html(html), url, values, status)``; backends that re-render the
     same document with new field values keep the :class:`Document` and call :func:`layout_page`.

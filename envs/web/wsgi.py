@@ -8,12 +8,15 @@ browser see the same thing.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 StartResponse = Callable[..., Any]
+"""The WSGI ``start_response`` callable."""
+WSGIEnviron = dict[str, Any]
+"""A WSGI ``environ`` dict."""
 _RequestT = TypeVar("_RequestT", bound="Request")
 
 MAX_BODY = 1 << 20
@@ -120,8 +123,3 @@ def not_found(start_response: StartResponse, path: str) -> list[bytes]:
     """Send a ``404`` page with a link home."""
     body = f'<h1>Page not found</h1><p>There is no page at {esc(path)}.</p><p><a href="/">Home</a></p>'
     return respond_html(start_response, layout("Not found", body), "404 Not Found")
-
-
-def hidden_fields(pairs: Iterable[tuple[str, str]]) -> str:
-    """Hidden ``<input>`` fields for ``(name, value)`` pairs."""
-    return "".join(f'<input type="hidden" name="{esc(k)}" value="{esc(v)}">' for k, v in pairs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -162,8 +163,20 @@ def test_state_round_trip(browser: TextBackend) -> None:
 
 def test_backend_selection() -> None:
     assert isinstance(make_backend("text", ToySite()), TextBackend)
-    if importlib.util.find_spec("rlft.envs.web.backends.chromium") is None:
-        with pytest.raises(DependencyError, match="backend='text'"):
-            make_backend("chromium", ToySite())
     with pytest.raises(ConfigError, match="Did you mean 'text'"):
         make_backend("txt", ToySite())
+    with pytest.raises(ConfigError, match="does not accept"):
+        make_backend("text", ToySite(), viewport=(1, 2))
+
+
+def test_chromium_without_playwright_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "playwright.sync_api", None)  # what a missing package looks like
+    with pytest.raises(DependencyError, match=r"rlft\[web\]"):
+        make_backend("chromium", ToySite())
+
+
+def test_the_text_backend_takes_no_screenshots() -> None:
+    backend = TextBackend(ToySite())
+    assert not backend.takes_screenshots and backend.failure == "" and backend.status_info() == {}
+    with pytest.raises(ConfigError, match="backend='chromium'"):
+        backend.screenshot()

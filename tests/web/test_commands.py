@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import pytest
+import rlft
 from rlft.envs.web.commands import (
     MAX_COMMAND_LENGTH,
     Answer,
@@ -86,3 +88,20 @@ def test_error_messages_say_how_to_fix() -> None:
         parse_command("type[3]")
     with pytest.raises(CommandError, match="Unknown command 'clik'"):
         parse_command("clik[3]")
+
+
+@pytest.mark.parametrize("env_id", [i for i in rlft.ENV_IDS if i.startswith("rlft/Web")])
+def test_admissible_and_expert_commands_are_canonical(env_id: str) -> None:
+    # Everything the env offers or the expert sends comes from format_command: it re-formats to itself.
+    env = gym.make(env_id)
+    try:
+        obs, _ = env.reset(seed=4)
+        for _ in range(8):
+            action = env.unwrapped.expert_action()
+            for command in (*obs["admissible_commands"], action):
+                assert format_command(parse_command(command)) == command
+            obs, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                break
+    finally:
+        env.close()

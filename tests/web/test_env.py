@@ -11,6 +11,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import rlft  # noqa: F401  (registers the ids)
+from rlft.envs.contract import CORE_INFO_KEYS
 from rlft.envs.web.env import WebEnv
 from rlft.errors import ConfigError, UnknownNameError
 
@@ -49,8 +50,10 @@ def run_expert(env: WebEnv, seed: int, limit: int = 30) -> tuple[float, dict, in
         ({"max_steps": 0}, ConfigError, "max_steps"),
         ({"invalid_action_penalty": -1.0}, ConfigError, "invalid_action_penalty"),
         ({"invalid_action_penalty": float("nan")}, ConfigError, "invalid_action_penalty"),
+        ({"invalid_action_penalty": 1.5}, ConfigError, r"\[0\.0, 1\.0\]"),
+        ({"split": "unseen"}, ConfigError, "'validation'"),
         ({"viewport_lines": 1}, ConfigError, "viewport_lines"),
-        ({"render_mode": "human"}, ConfigError, "ansi"),
+        ({"render_mode": "pixels"}, ConfigError, "ansi"),
         ({"backend": "txt"}, ConfigError, "Did you mean 'text'"),
         ({"site": "shopp"}, UnknownNameError, "Did you mean 'shop'"),
         ({"colour": "red"}, ConfigError, "does not accept"),
@@ -61,6 +64,33 @@ def run_expert(env: WebEnv, seed: int, limit: int = 30) -> tuple[float, dict, in
 def test_bad_kwargs_raise_typed_errors(kwargs: dict, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         gym.make(SHOP, **kwargs)
+
+
+@pytest.mark.parametrize("env_id", [SHOP, "rlft/WebQA-v0", "rlft/WebFormLogin-v0"])
+def test_info_holds_the_core_keys_with_the_current_score(env_id: str) -> None:
+    env = gym.make(env_id, invalid_action_penalty=0.25).unwrapped
+    try:
+        _, info = env.reset(seed=2)
+        infos = [info]
+        rewards = [0.0]
+        for action in ("click[9999]", env.expert_action(), env.expert_action()):
+            _, reward, terminated, _, info = env.step(action)
+            infos.append(info)
+            rewards.append(reward)
+            if terminated:
+                break
+        for info in infos:
+            assert list(info)[:4] == list(CORE_INFO_KEYS)
+            assert info["is_success"] is info["success"]
+            assert 0.0 <= info["score"] <= 1.0 and isinstance(info["score"], float)
+            assert {"evaluation", "steps"} <= set(info)
+        assert infos[1]["last_action_error"] and rewards[1] == -0.25 and infos[1]["score"] == 0.0
+        while not terminated:
+            _, reward, terminated, _, info = env.step(env.expert_action())
+        # The score is the evaluation of the state reached: the reward the finishing step earned.
+        assert info["success"] and info["score"] == reward == 1.0
+    finally:
+        env.close()
 
 
 def test_first_observation(env: WebEnv) -> None:
@@ -222,8 +252,8 @@ def test_vector_envs(asynchronous: bool) -> None:
         vec.close()
 
 
-def test_any_site_instance_plugs_in() -> None:
-    env = WebEnv(site=toy_site.ToySite())
+def test_any_task_instance_plugs_in() -> None:
+    env = WebEnv(site=toy_site.ToyTask())
     obs, _ = env.reset(seed=0)
     assert obs["instruction"] == "Send the form with your name."
     total = 0.0
@@ -233,5 +263,17 @@ def test_any_site_instance_plugs_in() -> None:
         if terminated:
             break
     assert terminated and total == 1.0 and info["evaluation"] == {"submitted": "Ada"}
-    with pytest.raises(ConfigError, match="Site instance"):
-        WebEnv(site=toy_site.ToySite(), family="x")
+    with pytest.raises(ConfigError, match="WebTask instance"):
+        WebEnv(site=toy_site.ToyTask(), family="x")
+
+
+def test_task_and_site_subclasses_must_name_themselves() -> None:
+    with pytest.raises(TypeError, match="WebTask Nameless must set the class attribute 'name'"):
+
+        class Nameless(toy_site.ToyTask):
+            name = None  # type: ignore[assignment]
+
+    with pytest.raises(TypeError, match="Site Anonymous must set the class attribute 'name'"):
+
+        class Anonymous(toy_site.ToySite):
+            name = 3  # type: ignore[assignment]

@@ -11,11 +11,14 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import rlft
+from rlft.envs.contract import SPLITS
 from rlft.envs.registration import WEB_FORM_FAMILIES
-from rlft.envs.web.site import SPLITS, Trace
-from rlft.envs.web.sites.forms import FAMILIES, GOALS, FormsSite, load_family
-from rlft.envs.web.sites.forms.contact import format_phone
-from rlft.envs.web.sites.forms.password import build_password, rule_holds
+from rlft.envs.web.sites.forms.site import FormsSite
+from rlft.envs.web.task import Trace
+from rlft.envs.web.tasks.forms import FAMILIES
+from rlft.envs.web.tasks.forms.contact import format_phone
+from rlft.envs.web.tasks.forms.password import build_password, rule_holds
+from rlft.envs.web.tasks.forms.task import GOALS, FormTask, load_family
 from rlft.errors import ConfigError, UnknownNameError
 
 FORM_IDS = [f"rlft/WebForm{name}-v0" for name in WEB_FORM_FAMILIES]
@@ -30,7 +33,7 @@ def find_seed(env: gym.Env, predicate: Any) -> dict[str, Any]:
     """Reset with seeds 0, 1, ... until the goal satisfies ``predicate``; return the observation."""
     for seed in range(200):
         obs, _ = env.reset(seed=seed)
-        if predicate(env.unwrapped._task.goal):
+        if predicate(env.unwrapped.current_task().goal):
             return obs
     raise AssertionError("no seed with such a goal")
 
@@ -80,18 +83,18 @@ def test_at_least_twelve_families_are_registered() -> None:
 
 def test_unknown_family_is_a_typed_error_with_a_suggestion() -> None:
     with pytest.raises(UnknownNameError, match="Did you mean 'login'"):
-        FormsSite("logn")
+        FormTask("logn")
     with pytest.raises(UnknownNameError):
         gym.make("rlft/WebFormLogin-v0", family="nope")
     with pytest.raises(ConfigError):
-        FormsSite("login", content_seed=-1)
+        FormTask("login", content_seed=-1)
 
 
 def test_episodes_are_deterministic_in_content_seed_and_index() -> None:
-    site = FormsSite("login")
-    assert site.episode_for(9000) == FormsSite("login").episode_for(9000)
+    site = FormTask("login")
+    assert site.episode_for(9000) == FormTask("login").episode_for(9000)
     assert site.episode_for(9000) != site.episode_for(9001)
-    assert FormsSite("login", content_seed=1).episode_for(9000) != site.episode_for(9000)
+    assert FormTask("login", content_seed=1).episode_for(9000) != site.episode_for(9000)
     test_range = site.goal_range("test")
     for seed in range(20):
         assert site.reset(np.random.default_rng(seed), "test").goal["goal_index"] in test_range
@@ -101,7 +104,7 @@ def test_episodes_are_deterministic_in_content_seed_and_index() -> None:
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_splits_never_share_a_goal(family: str) -> None:
-    site = FormsSite(family)
+    site = FormTask(family)
     ranges = [site.goal_range(split) for split in SPLITS]
     assert [len(r) for r in ranges] == [GOALS[s] for s in SPLITS]
     assert not set(ranges[0]) & set(ranges[2]) and not set(ranges[1]) & set(ranges[2])
@@ -115,7 +118,7 @@ def test_splits_never_share_a_goal(family: str) -> None:
 
 
 def test_num_goals_counts_distinct_goals() -> None:
-    site = FormsSite("date")
+    site = FormTask("date")
     count = site.num_goals("validation")
     # ~365 of the 3,653 dates hash to validation, and 1,000 draws find most but not all of them.
     assert 250 < count < GOALS["validation"]
@@ -200,7 +203,7 @@ def test_any_free_text_is_accepted_not_only_candidates() -> None:
 def test_login_decoy_form_scores_zero_and_wrong_password_partial() -> None:
     env = make("login")
     env.reset(seed=0)
-    goal = env.unwrapped._task.goal
+    goal = env.unwrapped.current_task().goal
     _, reward, terminated, info = act(
         env,
         f"type[{element(env, 'new_user')}][{goal['username']}]",
@@ -221,8 +224,8 @@ def test_login_decoy_form_scores_zero_and_wrong_password_partial() -> None:
 def test_contact_refuses_bad_formats_then_accepts_the_reformatted_phone() -> None:
     env = make("contact")
     obs, _ = env.reset(seed=4)
-    goal = env.unwrapped._task.goal
-    shown = env.unwrapped.site._state["episode"]["phone_shown"]
+    goal = env.unwrapped.current_task().goal
+    shown = env.unwrapped.site.episode["phone_shown"]
     assert format_phone(shown) == goal["phone"]
     assert f"type[{element(env, 'phone')}][{goal['phone']}]" in obs["admissible_commands"]
     fields = ["name", "email", "street", "postcode", "city"]
@@ -243,7 +246,7 @@ def test_contact_refuses_bad_formats_then_accepts_the_reformatted_phone() -> Non
 def test_checkboxes_partial_credit_is_fraction_of_boxes() -> None:
     env = make("checkboxes")
     env.reset(seed=2)
-    episode = env.unwrapped.site._state["episode"]
+    episode = env.unwrapped.site.episode
     for word in episode["initially"]:  # untick everything, tick nothing
         act(env, f"click[{element(env, 'word', word)}]")
     _, reward, terminated, _ = act(env, f"click[{button(env, 'Submit')}]")
@@ -254,7 +257,7 @@ def test_checkboxes_partial_credit_is_fraction_of_boxes() -> None:
 def test_date_wrong_day_gets_two_thirds() -> None:
     env = make("date")
     env.reset(seed=5)
-    goal = env.unwrapped._task.goal["date"]
+    goal = env.unwrapped.current_task().goal["date"]
     while True:
         command = env.unwrapped.expert_action()
         page = env.unwrapped.current_page()
@@ -271,8 +274,8 @@ def test_date_wrong_day_gets_two_thirds() -> None:
 def test_inbox_wrong_message_loses_credit() -> None:
     env = make("inbox")
     find_seed(env, lambda g: g["action"] == "delete")
-    goal = env.unwrapped._task.goal
-    other = (goal["id"] + 1) % len(env.unwrapped.site._state["episode"]["messages"])
+    goal = env.unwrapped.current_task().goal
+    other = (goal["id"] + 1) % len(env.unwrapped.site.episode["messages"])
     act(env, f"goto[/message/{other}]")
     _, reward, terminated, info = act(env, f"click[{button(env, 'Delete')}]")
     assert terminated and reward == pytest.approx(0.5)
@@ -283,12 +286,12 @@ def test_checkout_declined_card_needs_the_backup() -> None:
     env = make("checkout")
     site = env.unwrapped.site
     seed = 0
-    while not env.reset(seed=seed) or not site._state["episode"]["declined"]:
+    while not env.reset(seed=seed) or not site.episode["declined"]:
         seed += 1
-    first_card = site._state["episode"]["cards"][0]["number"]
+    first_card = site.episode["cards"][0]["number"]
     while "card" not in {e.attrs.get("name") for e in env.unwrapped.current_page().elements}:
         act(env, env.unwrapped.expert_action())
-    card = site._state["episode"]["cards"][0]
+    card = site.episode["cards"][0]
     obs, *_ = act(
         env,
         f"type[{element(env, 'card')}][{first_card}]",
@@ -296,7 +299,7 @@ def test_checkout_declined_card_needs_the_backup() -> None:
         f"type[{element(env, 'cvc')}][{card['cvc']}]",
         f"click[{button(env, 'Review order')}]",
     )
-    assert "declined" in obs["page"] and site._state["server"]["payment"] is None
+    assert "declined" in obs["page"] and site.server["payment"] is None
     reward, info = expert_until_done(env, obs)
     assert reward == 1.0 and info["evaluation"]["rejected"] == 1
 
@@ -309,13 +312,13 @@ def test_checkout_validation_messages() -> None:
         env, f"type[{element(env, 'postcode')}][12ab]", f"click[{button(env, 'Continue to payment')}]"
     )
     assert "Postcode must be 5 digits." in obs["page"] and "Full name is required." in obs["page"]
-    assert env.unwrapped.site._state["server"]["shipping"] is None
+    assert env.unwrapped.site.server["shipping"] is None
 
 
 def test_password_candidates_and_rule_checks() -> None:
     env = make("password")
     obs, _ = env.reset(seed=8)
-    goal = env.unwrapped._task.goal
+    goal = env.unwrapped.current_task().goal
     good = build_password(goal["rules"], goal["spec"])
     assert all(rule_holds(rule, goal["spec"], good) for rule in goal["rules"])
     for rule in goal["rules"]:
@@ -346,8 +349,8 @@ def test_password_mismatch_is_refused() -> None:
 def test_table_opening_a_wrong_row_scores_zero() -> None:
     env = make("table")
     env.reset(seed=0)
-    goal = env.unwrapped._task.goal
-    wrong = next(p["id"] for p in env.unwrapped.site._state["episode"]["people"] if p["id"] != goal["id"])
+    goal = env.unwrapped.current_task().goal
+    wrong = next(p["id"] for p in env.unwrapped.site.episode["people"] if p["id"] != goal["id"])
     _, reward, terminated, info = act(env, f"goto[/employee/{wrong}]")
     assert terminated and reward == 0.0 and not info["success"]
 
@@ -355,7 +358,7 @@ def test_table_opening_a_wrong_row_scores_zero() -> None:
 def test_tabs_candidates_only_offer_extensions_already_seen() -> None:
     env = make("tabs")
     obs = find_seed(env, lambda g: True)
-    episode = env.unwrapped.site._state["episode"]
+    episode = env.unwrapped.site.episode
     hidden = [p["extension"] for i, p in enumerate(episode["people"]) if i != 0]
     assert not any(ext in command for ext in hidden for command in obs["admissible_commands"])
     obs, *_ = act(env, f"goto[/?tab={len(episode['people']) - 1}]")
@@ -365,8 +368,8 @@ def test_tabs_candidates_only_offer_extensions_already_seen() -> None:
 def test_menu_partial_credit_by_level() -> None:
     env = make("menu")
     env.reset(seed=0)
-    s, g, p = env.unwrapped._task.goal["path"]
-    leaves = env.unwrapped.site._state["episode"]["tree"][s]["groups"][g]["leaves"]
+    s, g, p = env.unwrapped.current_task().goal["path"]
+    leaves = env.unwrapped.site.episode["tree"][s]["groups"][g]["leaves"]
     other = next(i for i, name in enumerate(leaves) if name != leaves[p])
     act(env, f"goto[/menu/{s}/{g}/{other}]")
     _, reward, terminated, _ = act(env, f"click[{button(env, 'Choose this page')}]")
@@ -392,27 +395,31 @@ def call(
 
 
 def test_wsgi_multi_valued_checkbox_post_and_unknown_paths() -> None:
-    site = FormsSite("checkboxes")
-    task = site.load_goal(9100)
+    forms = FormTask("checkboxes")
+    task = forms.load_goal(9100)
     wanted = task.goal["ticked"]
-    status, page = call(site, "POST", "/submit", [("word", w) for w in wanted] + [("word", "not-a-box")])
+    status, page = call(
+        forms.site, "POST", "/submit", [("word", w) for w in wanted] + [("word", "not-a-box")]
+    )
     assert status.startswith("200") and "Thank you" in page
-    evaluation = site.evaluate(task, Trace())
+    evaluation = forms.evaluate(task, Trace())
     assert evaluation.done and evaluation.success and evaluation.reward == 1.0
     for family in FAMILIES:
-        site = FormsSite(family)
-        site.load_goal(9000)
+        forms = FormTask(family)
+        forms.load_goal(9000)
+        site = forms.site
         assert call(site, "GET", "/no/such/page")[0].startswith("404")
         assert call(site, "GET", "/?tab=-3&month=99-99&page=x&sort=%00")[0].startswith("200")
         assert call(site, "POST", "/submit", [("q", "x" * 10_000)])[0][:3] in ("200", "404")
 
 
 def test_site_state_round_trip_and_bad_state() -> None:
-    site = FormsSite("date")
-    site.load_goal(9001)
+    forms = FormTask("date")
+    forms.load_goal(9001)
+    site = forms.site
     call(site, "POST", "/pick", [("day", "2024-02-29")])
     state = site.get_state()
-    other = FormsSite("date")
+    other = FormTask("date").site
     other.set_state(state)
     assert other.get_state() == state and other.get_state()["server"]["picked"] == "2024-02-29"
     with pytest.raises(ConfigError):
@@ -428,7 +435,7 @@ def test_every_family_class_declares_its_docs() -> None:
 def test_flight_wants_iso_dates_and_scores_each_search_field() -> None:
     env = make("flight")
     obs, _ = env.reset(seed=6)
-    goal = env.unwrapped._task.goal
+    goal = env.unwrapped.current_task().goal
     assert f"type[{element(env, 'date')}][{goal['date']}]" in obs["admissible_commands"]
     written = obs["instruction"].split(" on ")[1].split(" for ")[0]
     base = [

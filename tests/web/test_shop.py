@@ -6,26 +6,26 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import rlft  # noqa: F401  (registers the ids)
-from rlft.envs.web.site import SPLITS
-from rlft.envs.web.sites.shop import ShopSite
+from rlft.envs.contract import SPLITS
 from rlft.envs.web.sites.shop.catalog import CATEGORIES, NUM_PRODUCTS, build_catalog
-from rlft.envs.web.sites.shop.goals import (
+from rlft.envs.web.sites.shop.search import SearchIndex, query_terms
+from rlft.envs.web.tasks.shop import ShopTask
+from rlft.envs.web.tasks.shop_goals import (
     GOALS_PER_PRODUCT,
     make_goal,
     satisfies,
     score_purchase,
     search_phrases,
 )
-from rlft.envs.web.sites.shop.search import SearchIndex, query_terms
 
 
 @pytest.fixture(scope="module")
-def shop() -> ShopSite:
-    return ShopSite()
+def shop() -> ShopTask:
+    return ShopTask()
 
 
-def test_catalogue_size_variety_and_determinism(shop: ShopSite) -> None:
-    products = shop.products
+def test_catalogue_size_variety_and_determinism(shop: ShopTask) -> None:
+    products = shop.site.products
     assert len(products) == NUM_PRODUCTS >= 5000
     assert len({p.category for p in products}) == len(CATEGORIES) >= 10
     assert len({p.sku for p in products}) == len(products)
@@ -40,7 +40,7 @@ def test_catalogue_size_variety_and_determinism(shop: ShopSite) -> None:
     assert [p.title for p in build_catalog(1)[:50]] == [p.title for p in other[:50]]
 
 
-def test_splits_are_fixed_disjoint_by_product_and_large(shop: ShopSite) -> None:
+def test_splits_are_fixed_disjoint_by_product_and_large(shop: ShopTask) -> None:
     sizes = {split: shop.num_goals(split) for split in SPLITS}
     assert sizes == {"train": 16000, "validation": 2000, "test": 2000}
     products = {split: {g // GOALS_PER_PRODUCT for g in shop.goal_indices(split)} for split in SPLITS}
@@ -49,17 +49,17 @@ def test_splits_are_fixed_disjoint_by_product_and_large(shop: ShopSite) -> None:
     assert not products["validation"] & products["test"]
     instructions = {shop.instruction(g) for split in SPLITS for g in shop.goal_indices(split)}
     assert len(instructions) >= 10_000
-    assert ShopSite().goal_indices("test") == shop.goal_indices("test")
+    assert ShopTask().goal_indices("test") == shop.goal_indices("test")
 
 
-def test_instruction_names_everything_the_reward_checks(shop: ShopSite) -> None:
+def test_instruction_names_everything_the_reward_checks(shop: ShopTask) -> None:
     for index in shop.goal_indices("validation")[:300]:
-        goal = make_goal(shop.products, 0, index)
+        goal = make_goal(shop.site.products, 0, index)
         text = goal.instruction
         assert goal.ptype in text and f"{goal.price_max:g} dollars" in text
         assert all(a in text for a in goal.attributes)
         assert all(v in text for _, v in goal.options)
-        target = shop.products[index // GOALS_PER_PRODUCT]
+        target = shop.site.products[index // GOALS_PER_PRODUCT]
         assert satisfies(goal.to_dict(), target)
         reward, _ = score_purchase(goal.to_dict(), target, dict(goal.options))
         assert reward == 1.0
@@ -68,9 +68,9 @@ def test_instruction_names_everything_the_reward_checks(shop: ShopSite) -> None:
         assert target.sku not in " ".join(phrases)
 
 
-def test_reward_formula_gives_partial_credit(shop: ShopSite) -> None:
-    goal = make_goal(shop.products, 0, shop.goal_indices("test")[0]).to_dict()
-    target = shop.products[goal["index"] // GOALS_PER_PRODUCT]
+def test_reward_formula_gives_partial_credit(shop: ShopTask) -> None:
+    goal = make_goal(shop.site.products, 0, shop.goal_indices("test")[0]).to_dict()
+    target = shop.site.products[goal["index"] // GOALS_PER_PRODUCT]
     asked = len(goal["attributes"]) + len(goal["options"]) + 1
     wrong = {d: "nope" for d in goal["options"]}
     wrong_one = dict(goal["options"], **{next(iter(goal["options"])): "nope"})
@@ -80,30 +80,30 @@ def test_reward_formula_gives_partial_credit(shop: ShopSite) -> None:
     reward, details = score_purchase(cheap_goal, target, goal["options"])
     assert reward == pytest.approx((asked - 1) / asked) and details["price_ok"] is False
     same_category = next(
-        p for p in shop.products if p.category == target.category and p.ptype != target.ptype
+        p for p in shop.site.products if p.category == target.category and p.ptype != target.ptype
     )
-    other_category = next(p for p in shop.products if p.category != target.category)
+    other_category = next(p for p in shop.site.products if p.category != target.category)
     assert score_purchase(goal, same_category, goal["options"])[0] <= 0.5
     assert score_purchase(goal, other_category, goal["options"])[0] <= 0.1
     assert score_purchase(goal, other_category, {})[0] >= 0.0
 
 
-def test_search_ranks_with_bm25_and_is_injection_safe(shop: ShopSite) -> None:
-    index = shop.index
-    for product in shop.products[:: NUM_PRODUCTS // 40]:
+def test_search_ranks_with_bm25_and_is_injection_safe(shop: ShopTask) -> None:
+    index = shop.site.index
+    for product in shop.site.products[:: NUM_PRODUCTS // 40]:
         hits = index.search(product.title)
-        assert shop.products[hits[0]].title == product.title or product.title in {
-            shop.products[i].title for i in hits[:3]
+        assert shop.site.products[hits[0]].title == product.title or product.title in {
+            shop.site.products[i].title for i in hits[:3]
         }
     hits = index.search("waterproof leather boots")
-    top = [shop.products[i] for i in hits[:10]]
+    top = [shop.site.products[i] for i in hits[:10]]
     assert all(p.ptype == "boots" for p in top)
     assert index.search("shirts") == index.search("shirt")  # Porter stemming
     for hostile in ['"; DROP TABLE products; --', "NEAR(a b) * ^x", "title:foo OR", "' OR 1=1", "\x00"]:
         assert isinstance(index.search(hostile), tuple)
     assert index.search("") == () and index.search("the and of") == ()
     assert query_terms("I need RED t-shirts, under 30 dollars") == ["red", "t", "shirts", "30"]
-    assert index.search("red shirt") == SearchIndex(shop.products).search("red shirt")  # deterministic
+    assert index.search("red shirt") == SearchIndex(shop.site.products).search("red shirt")  # deterministic
 
 
 def test_candidates_come_from_the_instruction_and_need_a_search_box() -> None:
@@ -135,7 +135,7 @@ def test_expert_solves_every_split(split: str) -> None:
 
 def test_small_catalogue_for_quick_experiments() -> None:
     env = gym.make("rlft/WebShop-v0", num_products=200).unwrapped
-    assert env.site.num_goals("train") == 160 * GOALS_PER_PRODUCT
+    assert env.task.num_goals("train") == 160 * GOALS_PER_PRODUCT
     env.reset(seed=0)
     for _ in range(30):
         _, _, terminated, _, info = env.step(env.expert_action())

@@ -12,13 +12,15 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from rlft.envs.contract import SPLITS
 from rlft.envs.web.render import render_page
-from rlft.envs.web.site import SPLITS, Task, Trace
-from rlft.envs.web.sites import make_site
-from rlft.envs.web.sites.wiki import WikiSite, article_slug, quotable_passages
+from rlft.envs.web.sites.wiki import WikiSite, article_slug
 from rlft.envs.web.sites.wiki_content import ART_FORMS, ENTITY_RELATIONS, KnowledgeBase, knowledge_base
-from rlft.envs.web.sites.wiki_questions import TEMPLATES, build_questions, question_phrases, questions
 from rlft.envs.web.sites.wiki_scoring import contains_phrase, exact_match, normalize_answer, token_f1
+from rlft.envs.web.task import Task, Trace
+from rlft.envs.web.tasks import TASKS
+from rlft.envs.web.tasks.qa import QATask, quotable_passages
+from rlft.envs.web.tasks.wiki_questions import TEMPLATES, build_questions, question_phrases, questions
 from rlft.errors import ConfigError
 
 
@@ -73,7 +75,7 @@ _DIGEST = """
 import hashlib, json
 from rlft.envs.web.sites.wiki_content import knowledge_base
 from rlft.envs.web.sites.wiki_html import article_html
-from rlft.envs.web.sites.wiki_questions import questions
+from rlft.envs.web.tasks.wiki_questions import questions
 kb = knowledge_base(0)
 pages = [article_html(kb.articles[slug]) for slug in sorted(kb.articles)[::40]]
 print(hashlib.sha256(json.dumps([questions(0), pages]).encode()).hexdigest())
@@ -216,15 +218,15 @@ def test_search_ranks_the_named_article_first(site: WikiSite, kb: KnowledgeBase)
 
 
 # -- episodes ------------------------------------------------------------------------------------------
-def make_task(site: WikiSite, seed: int, split: str = "test") -> Task:
+def make_task(site: QATask, seed: int, split: str = "test") -> Task:
     return site.reset(np.random.default_rng(seed), split)
 
 
-def run_expert(site: WikiSite, task: Task, max_steps: int = 10) -> tuple[Trace, list[str]]:
+def run_expert(site: QATask, task: Task, max_steps: int = 10) -> tuple[Trace, list[str]]:
     """Drive the site's expert through the real WSGI pages (a minimal browser for the grammar it uses)."""
     url, trace, actions = task.start_url, Trace(visited=(task.start_url,)), []
     for _ in range(max_steps):
-        page = page_of(site, url)
+        page = page_of(site.site, url)
         action = site.expert_action(task, page, trace)
         actions.append(action)
         assert action in site.candidates(task, page) or action.startswith("click[")
@@ -244,7 +246,7 @@ def run_expert(site: WikiSite, task: Task, max_steps: int = 10) -> tuple[Trace, 
 
 @pytest.mark.parametrize("require_quote", [False, True])
 def test_expert_answers_correctly(require_quote: bool) -> None:
-    site = WikiSite(require_quote=require_quote)
+    site = QATask(require_quote=require_quote)
     for seed in range(25):
         task = make_task(site, seed)
         trace, actions = run_expert(site, task)
@@ -255,7 +257,7 @@ def test_expert_answers_correctly(require_quote: bool) -> None:
 
 
 def test_reward_partial_credit_and_quote_grounding(kb: KnowledgeBase) -> None:
-    plain, grounded = WikiSite(), WikiSite(require_quote=True)
+    plain, grounded = QATask(), QATask(require_quote=True)
     task = next(t for t in (make_task(plain, s) for s in range(50)) if t.goal["template"] == "org.founder")
     goal = task.goal
     evidence_url = f"/wiki/{goal['evidence']}"
@@ -291,7 +293,7 @@ def test_reward_partial_credit_and_quote_grounding(kb: KnowledgeBase) -> None:
     founder_url = f"/wiki/{kb.target(kb.by_slug[goal['evidence']], 'founder').slug}"
     sentence = next(
         p
-        for p in quotable_passages(page_of(grounded, founder_url))
+        for p in quotable_passages(page_of(grounded.site, founder_url))
         if goal["chain_names"][-1] in p and "founded" in p
     )
     elsewhere = Trace(
@@ -300,14 +302,15 @@ def test_reward_partial_credit_and_quote_grounding(kb: KnowledgeBase) -> None:
     assert grounded.evaluate(task, elsewhere).success
 
 
-def test_candidates_offer_searches_answers_and_quotes(site: WikiSite, kb: KnowledgeBase) -> None:
+def test_candidates_offer_searches_answers_and_quotes(kb: KnowledgeBase) -> None:
+    site = QATask()
     for seed in range(20):
         task = make_task(site, seed)
         goal = task.goal
-        home = site.candidates(task, page_of(site, "/"))
+        home = site.candidates(task, page_of(site.site, "/"))
         assert f"search[{goal['chain_names'][0]}]" in home
         assert not any(c.startswith(("answer[", "quote[")) for c in home)
-        evidence_page = page_of(site, f"/wiki/{goal['evidence']}")
+        evidence_page = page_of(site.site, f"/wiki/{goal['evidence']}")
         offered = site.candidates(task, evidence_page)
         assert f"answer[{goal['answer']}]" in offered
         assert len(offered) <= 50
@@ -319,11 +322,11 @@ def test_candidates_offer_searches_answers_and_quotes(site: WikiSite, kb: Knowle
 
 
 def test_reset_samples_with_the_given_rng_and_respects_hops() -> None:
-    site = WikiSite()
+    site = QATask()
     assert make_task(site, 3) == make_task(site, 3)
     assert len({make_task(site, s).goal["id"] for s in range(20)}) > 15
     for hops, depth in [("single", 1), ("two", 2)]:
-        narrow = WikiSite(hops=hops)
+        narrow = QATask(hops=hops)
         assert {make_task(narrow, s).goal["hops"] for s in range(20)} == {depth}
         assert 0 < narrow.num_goals("test") < site.num_goals("test")
     assert site.num_goals("test") == len(questions(0)["test"])
@@ -332,17 +335,17 @@ def test_reset_samples_with_the_given_rng_and_respects_hops() -> None:
 
 
 def test_state_pickle_and_kwargs() -> None:
-    site = make_site("qa", content_seed=0, require_quote=True, hops="two")
-    assert isinstance(site, WikiSite) and site.get_state() == {}
+    site = TASKS.get("qa")(content_seed=0, require_quote=True, hops="two")
+    assert isinstance(site, QATask) and isinstance(site.site, WikiSite) and site.get_state() == {}
     site.set_state({})
     with pytest.raises(ConfigError):
         site.set_state({"cart": []})
     clone = pickle.loads(pickle.dumps(site))
     assert len(pickle.dumps(site)) < 1000
     assert (clone.require_quote, clone.hops) == (True, "two")
-    assert get(clone, "/search", "q=glass") == get(site, "/search", "q=glass")
+    assert get(clone.site, "/search", "q=glass") == get(site.site, "/search", "q=glass")
     for bad in [dict(hops="three"), dict(require_quote="yes"), dict(content_seed=-1), dict(content_seed=1.5)]:
         with pytest.raises(ConfigError):
-            WikiSite(**bad)
+            QATask(**bad)
     with pytest.raises(ConfigError):
         site.reset(np.random.default_rng(0), "testing")

@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import rlft  # noqa: F401  (registers the ids)
-from rlft.envs.web.sites.wiki_questions import questions
+from rlft.envs.web.tasks.wiki_questions import questions
 
 ENV_ID = "rlft/WebQA-v0"
 
@@ -101,6 +101,6 @@ def test_agent_mistakes_and_wrong_answers_are_observations() -> None:
 def test_observations_do_not_reveal_the_answer_before_it_is_given() -> None:
     env = gym.make(ENV_ID, split="test")
     obs, info = env.reset(seed=9)
-    answer = env.unwrapped._task.goal["answer"]
+    answer = env.unwrapped.current_task().goal["answer"]
     assert answer not in repr(info) and answer not in obs["instruction"]
     env.close()

@@ -1,4 +1,4 @@
-"""A tiny site exercising every form control, redirects and external links (shared by web tests)."""
+"""A tiny site exercising every form control, redirects and external links, and its task (for web tests)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import numpy as np
-from rlft.envs.web.site import Evaluation, Page, Site, Task, Trace
+from rlft.envs.web.commands import Click, Goto, Type, format_command
+from rlft.envs.web.page import Page
+from rlft.envs.web.site import Site
+from rlft.envs.web.task import Evaluation, Task, Trace, WebTask
 
 HOME = """<html><head><title>Toy</title></head><body>
 <form action="/echo?dropped=1" method="get">
@@ -75,33 +78,42 @@ class ToySite(Site):
         start_response("200 OK", [("Content-Type", "text/html")])
         return [body.encode()]
 
-    def reset(self, rng: np.random.Generator, split: str) -> Task:
-        self.submitted = None
-        return Task(instruction="Send the form with your name.", start_url="/", goal={"name": "Ada"})
-
-    def evaluate(self, task: Task, trace: Trace) -> Evaluation:
-        if self.submitted is None:
-            return Evaluation(0.0, False, trace.stopped)
-        ok = self.submitted == task.goal["name"]
-        return Evaluation(float(ok), ok, True, {"submitted": self.submitted})
-
     def get_state(self) -> dict[str, Any]:
         return {"submitted": self.submitted}
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.submitted = state["submitted"]
 
+
+class ToyTask(WebTask[ToySite]):
+    """Send the form on ``/post`` with the name Ada."""
+
+    name = "toy"
+
+    def __init__(self, site: ToySite | None = None) -> None:
+        super().__init__(site if site is not None else ToySite())
+
+    def reset(self, rng: np.random.Generator, split: str) -> Task:
+        self.site.submitted = None
+        return Task(instruction="Send the form with your name.", start_url="/", goal={"name": "Ada"})
+
+    def evaluate(self, task: Task, trace: Trace) -> Evaluation:
+        if self.site.submitted is None:
+            return Evaluation(0.0, False, trace.stopped)
+        ok = self.site.submitted == task.goal["name"]
+        return Evaluation(float(ok), ok, True, {"submitted": self.site.submitted})
+
     def candidates(self, task: Task, page: Page) -> list[str]:
         box = next((e for e in page.elements if e.name == "Name"), None)
-        return [f"type[{box.id}][Ada]"] if box is not None else []
+        return [format_command(Type(box.id, "Ada"))] if box is not None else []
 
     def expert_action(self, task: Task, page: Page, trace: Trace) -> str:
         if page.url == "/":
-            return "goto[/post]"
+            return format_command(Goto("/post"))
         box = next(e for e in page.elements if e.name == "Name")
         if box.value != "Ada":
-            return f"type[{box.id}][Ada]"
-        return f"click[{next(e.id for e in page.elements if e.name == 'Send')}]"
+            return format_command(Type(box.id, "Ada"))
+        return format_command(Click(next(e.id for e in page.elements if e.name == "Send")))
 
     def num_goals(self, split: str) -> int:
         return 1

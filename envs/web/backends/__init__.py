@@ -6,20 +6,23 @@ backend's heavy dependency (Playwright for Chromium) loads only when that backen
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from rlft.errors import ConfigError, DependencyError, check_choice
+from rlft.errors import ConfigError, LazyRegistry, UnknownNameError
 
 if TYPE_CHECKING:
     from rlft.envs.web.backends.base import Backend
     from rlft.envs.web.site import Site
 
-BACKENDS: dict[str, str] = {
-    "text": "rlft.envs.web.backends.text:TextBackend",
-    "chromium": "rlft.envs.web.backends.chromium:ChromiumBackend",
-}
+BACKENDS: LazyRegistry[Any] = LazyRegistry(
+    "backend",
+    {
+        "text": "rlft.envs.web.backends.text:TextBackend",
+        "chromium": "rlft.envs.web.backends.chromium:ChromiumBackend",
+    },
+)
+"""``backend=`` key -> ``module:Class`` of its :class:`~rlft.envs.web.backends.base.Backend`."""
 
 
 def make_backend(name: str, site: Site, **options: Any) -> Backend:
@@ -27,22 +30,13 @@ def make_backend(name: str, site: Site, **options: Any) -> Backend:
 
     Raises:
         ConfigError: for an unknown name (listing the known ones) or options the backend does not take.
-        DependencyError: when the backend's module (or what it needs) cannot be imported.
-
+        DependencyError: when the backend's module (or what it needs) cannot be imported, naming the
+            extra to install.
     """
-    check_choice("backend", name, BACKENDS)
-    module_name, class_name = BACKENDS[name].split(":")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        if error.name == module_name:
-            raise DependencyError(
-                f"backend={name!r} is not available in this version of rlft; use backend='text'."
-            ) from error
-        raise DependencyError(
-            f"backend={name!r} needs {error.name!r}, which cannot be imported: {error}"
-        ) from error
-    backend_class = getattr(module, class_name)
+        backend_class = BACKENDS.get(name)
+    except UnknownNameError as error:
+        raise ConfigError(f"backend={name!r} is not valid: {error}") from error
     try:
         inspect.signature(backend_class).bind(site, **options)
     except TypeError as error:

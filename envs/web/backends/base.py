@@ -26,9 +26,12 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import SplitResult, urlencode, urljoin, urlsplit
 
+import numpy as np
 from rlft.envs.web.commands import CommandError
+from rlft.envs.web.page import Element, Page
 from rlft.envs.web.render import CHECKED, UNCHECKED
-from rlft.envs.web.site import Element, Page, Site
+from rlft.envs.web.site import Site
+from rlft.errors import ConfigError
 
 Fields = Sequence[tuple[str, str]]
 
@@ -52,11 +55,17 @@ class Backend(abc.ABC):
 
     name: ClassVar[str]
     """The ``backend=`` key that selects this class."""
+    takes_screenshots: ClassVar[bool] = False
+    """Whether :meth:`screenshot` works (a real browser) and :attr:`viewport` is its size."""
 
     def __init__(self, site: Site) -> None:
         self.site = site
         self.loads = 0
         """Incremented by every navigation (new document, ``back``, ``restart``); subclasses keep it."""
+        self.failure = ""
+        """Why the browser failed (empty while it works); a failed browser truncates the episode."""
+        self.viewport: tuple[int, int] = (0, 0)
+        """``(width, height)`` of :meth:`screenshot` images (browser backends)."""
 
     # -- primitives ----------------------------------------------------------------------------------
     @property
@@ -112,6 +121,19 @@ class Backend(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 (optional hook, not abstract)
         """Release resources (idempotent)."""
+
+    def screenshot(self, scroll_fraction: float = 0.0) -> np.ndarray:
+        """The viewport as ``(height, width, 3)`` ``uint8`` RGB, scrolled to ``scroll_fraction`` of the page.
+
+        Raises:
+            ConfigError: on backends without a browser (:attr:`takes_screenshots` is false).
+        """
+        del scroll_fraction
+        raise ConfigError(f"backend={self.name!r} cannot take screenshots: use backend='chromium'.")
+
+    def status_info(self) -> dict[str, Any]:
+        """Backend-specific ``info`` entries (the Chromium backend's blocked requests, failures)."""
+        return {}
 
     # -- URL sandbox ----------------------------------------------------------------------------------
     def resolve(self, href: str, base: str | None = None) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlft.errors import DependencyError, RlftError
+from rlft.errors import DependencyError, RlftError, require
 
 logger = logging.getLogger(__name__)
 
@@ -201,9 +201,8 @@ def _manager() -> _Manager:
 
 def _launch(manager: _Manager, executable: str) -> _Browser:
     if manager.playwright is None:
-        from playwright.sync_api import sync_playwright
-
-        manager.playwright = sync_playwright().start()
+        sync_api = require("playwright.sync_api", "backend='chromium'")
+        manager.playwright = sync_api.sync_playwright().start()
     before = set(owned_browsers())
     browser = manager.playwright.chromium.launch(
         executable_path=executable,

@@ -54,9 +54,10 @@ from rlft.envs.web.backends.base import Backend, Fields
 from rlft.envs.web.backends.browser import BackendError
 from rlft.envs.web.backends.server import LocalServer
 from rlft.envs.web.commands import CommandError
+from rlft.envs.web.page import Page
 from rlft.envs.web.render import CHECKED, UNCHECKED, Document, layout_page, parse_html
-from rlft.envs.web.site import Page, Site
-from rlft.errors import ConfigError, DependencyError, check_choice, check_float, check_int
+from rlft.envs.web.site import Site
+from rlft.errors import ConfigError, check_choice, check_float, check_int, require
 
 logger = logging.getLogger(__name__)
 
@@ -218,6 +219,7 @@ class ChromiumBackend(Backend):
     """
 
     name = "chromium"
+    takes_screenshots = True
 
     def __init__(
         self,
@@ -228,12 +230,8 @@ class ChromiumBackend(Backend):
         page_loads: str = "fetch",
     ) -> None:
         super().__init__(site)
-        try:
-            import playwright.sync_api  # noqa: F401 (fail at construction, not at the first reset)
-        except ImportError as error:
-            raise DependencyError(
-                f"backend='chromium' needs Playwright (`pip install playwright`): {error}"
-            ) from error
+        # Fail at construction, not at the first reset, naming the extra to install.
+        require("playwright.sync_api", "backend='chromium'")
         self.executable = browsers.find_chromium(executable_path)
         if not (isinstance(viewport, (tuple, list)) and len(viewport) == 2):
             raise ConfigError(f"viewport must be a (width, height) pair, got {viewport!r}.")
@@ -243,8 +241,6 @@ class ChromiumBackend(Backend):
         )
         self.timeout_s = check_float("timeout_s", timeout_s, 0.1, 600.0)
         self.page_loads = check_choice("page_loads", page_loads, PAGE_LOADS)
-        self.failure = ""
-        """Why the browser failed (empty while it works); cleared by :meth:`restart`."""
         self._init_runtime()
 
     def _init_runtime(self) -> None:

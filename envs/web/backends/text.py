@@ -15,8 +15,9 @@ from urllib.parse import unquote_to_bytes, urlencode, urlsplit
 
 from rlft.envs.web.backends.base import Backend, Fields
 from rlft.envs.web.commands import CommandError
+from rlft.envs.web.page import Page
 from rlft.envs.web.render import Document, layout_page, parse_html
-from rlft.envs.web.site import Page, Site
+from rlft.envs.web.site import Site
 
 MAX_REDIRECTS = 10
 MAX_HISTORY = 100

@@ -174,8 +174,9 @@ def slugify(name: str) -> str:
     return _SLUG_UNSAFE.sub("", name.replace(" ", "_"))
 
 
-def _year(value: int | str) -> str:
-    return str(value)
+def _coined_name(names: NameMaker, pattern: str) -> str:
+    """``pattern`` with a freshly coined word in its ``{}``."""
+    return pattern.format(names.coined())
 
 
 class KnowledgeBase:
@@ -259,7 +260,7 @@ class KnowledgeBase:
 
         for _ in range(n["organisation"]):
             org_type, pattern, sectors = _ORG_TYPES[int(rng.integers(len(_ORG_TYPES)))]
-            org = self._new("organisation", names.unique(lambda p=pattern: p.format(names.coined())))
+            org = self._new("organisation", names.unique(functools.partial(_coined_name, names, pattern)))
             founder = self.entities[pick(people)]
             org.facts.update(
                 founder=founder.index,
@@ -352,7 +353,7 @@ class KnowledgeBase:
     def _article_country(self, e: Entity, rng: np.random.Generator) -> _Parts:
         f = e.facts
         capital = self._link(f["capital"])
-        intro = [
+        intro: list[Sentence] = [
             (e.name, " is a country whose capital is ", capital, "."),
             (f"It was established in {f['established']}.",),
             (f"Its official language is {f['language']} and its currency is the {f['currency']}.",),
@@ -365,12 +366,12 @@ class KnowledgeBase:
         f = e.facts
         country = self.target(e, "country")
         if int(rng.integers(2)):
-            intro = [
+            intro: list[Sentence] = [
                 (
                     e.name,
                     " is a city in ",
                     Link(country.slug, country.name),
-                    f" on the river {f['river'][4:]}.",
+                    f" on the river {str(f['river'])[4:]}.",
                 )
             ]
         else:
@@ -378,7 +379,7 @@ class KnowledgeBase:
                 (
                     e.name,
                     " is a city on the river ",
-                    f["river"][4:],
+                    str(f["river"])[4:],
                     " in ",
                     Link(country.slug, country.name),
                     ".",
@@ -389,7 +390,7 @@ class KnowledgeBase:
         )
         if int(country.facts["capital"]) == e.index:
             intro.append((e.name, " is the capital of ", Link(country.slug, country.name), "."))
-        more = []
+        more: list[Sentence] = []
         born = self._mentions("person", "born_in", e, 4)
         if born:
             more.append(self._list_sentence(f"Notable people born in {e.name} include ", born))
@@ -405,7 +406,7 @@ class KnowledgeBase:
         occupation = str(f["occupation"])
         article = "an" if occupation[0] in "aeiou" else "a"
         if int(rng.integers(2)):
-            intro = [
+            intro: list[Sentence] = [
                 (
                     f"{e.name} ({f['birth_year']}-{f['death_year']}) was {article} {occupation} from ",
                     city,
@@ -416,7 +417,7 @@ class KnowledgeBase:
             intro = [(f"{e.name} was {article} {occupation} born in ", city, f" in {f['birth_year']}.")]
         intro.append((f"For most of a long career {surname} worked for ", org, "."))
         intro.append((f"{surname} died in {f['death_year']}.",))
-        more = []
+        more: list[Sentence] = []
         for founded in self._mentions("organisation", "founder", e, 3):
             more.append(
                 (f"{e.name} founded ", Link(founded.slug, founded.name), f" in {founded.facts['founded']}.")
@@ -429,7 +430,7 @@ class KnowledgeBase:
     def _article_organisation(self, e: Entity, rng: np.random.Generator) -> _Parts:
         f = e.facts
         founder, hq = self._link(f["founder"]), self._link(f["headquarters"])
-        intro = [
+        intro: list[Sentence] = [
             (f"{e.name} is a {f['type']} working in {f['sector']}, headquartered in ", hq, "."),
             (f"It was founded in {f['founded']} by ", founder, "."),
         ]
@@ -442,7 +443,7 @@ class KnowledgeBase:
         creator, city = self._link(f["creator"]), self._link(f["set_in"])
         occupation = _OTHER_OCCUPATIONS[int(rng.integers(len(_OTHER_OCCUPATIONS)))]
         plot = _PLOTS[int(rng.integers(len(_PLOTS)))].format(occupation)
-        intro = [
+        intro: list[Sentence] = [
             (f"{e.name} is a {f['year']} {f['form']} by ", creator, "."),
             ("It is set in ", city, f" and follows {plot}."),
         ]

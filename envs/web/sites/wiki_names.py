@@ -10,8 +10,11 @@ an exact-title search finds it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
+
+_T = TypeVar("_T")
 
 _ONSETS = (
     "b", "br", "d", "dr", "f", "g", "gr", "h", "k", "kr", "l", "m", "n", "p", "r", "s", "sk", "st",
@@ -40,7 +43,7 @@ class NameMaker:
         self._rng = rng
         self._used: set[str] = set()
 
-    def _pick(self, options: tuple[str, ...]) -> str:
+    def _pick(self, options: tuple[_T, ...]) -> _T:
         return options[int(self._rng.integers(len(options)))]
 
     def _stem(self, syllables: int) -> str:

@@ -1,10 +1,6 @@
-"""The Forms site: MiniWoB-style task families (log in, fill forms, pick dates, inbox, checkout, ...).
+"""The Forms site: serves the pages of a MiniWoB-style form family (:mod:`.site`) with its HTML helpers.
 
-Each family lives in its own module and subclasses :class:`~rlft.envs.web.sites.forms.base.FormFamily`;
-:data:`FAMILIES` maps the family key to it. Pages are server-rendered HTML with standard form semantics
-and no JavaScript, so the text and Chromium backends see the same thing.
+The families themselves (goals, pages, scoring, expert) live in :mod:`rlft.envs.web.tasks.forms`.
+Pages are server-rendered HTML with standard form semantics and no JavaScript, so the text and
+Chromium backends see the same thing.
 """
-
-from rlft.envs.web.sites.forms.site import FAMILIES, GOALS, FormsSite, load_family
-
-__all__ = ["FAMILIES", "GOALS", "FormsSite", "load_family"]

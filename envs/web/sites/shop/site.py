@@ -11,11 +11,8 @@ Pages (all server-rendered, GET links and forms, one POST):
 * ``POST /buy``: buying needs every option chosen; otherwise the product page is served again with an
   error message and nothing is bought. A purchase ends the episode and redirects to ``/order``.
 
-Free-text candidates (:meth:`ShopSite.candidates`): on any page with a search box, ``search[...]`` with the
-phrases of :func:`~rlft.envs.web.sites.shop.goals.search_phrases` (the instruction's request without the
-price, and its core without the options). Clicks and option selections come from the page itself, so
-the admissible commands always contain a full-reward path: search, open a matching result, choose the
-options, buy.
+The site keeps one piece of server-side state, the purchase (:meth:`ShopSite.purchased`); goals, scoring,
+candidates and the expert are :class:`~rlft.envs.web.tasks.shop.ShopTask`'s.
 """
 
 from __future__ import annotations
@@ -23,22 +20,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-import numpy as np
 from rlft.envs.web.render import quote
-from rlft.envs.web.site import SPLITS, Evaluation, Page, Site, Task, Trace
+from rlft.envs.web.site import Site
 from rlft.envs.web.sites.shop.catalog import CATEGORIES, NUM_PRODUCTS, Product, build_catalog
-from rlft.envs.web.sites.shop.goals import (
-    make_goal,
-    satisfies,
-    score_purchase,
-    search_phrases,
-    split_goal_indices,
-)
 from rlft.envs.web.sites.shop.search import MAX_RESULTS, SearchIndex
 from rlft.envs.web.wsgi import Request, esc, layout, not_found, redirect, respond_html, url
-from rlft.errors import check_choice, check_int
+from rlft.errors import check_int
 
 PAGE_SIZE = 10
 CHOOSE = "-- choose --"
@@ -58,7 +46,7 @@ class ShopSite(Site):
     """A generated shop of :data:`~rlft.envs.web.sites.shop.catalog.NUM_PRODUCTS` products.
 
     Args:
-        content_seed: seed of the catalogue and of the goals.
+        content_seed: seed of the catalogue.
         num_products: catalogue size (>= 100; smaller catalogues are for quick experiments).
 
     """
@@ -70,7 +58,6 @@ class ShopSite(Site):
         self.num_products = check_int("num_products", num_products, minimum=100)
         self.products = build_catalog(self.content_seed, self.num_products)
         self._by_sku = {p.sku: i for i, p in enumerate(self.products)}
-        self._splits = split_goal_indices(self.content_seed, self.num_products)
         self._purchase: dict[str, Any] | None = None
 
     # -- pickling: the catalogue and the index are rebuilt from the seed ---------------------------------
@@ -90,22 +77,16 @@ class ShopSite(Site):
         """The search engine over the catalogue."""
         return _search_index(self.content_seed, self.num_products)
 
-    # -- episodes ------------------------------------------------------------------------------------------
-    def reset(self, rng: np.random.Generator, split: str) -> Task:
-        """Forget any purchase and draw a goal of ``split``."""
-        check_choice("split", split, SPLITS)
-        self._purchase = None
-        indices = self._splits[split]
-        goal = make_goal(self.products, self.content_seed, indices[int(rng.integers(len(indices)))])
-        return Task(instruction=goal.instruction, start_url="/", goal=goal.to_dict())
-
-    def evaluate(self, task: Task, trace: Trace) -> Evaluation:
-        """Score the purchase (see :mod:`~rlft.envs.web.sites.shop.goals`); 0 until something is bought."""
+    # -- server-side state ----------------------------------------------------------------------------------
+    def purchased(self) -> tuple[Product, dict[str, str]] | None:
+        """The product bought in this episode and the options chosen, or ``None``."""
         if self._purchase is None:
-            return Evaluation(0.0, False, trace.stopped, {"purchased": False})
-        product = self.products[self._by_sku[self._purchase["sku"]]]
-        reward, details = score_purchase(task.goal, product, self._purchase["options"])
-        return Evaluation(reward, reward >= 1.0 - 1e-9, True, {"purchased": True, **details})
+            return None
+        return self.products[self._by_sku[self._purchase["sku"]]], dict(self._purchase["options"])
+
+    def clear(self) -> None:
+        """Forget any purchase (a new episode starts)."""
+        self._purchase = None
 
     def get_state(self) -> dict[str, Any]:
         """Return the purchase, if any."""
@@ -118,60 +99,8 @@ class ShopSite(Site):
             None if purchase is None else {"sku": purchase["sku"], "options": dict(purchase["options"])}
         )
 
-    def num_goals(self, split: str) -> int:
-        """Goals in ``split`` (:data:`~rlft.envs.web.sites.shop.goals.GOALS_PER_PRODUCT` per product)."""
-        return len(self._splits[check_choice("split", split, SPLITS)])
-
-    def goal_indices(self, split: str) -> tuple[int, ...]:
-        """Return the goal indices of ``split`` (sorted)."""
-        return self._splits[check_choice("split", split, SPLITS)]
-
-    def instruction(self, goal_index: int) -> str:
-        """Return the instruction of goal ``goal_index``."""
-        return make_goal(self.products, self.content_seed, goal_index).instruction
-
-    # -- helping agents -------------------------------------------------------------------------------------
-    def candidates(self, task: Task, page: Page) -> list[str]:
-        """``search[...]`` with the instruction's search phrases wherever there is a search box."""
-        if not any(e.role == "searchbox" for e in page.elements):
-            return []
-        return [f"search[{phrase}]" for phrase in search_phrases(task.instruction)]
-
-    def expert_action(self, task: Task, page: Page, trace: Trace) -> str:
-        """Search, open the first result that fully satisfies the goal, choose its options, buy."""
-        goal = task.goal
-        path = urlsplit(page.url).path
-        if path.startswith("/product/"):
-            product = self._product(path.removeprefix("/product/"))
-            if product is not None and satisfies(goal, product):
-                for element in page.elements:
-                    if element.role == "combobox":
-                        wanted = goal["options"].get(element.attrs.get("name", ""))
-                        if wanted is not None and element.value != wanted:
-                            return f"select[{element.id}][{wanted}]"
-                buy = next(e for e in page.elements if e.role == "button" and e.name == "Buy now")
-                return f"click[{buy.id}]"
-            return "back"
-        if path == "/search":
-            for element in page.elements:
-                href = element.attrs.get("href", "")
-                if element.role == "link" and href.startswith("/product/"):
-                    product = self._product(urlsplit(href).path.removeprefix("/product/"))
-                    if product is not None and satisfies(goal, product):
-                        return f"click[{element.id}]"
-            following = next((e for e in page.elements if e.role == "link" and e.name == "Next >"), None)
-            if following is not None:
-                return f"click[{following.id}]"
-        phrases = search_phrases(task.instruction)
-        query = dict(parse_qsl(urlsplit(page.url).query)).get("q", "")
-        # A second, more specific query if the first one's results held no match.
-        phrase = phrases[-1] if path == "/search" and query == phrases[0] else phrases[0]
-        if any(e.role == "searchbox" for e in page.elements):
-            return f"search[{phrase}]"
-        home = next((e for e in page.elements if e.role == "link" and e.attrs.get("href") == "/"), None)
-        return f"click[{home.id}]" if home is not None else "goto[/]"
-
-    def _product(self, sku: str) -> Product | None:
+    def product(self, sku: str) -> Product | None:
+        """The product with ``sku``, or ``None``."""
         index = self._by_sku.get(sku)
         return None if index is None else self.products[index]
 
@@ -185,7 +114,7 @@ class ShopSite(Site):
         if path == "/search" and request.method == "GET":
             return respond_html(start_response, self._results(request))
         if path.startswith("/product/") and request.method == "GET":
-            product = self._product(path.removeprefix("/product/"))
+            product = self.product(path.removeprefix("/product/"))
             if product is not None:
                 return respond_html(start_response, self._product_page(product, request))
         if path == "/buy" and request.method == "POST":
@@ -289,7 +218,7 @@ class ShopSite(Site):
         return layout(f"{product.title} - RLFT Shop", body)
 
     def _buy(self, request: Request, start_response: Any) -> list[bytes]:
-        product = self._product(request.form.get("sku", ""))
+        product = self.product(request.form.get("sku", ""))
         if product is None:
             return not_found(start_response, "/buy")
         chosen = {}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from rlft.envs.web.site import Evaluation, Page
+from rlft.envs.web.page import Page
 from rlft.envs.web.sites.forms import html
-from rlft.envs.web.sites.forms.base import (
+from rlft.envs.web.task import Evaluation
+from rlft.envs.web.tasks.forms.base import (
     Episode,
     FormFamily,
     Request,
@@ -24,7 +25,7 @@ from rlft.envs.web.sites.forms.base import (
     sent_value,
     submit_button,
 )
-from rlft.envs.web.sites.forms.content import FIRST_NAMES, LAST_NAMES, WORDS, email_of, person
+from rlft.envs.web.tasks.forms.content import FIRST_NAMES, LAST_NAMES, WORDS, email_of, person
 
 ACTIONS: tuple[str, ...] = ("reply", "forward", "delete")
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

@@ -11,11 +11,11 @@ import re
 from typing import Any
 
 import numpy as np
-from rlft.envs.web.site import Page
+from rlft.envs.web.page import Page
 from rlft.envs.web.sites.forms import html
-from rlft.envs.web.sites.forms.base import Episode, Request, Want, pick, quoted, sent_value
-from rlft.envs.web.sites.forms.content import CITIES, COUNTRIES, STREETS, digits, email_of, person
-from rlft.envs.web.sites.forms.single import SingleFormFamily
+from rlft.envs.web.tasks.forms.base import Episode, Request, Want, pick, quoted, sent_value
+from rlft.envs.web.tasks.forms.content import CITIES, COUNTRIES, STREETS, digits, email_of, person
+from rlft.envs.web.tasks.forms.single import SingleFormFamily
 
 PHONE_FORMAT = "NNN-NNN-NNNN"
 _PHONE = re.compile(r"\d{3}-\d{3}-\d{4}\Z")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from rlft.envs.web.site import SPLITS
+from rlft.envs.contract import SPLITS
 from rlft.envs.web.sites.wiki_content import (
     ART_FORMS,
     ENTITY_RELATIONS,

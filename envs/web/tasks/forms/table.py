@@ -5,9 +5,10 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
-from rlft.envs.web.site import Evaluation, Page
+from rlft.envs.web.page import Page
 from rlft.envs.web.sites.forms import html
-from rlft.envs.web.sites.forms.base import (
+from rlft.envs.web.task import Evaluation
+from rlft.envs.web.tasks.forms.base import (
     Episode,
     FormFamily,
     Request,
@@ -24,7 +25,7 @@ from rlft.envs.web.sites.forms.base import (
     scored,
     submit_button,
 )
-from rlft.envs.web.sites.forms.content import CITIES, FIRST_NAMES, LAST_NAMES
+from rlft.envs.web.tasks.forms.content import CITIES, FIRST_NAMES, LAST_NAMES
 
 DEPARTMENTS: tuple[str, ...] = ("Sales", "Research", "Support", "Finance", "Legal", "Design")
 PER_PAGE = 6

@@ -5,7 +5,7 @@ A family is one kind of MiniWoB-style task (log in, fill a form, pick a date, ..
 * generates an *episode* (page content and goal, JSON-able) from a dedicated generator, so a goal index
   always yields the same episode;
 * serves requests (:meth:`FormFamily.handle`), keeping everything mutable in a JSON-able ``server``
-  dict owned by :class:`~rlft.envs.web.sites.forms.site.FormsSite` (so snapshots are exact);
+  dict held by :class:`~rlft.envs.web.sites.forms.site.FormsSite` (so snapshots are exact);
 * scores the final state with named checks (partial credit is the fraction that hold);
 * proposes typed-text candidates a reader can derive from the instruction and the pages seen;
 * and acts as a privileged expert through the same command grammar as the agent.
@@ -16,61 +16,21 @@ from __future__ import annotations
 import abc
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from rlft.envs.web import wsgi
-from rlft.envs.web.site import Element, Evaluation, Page
+from rlft.envs.web.commands import Click, Goto, Select, Type, format_command
+from rlft.envs.web.page import Element, Page
+from rlft.envs.web.site import require_class_attributes
 from rlft.envs.web.sites.forms import html
+from rlft.envs.web.sites.forms.site import Episode, Request, Response, Server
+from rlft.envs.web.task import Evaluation
 from rlft.errors import ConfigError
-
-Episode = dict[str, Any]
-"""Generated content and goal of one episode (JSON-able, never mutated after generation)."""
-Server = dict[str, Any]
-"""Mutable server-side state of one episode (JSON-able)."""
-
-MAX_BODY_BYTES = 1 << 16
-"""POST bodies are cut here: agents can type long strings, the site never needs more."""
 
 TEXT_ROLES = frozenset({"textbox", "searchbox"})
 """Element roles that accept ``type[n][text]``."""
-
-
-class Request(wsgi.Request):
-    """One parsed HTTP request, read the way form families need it.
-
-    Parsing is :class:`rlft.envs.web.wsgi.Request`'s; this adds first-value and every-value access
-    (a group of checkboxes submits ``word=a&word=b``) and a smaller body bound.
-    """
-
-    max_body: ClassVar[int] = MAX_BODY_BYTES
-
-    def arg(self, name: str, default: str = "") -> str:
-        """First value of ``name`` from the POST body, else the query string, else ``default``."""
-        values = self.form_lists.get(name) or self.query_lists.get(name)
-        return values[0] if values else default
-
-    def args(self, name: str) -> list[str]:
-        """Every value of ``name`` (checkbox groups), POST body first."""
-        return list(self.form_lists.get(name) or self.query_lists.get(name) or [])
-
-    def int_arg(self, name: str, default: int, lo: int, hi: int) -> int:
-        """``name`` as an integer clamped to ``[lo, hi]``; ``default`` when missing or malformed."""
-        try:
-            value = int(self.arg(name, str(default)))
-        except ValueError:
-            return default
-        return min(max(value, lo), hi)
-
-
-@dataclass(frozen=True)
-class Response:
-    """What a family answers: a status and an HTML document."""
-
-    html: str
-    status: str = "200 OK"
 
 
 def not_found(title: str = "Page not found") -> Response:
@@ -110,17 +70,17 @@ def is_checked(element: Element) -> bool:
 
 def click(element: Element) -> str:
     """Return the ``click`` command for ``element``."""
-    return f"click[{element.id}]"
+    return format_command(Click(element.id))
 
 
 def type_text(element: Element, text: str) -> str:
     """Return the ``type`` command writing ``text`` into ``element``."""
-    return f"type[{element.id}][{text}]"
+    return format_command(Type(element.id, text))
 
 
 def choose(element: Element, option: str) -> str:
     """Return the ``select`` command picking ``option`` in a combobox."""
-    return f"select[{element.id}][{option}]"
+    return format_command(Select(element.id, option))
 
 
 @dataclass(frozen=True)
@@ -173,7 +133,7 @@ def home(page: Page) -> str:
     it clicks a link to ``/`` when the page has one, so the command is admissible, else ``goto[/]``.
     """
     link = by_href(page, "/")
-    return click(link) if link is not None else "goto[/]"
+    return click(link) if link is not None else format_command(Goto("/"))
 
 
 QUOTED = re.compile(r"\"([^\"]+)\"")
@@ -213,12 +173,7 @@ class FormFamily(abc.ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # ABCMeta computes __abstractmethods__ only after this hook runs, so look for them directly.
-        abstract = any(getattr(getattr(cls, n, None), "__isabstractmethod__", False) for n in dir(cls))
-        if not abstract:
-            for attr in ("key", "title", "reward_doc"):
-                if not isinstance(getattr(cls, attr, None), str):
-                    raise TypeError(f"Form family {cls.__name__} must set the class attribute {attr!r}.")
+        require_class_attributes(cls, "Form family", ("key", "title", "reward_doc"))
 
     start_url: ClassVar[str] = "/"
 
@@ -277,7 +232,7 @@ class FormFamily(abc.ABC):
         """Return the privileged solver's next command on ``page``."""
 
 
-def pick(rng: np.random.Generator, items: list[Any] | tuple[Any, ...], k: int | None = None) -> Any:
+def pick(rng: np.random.Generator, items: Sequence[Any], k: int | None = None) -> Any:
     """One item (or ``k`` distinct items, as a list) drawn uniformly from ``items``."""
     if k is None:
         return items[int(rng.integers(len(items)))]

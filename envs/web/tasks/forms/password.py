@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from rlft.envs.web.site import Page
+from rlft.envs.web.page import Page
 from rlft.envs.web.sites.forms import html
-from rlft.envs.web.sites.forms.base import Episode, Request, Want, pick, quoted, sent_value
-from rlft.envs.web.sites.forms.content import WORDS, digits, person
-from rlft.envs.web.sites.forms.single import SingleFormFamily
+from rlft.envs.web.tasks.forms.base import Episode, Request, Want, pick, quoted, sent_value
+from rlft.envs.web.tasks.forms.content import WORDS, digits, person
+from rlft.envs.web.tasks.forms.single import SingleFormFamily
 
 SYMBOLS = "!#$%&*"
 RULES: tuple[str, ...] = ("length", "digits", "upper", "symbol", "word", "exclude", "end_digit")

@@ -7,9 +7,10 @@ import datetime as dt
 import re
 
 import numpy as np
-from rlft.envs.web.site import Evaluation, Page
+from rlft.envs.web.page import Page
 from rlft.envs.web.sites.forms import html
-from rlft.envs.web.sites.forms.base import (
+from rlft.envs.web.task import Evaluation
+from rlft.envs.web.tasks.forms.base import (
     Episode,
     FormFamily,
     Request,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from rlft.envs.web.site import Evaluation, Page
+from rlft.envs.web.page import Page
 from rlft.envs.web.sites.forms import html
-from rlft.envs.web.sites.forms.base import (
+from rlft.envs.web.task import Evaluation
+from rlft.envs.web.tasks.forms.base import (
     Episode,
     FormFamily,
     Request,
@@ -19,7 +22,7 @@ from rlft.envs.web.sites.forms.base import (
     scored,
     submit_button,
 )
-from rlft.envs.web.sites.forms.content import CATEGORIES, WORDS
+from rlft.envs.web.tasks.forms.content import CATEGORIES, WORDS
 
 _CHOOSE = "Choose this page"
 _TOP = ("Home", "Garden", "Office", "Kitchen", "Studio", "Garage", "Library", "Workshop")
@@ -87,9 +90,9 @@ class MenuFamily(FormFamily):
         if not all(p.isdigit() for p in parts) or len(parts) > 3:
             return None
         path = [int(p) for p in parts]
-        node: dict | list = episode["tree"]
+        node: Any = episode["tree"]
         for depth, index in enumerate(path):
-            children = node if depth == 0 else node["groups"] if depth == 1 else node["leaves"]  # type: ignore[index]
+            children = node if depth == 0 else node["groups"] if depth == 1 else node["leaves"]
             if index >= len(children):
                 return None
             node = children[index]

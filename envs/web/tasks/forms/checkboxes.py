@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 from rlft.envs.web.sites.forms import html
-from rlft.envs.web.sites.forms.base import Episode, Request, Want, pick
-from rlft.envs.web.sites.forms.content import CATEGORIES
-from rlft.envs.web.sites.forms.single import SingleFormFamily
+from rlft.envs.web.tasks.forms.base import Episode, Request, Want, pick
+from rlft.envs.web.tasks.forms.content import CATEGORIES
+from rlft.envs.web.tasks.forms.single import SingleFormFamily
 
 
 class CheckboxesFamily(SingleFormFamily):

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 from rlft.envs.web.sites.forms import html
-from rlft.envs.web.sites.forms.base import Episode, Request, Want, pick, sent_value
-from rlft.envs.web.sites.forms.single import SingleFormFamily
+from rlft.envs.web.tasks.forms.base import Episode, Request, Want, pick, sent_value
+from rlft.envs.web.tasks.forms.single import SingleFormFamily
 
 QUESTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("How often do you cook at home?", ("Never", "Monthly", "Weekly", "Daily")),

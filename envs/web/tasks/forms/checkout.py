@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from rlft.envs.web.site import Evaluation, Page
+from rlft.envs.web.page import Page
 from rlft.envs.web.sites.forms import html
-from rlft.envs.web.sites.forms.base import (
+from rlft.envs.web.task import Evaluation
+from rlft.envs.web.tasks.forms.base import (
     Episode,
     FormFamily,
     Request,
@@ -30,7 +31,7 @@ from rlft.envs.web.sites.forms.base import (
     scored,
     submit_button,
 )
-from rlft.envs.web.sites.forms.content import CITIES, STREETS, WORDS, digits, person
+from rlft.envs.web.tasks.forms.content import CITIES, STREETS, WORDS, digits, person
 
 DELIVERY: tuple[str, ...] = ("Standard", "Express", "Next day")
 _GOODS = ("Mug", "Lamp", "Notebook", "Scarf", "Teapot", "Backpack", "Candle", "Poster", "Kettle", "Jacket")

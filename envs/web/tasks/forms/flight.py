@@ -9,9 +9,10 @@ import zlib
 from typing import Any
 
 import numpy as np
-from rlft.envs.web.site import Evaluation, Page
+from rlft.envs.web.page import Page
 from rlft.envs.web.sites.forms import html
-from rlft.envs.web.sites.forms.base import (
+from rlft.envs.web.task import Evaluation
+from rlft.envs.web.tasks.forms.base import (
     Episode,
     FormFamily,
     Request,
@@ -28,7 +29,7 @@ from rlft.envs.web.sites.forms.base import (
     scored,
     submit_button,
 )
-from rlft.envs.web.sites.forms.content import CITIES
+from rlft.envs.web.tasks.forms.content import CITIES
 
 CABINS: tuple[str, ...] = ("Economy", "Premium", "Business")
 PASSENGERS: tuple[str, ...] = tuple(str(n) for n in range(1, 7))

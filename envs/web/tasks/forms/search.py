@@ -5,9 +5,11 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
-from rlft.envs.web.site import Evaluation, Page
+from rlft.envs.web.commands import Search, format_command
+from rlft.envs.web.page import Page
 from rlft.envs.web.sites.forms import html
-from rlft.envs.web.sites.forms.base import (
+from rlft.envs.web.task import Evaluation
+from rlft.envs.web.tasks.forms.base import (
     Episode,
     FormFamily,
     Request,
@@ -21,7 +23,7 @@ from rlft.envs.web.sites.forms.base import (
     quoted,
     scored,
 )
-from rlft.envs.web.sites.forms.content import CITIES, FIRST_NAMES, LAST_NAMES
+from rlft.envs.web.tasks.forms.content import CITIES, FIRST_NAMES, LAST_NAMES
 
 PER_PAGE = 4
 _NEXT = "Next page"
@@ -138,7 +140,7 @@ class SearchFamily(FormFamily):
         """Typed text as usual plus ``search[q]`` for each quoted string when the page has a search box."""
         commands = super().candidates(episode, server, instruction, page)
         if find(page, lambda e: e.role == "searchbox") is not None:
-            commands += [f"search[{text}]" for text in quoted(instruction)]
+            commands += [format_command(Search(text)) for text in quoted(instruction)]
         return commands
 
     def expert(self, episode: Episode, server: Server, page: Page) -> str:
@@ -146,12 +148,12 @@ class SearchFamily(FormFamily):
         del server
         goal = episode["goal"]
         if not page.url.startswith("/search") or _query_of(page.url) != goal["query"]:
-            return f"search[{goal['query']}]"
+            return format_command(Search(goal["query"]))
         target = by_href(page, f"/person/{goal['id']}")
         if target is not None:
             return click(target)
         nxt = find(page, lambda e: e.role == "link" and e.name == _NEXT)
-        return click(nxt) if nxt is not None else f"search[{goal['query']}]"
+        return click(nxt) if nxt is not None else format_command(Search(goal["query"]))
 
 
 def _matches(people: list[dict], query: str) -> list[int]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from rlft.envs.web.site import Evaluation, Page
+from rlft.envs.web.page import Page
 from rlft.envs.web.sites.forms import html
-from rlft.envs.web.sites.forms.base import (
+from rlft.envs.web.task import Evaluation
+from rlft.envs.web.tasks.forms.base import (
     Episode,
     FormFamily,
     Request,
@@ -20,7 +21,7 @@ from rlft.envs.web.sites.forms.base import (
     scored,
     submit_button,
 )
-from rlft.envs.web.sites.forms.content import FIRST_NAMES, LAST_NAMES, WORDS, digits, email_of, person, token
+from rlft.envs.web.tasks.forms.content import FIRST_NAMES, LAST_NAMES, WORDS, digits, email_of, person, token
 
 _SIGN_IN = "Sign in"
 _SIGN_UP = "Create account"

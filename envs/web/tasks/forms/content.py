@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from rlft.envs.web.sites.forms.base import pick
+from rlft.envs.web.tasks.forms.base import pick
 
 FIRST_NAMES: tuple[str, ...] = (
     "Ada", "Aiko", "Alan", "Amara", "Ana", "Anton", "Aria", "Bea", "Bruno", "Carla", "Chen", "Dara", "Diego",

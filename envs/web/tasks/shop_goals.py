@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from rlft.envs.web.site import SPLITS
+from rlft.envs.contract import SPLITS
 from rlft.envs.web.sites.shop.catalog import Product
 
 GOALS_PER_PRODUCT = 4
@@ -69,7 +69,7 @@ class Goal:
     instruction: str
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for :class:`~rlft.envs.web.site.Task` ``goal``."""
+        """Plain data for :class:`~rlft.envs.web.task.Task` ``goal``."""
         return {
             "index": self.index,
             "sku": self.sku,

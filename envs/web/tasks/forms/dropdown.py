@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 from rlft.envs.web.sites.forms import html
-from rlft.envs.web.sites.forms.base import Episode, Request, Want, pick, sent_value
-from rlft.envs.web.sites.forms.content import CITIES, COUNTRIES, WORDS
-from rlft.envs.web.sites.forms.single import SingleFormFamily
+from rlft.envs.web.tasks.forms.base import Episode, Request, Want, pick, sent_value
+from rlft.envs.web.tasks.forms.content import CITIES, COUNTRIES, WORDS
+from rlft.envs.web.tasks.forms.single import SingleFormFamily
 
 _PROMPT = "Choose..."
 _LISTS: dict[str, tuple[str, tuple[str, ...]]] = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from rlft.envs.web.site import Page
+from rlft.envs.web.page import Page
 from rlft.envs.web.sites.forms import html
-from rlft.envs.web.sites.forms.base import (
+from rlft.envs.web.tasks.forms.base import (
     Episode,
     Request,
     Response,
@@ -19,8 +19,8 @@ from rlft.envs.web.sites.forms.base import (
     quoted,
     sent_value,
 )
-from rlft.envs.web.sites.forms.content import CITIES, FIRST_NAMES, LAST_NAMES, digits
-from rlft.envs.web.sites.forms.single import SingleFormFamily
+from rlft.envs.web.tasks.forms.content import CITIES, FIRST_NAMES, LAST_NAMES, digits
+from rlft.envs.web.tasks.forms.single import SingleFormFamily
 
 _CALL = "Call"
 

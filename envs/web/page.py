@@ -1,0 +1,68 @@
+"""The page types every layer of the web family shares: what a backend renders and an agent reads.
+
+:class:`Page` is the rendered document (text with numbered interactive elements, the element table
+and the forms); :func:`~rlft.envs.web.render.render_page` builds it from HTML. Nothing here knows about
+sites, tasks, backends or the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Element:
+    """One interactive element of a rendered page, numbered in document order."""
+
+    id: int
+    """The number shown in the page text and used by commands (``click[id]``)."""
+    role: str
+    """``link``, ``button``, ``textbox``, ``checkbox``, ``radio``, ``combobox`` (select), ``searchbox``..."""
+    name: str
+    """Accessible name: link text, button label, the field's label or placeholder."""
+    value: str = ""
+    """Current value (text fields, selected option) or state (``checked``/``unchecked``)."""
+    options: tuple[str, ...] = ()
+    """Option labels of a ``combobox``."""
+    attrs: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    """The raw HTML attributes (``href``, ``name``, ``type``, ...) the backend needs to act on it."""
+    option_values: tuple[str, ...] = ()
+    """The submitted ``value`` of each entry of :attr:`options` (same order)."""
+    form: int = -1
+    """Index into :attr:`Page.forms` of the form this element belongs to; ``-1`` when none."""
+    disabled: bool = False
+    """The element carries the HTML ``disabled`` attribute: commands on it are refused."""
+
+
+@dataclass(frozen=True)
+class Form:
+    """A ``<form>`` of a rendered page: where and how it submits, and its hidden fields."""
+
+    action: str
+    """The ``action`` attribute as written (resolved against the page URL when submitted)."""
+    method: str = "get"
+    """``get`` or ``post`` (lower case)."""
+    hidden: tuple[tuple[str, str], ...] = ()
+    """``(name, value)`` of its ``<input type="hidden">`` fields, in document order."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page as the agent sees it: text with numbered elements, plus the element table."""
+
+    url: str
+    """Path and query on the site's own origin, e.g. ``/search?q=red+shirt``."""
+    title: str
+    text: str
+    """The whole rendered text (the observation shows a viewport of it)."""
+    elements: tuple[Element, ...]
+    forms: tuple[Form, ...] = ()
+    """The page's forms; :attr:`Element.form` indexes this tuple."""
+    status: int = 200
+    """The HTTP status the page was served with."""
+
+    def element(self, element_id: int) -> Element | None:
+        """Return the element numbered ``element_id`` (numbers start at 1), or ``None``."""
+        if 1 <= element_id <= len(self.elements):
+            return self.elements[element_id - 1]
+        return None
