@@ -39,30 +39,30 @@ from rlft.policies.registry import (
 
 if TYPE_CHECKING:
     from rlft.policies.backbone import Backbone, TextVisionPair
-    from rlft.policies.finetune import apply_finetune
-    from rlft.policies.interface import EnvInterface, detect_interface
-    from rlft.policies.policy import (
+    from rlft.policies.build import (
         POLICY_FAMILIES,
         AgentPolicy,
+        TabletopPolicy,
+        WebPolicy,
         build_policy,
         load_policy,
         policy_class,
-        set_torch_threads,
     )
-    from rlft.policies.tabletop import TabletopPolicy
-    from rlft.policies.web import WebPolicy
+    from rlft.policies.finetune import apply_finetune
+    from rlft.policies.interface import EnvInterface, detect_interface
+    from rlft.policies.policy import set_torch_threads
 
 # name -> module that defines it (imported on first access because it needs torch)
 _LAZY: dict[str, str] = {
     "Backbone": "rlft.policies.backbone",
     "TextVisionPair": "rlft.policies.backbone",
-    "AgentPolicy": "rlft.policies.policy",
-    "POLICY_FAMILIES": "rlft.policies.policy",
-    "WebPolicy": "rlft.policies.web",
-    "TabletopPolicy": "rlft.policies.tabletop",
-    "build_policy": "rlft.policies.policy",
-    "load_policy": "rlft.policies.policy",
-    "policy_class": "rlft.policies.policy",
+    "AgentPolicy": "rlft.policies.build",
+    "POLICY_FAMILIES": "rlft.policies.build",
+    "WebPolicy": "rlft.policies.build",
+    "TabletopPolicy": "rlft.policies.build",
+    "build_policy": "rlft.policies.build",
+    "load_policy": "rlft.policies.build",
+    "policy_class": "rlft.policies.build",
     "set_torch_threads": "rlft.policies.policy",
     "apply_finetune": "rlft.policies.finetune",
     "EnvInterface": "rlft.policies.interface",

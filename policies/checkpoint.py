@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +23,7 @@ from rlft.policies.interface import EnvInterface
 __all__ = [
     "CONFIG_FILE",
     "WEIGHTS_FILE",
+    "Checkpoint",
     "Checkpointable",
     "fingerprint",
     "read_checkpoint",
@@ -126,8 +128,24 @@ def read_checkpoint_config(directory: str | Path) -> dict[str, Any]:
     return meta
 
 
-def read_checkpoint(directory: str | Path) -> tuple[PolicyConfig, EnvInterface, dict[str, Any], dict]:
-    """Read a checkpoint without building the policy: ``(config, interface, meta, stored_tensors)``.
+@dataclass(frozen=True)
+class Checkpoint:
+    """A policy checkpoint read from disk, before any policy is built."""
+
+    directory: Path
+    """The folder it was read from."""
+    config: PolicyConfig
+    """The policy's configuration (backbone, head, fine-tuning mode ...)."""
+    interface: EnvInterface
+    """The environment interface the policy was built for (its ``kind`` picks the family class)."""
+    meta: dict[str, Any]
+    """The parsed ``config.json``."""
+    tensors: dict[str, torch.Tensor]
+    """The stored tensors by name."""
+
+
+def read_checkpoint(directory: str | Path) -> Checkpoint:
+    """Read a checkpoint without building the policy.
 
     Raises:
         CheckpointError: for missing/corrupt files or a config that does not list the stored tensors.
@@ -155,7 +173,7 @@ def read_checkpoint(directory: str | Path) -> tuple[PolicyConfig, EnvInterface, 
         raise CheckpointError(f"{weights_path} is corrupt: {exc}") from exc
     if set(stored) != stored_names:
         raise CheckpointError(f"{weights_path} does not hold the tensors listed in {CONFIG_FILE}.")
-    return config, interface, meta, stored
+    return Checkpoint(directory, config, interface, meta, stored)
 
 
 def restore_tensors(policy: Checkpointable, meta: dict[str, Any], stored: dict[str, torch.Tensor]) -> None:

@@ -4,8 +4,9 @@
 sampling, checkpoints, devices, the frozen-encoding cache). Each environment family has its own
 subclass that owns the observation encoder, the head choice, the action conversion and the SB3 action
 space and masks: :class:`~rlft.policies.web.WebPolicy` and
-:class:`~rlft.policies.tabletop.TabletopPolicy`. :data:`POLICY_FAMILIES` maps an
-:class:`~rlft.policies.EnvInterface` kind to its class; it is the only place the family is looked at.
+:class:`~rlft.policies.tabletop.TabletopPolicy`, registered in :data:`POLICY_FAMILIES` (an
+:class:`~rlft.policies.EnvInterface` kind -> its class) when defined; that lookup is the only place the
+family is looked at.
 
 The policy is a plain ``nn.Module``. Its native interface works on raw observation dicts (variable-size
 candidate sets, command-string / float32-array actions); its tensor interface (:meth:`AgentPolicy.forward`
@@ -25,27 +26,17 @@ import torch
 from gymnasium import spaces
 from rlft.errors import CheckpointError, ConfigError, LazyRegistry, ModalityError, UnknownNameError
 from rlft.policies.backbone import Backbone
-from rlft.policies.checkpoint import read_checkpoint, restore_tensors, save_policy
+from rlft.policies.checkpoint import Checkpoint, read_checkpoint, restore_tensors, save_policy
 from rlft.policies.config import PolicyConfig
 from rlft.policies.device import resolve_device
 from rlft.policies.encode_cache import FrozenTextCache, cache_frozen_text
 from rlft.policies.finetune import apply_finetune
 from rlft.policies.hf import hf_progress_bars
-from rlft.policies.interface import EnvInterface, detect_interface
+from rlft.policies.interface import EnvInterface
 from rlft.policies.registry import load_backbone, spec_modality
 from torch import nn
 
-__all__ = [
-    "POLICY_FAMILIES",
-    "Action",
-    "AgentPolicy",
-    "Observation",
-    "build_policy",
-    "build_policy_for_interface",
-    "load_policy",
-    "policy_class",
-    "set_torch_threads",
-]
+__all__ = ["POLICY_FAMILIES", "Action", "AgentPolicy", "Observation", "policy_class", "set_torch_threads"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +65,23 @@ def set_torch_threads(num_threads: int | None) -> None:
         torch.set_num_threads(int(num_threads))
 
 
+POLICY_FAMILIES: LazyRegistry[type[AgentPolicy]] = LazyRegistry("environment family")
+"""Environment family (``EnvInterface.kind``) -> its :class:`AgentPolicy` subclass. Family classes register
+themselves when defined; :mod:`rlft.policies.build` imports the built-in ones."""
+
+
+def policy_class(kind: str) -> type[AgentPolicy]:
+    """The :class:`AgentPolicy` subclass of an environment family (``"web"``, ``"tabletop"``).
+
+    Raises:
+        ModalityError: for a family without a policy class.
+    """
+    try:
+        return POLICY_FAMILIES.get(kind)
+    except UnknownNameError as exc:
+        raise ModalityError(str(exc)) from exc
+
+
 class AgentPolicy(nn.Module):
     """A pretrained backbone with an adapter head, acting in one environment family (base class).
 
@@ -89,9 +97,15 @@ class AgentPolicy(nn.Module):
     """
 
     family: ClassVar[str] = ""
-    """The environment family (``EnvInterface.kind``) this class serves."""
+    """The environment family (``EnvInterface.kind``) this class serves; a subclass that sets it is
+    registered in :data:`POLICY_FAMILIES` when it is defined."""
     supports_action_masks: ClassVar[bool] = False
     """Whether :meth:`sb3_action_masks` can rule actions out (MaskablePPO is useful)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.family:
+            POLICY_FAMILIES.register(cls.family, cls)
 
     def __init__(
         self,
@@ -359,141 +373,102 @@ class AgentPolicy(nn.Module):
         return self.save(directory, include_frozen=include_frozen)
 
     @classmethod
+    def create(
+        cls: type[P],
+        config: PolicyConfig,
+        interface: EnvInterface,
+        *,
+        seed: int | None = None,
+        device: str | torch.device | None = "cpu",
+        progress: bool = True,
+    ) -> P:
+        """Build a fresh policy of this family class from a config and an :class:`EnvInterface`.
+
+        :func:`rlft.policies.build_policy` picks the family class and calls this; see it for the
+        arguments.
+
+        Raises:
+            ConfigError: when called on :class:`AgentPolicy` itself rather than a family class.
+        """
+        cls._require_family()
+        if seed is not None:
+            config = dataclasses.replace(config, seed=seed)
+        target = resolve_device(device)
+        set_torch_threads(config.torch_threads)
+        declared = spec_modality(config.backbone)
+        if declared is not None:  # fail before loading weights when the modality is known up front
+            cls.choose_head(config, declared, config.backbone)
+        with hf_progress_bars(progress):
+            backbone = load_backbone(config.backbone, **config.backbone_kwargs)
+        head_kind = cls.choose_head(config, backbone.modality, config.backbone)
+        apply_finetune(
+            backbone,
+            config.finetune,
+            rank=config.lora_rank,
+            alpha=config.lora_alpha,
+            dropout=config.lora_dropout,
+            seed=config.seed,
+        )
+        # Head weights depend on config.seed only; the caller's global RNG is restored afterwards.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            head = cls.build_head(config, interface, backbone, head_kind)
+        policy = cls(config, interface, backbone, head, head_kind)
+        logger.info(
+            "policy %s/%s (%s): %d parameters, %d trainable",
+            config.backbone,
+            head_kind,
+            config.finetune,
+            policy.num_parameters(),
+            policy.num_trainable_parameters(),
+        )
+        return policy.to(target).train(False)
+
+    @classmethod
+    def restore(
+        cls: type[P],
+        checkpoint: Checkpoint,
+        device: str | torch.device | None = "cpu",
+        progress: bool = True,
+    ) -> P:
+        """Rebuild a policy from a checkpoint read by :func:`read_checkpoint`.
+
+        Called on :class:`AgentPolicy` itself, the checkpoint's family picks the class; called on a family
+        class, the checkpoint must be of that family.
+
+        Raises:
+            CheckpointError: for a checkpoint of another family, or tensors that do not fit.
+        """
+        if not cls.family:
+            return policy_class(checkpoint.interface.kind).restore(
+                checkpoint, device=device, progress=progress
+            )
+        if checkpoint.interface.kind != cls.family:
+            raise CheckpointError(
+                f"{checkpoint.directory} holds a policy for {checkpoint.interface.kind} environments, not a "
+                f"{cls.__name__}; load it with AgentPolicy.from_pretrained or rlft.policies.load_policy."
+            )
+        target = resolve_device(device)
+        policy = cls.create(checkpoint.config, checkpoint.interface, device="cpu", progress=progress)
+        restore_tensors(policy, checkpoint.meta, checkpoint.tensors)
+        return policy.to(target)
+
+    @classmethod
     def from_pretrained(
         cls: type[P], directory: str | Path, device: str | torch.device | None = "cpu", progress: bool = True
     ) -> P:
-        """Load a policy saved with :meth:`save_pretrained` (see :func:`load_policy`).
-
-        Called on a family class (``WebPolicy.from_pretrained``), the checkpoint must be of that family.
+        """Load a policy saved with :meth:`save_pretrained` (:meth:`restore` says which class it gets).
 
         Raises:
-            CheckpointError: as :func:`load_policy`, or for a checkpoint of another family.
+            CheckpointError: for missing/corrupt files, a checkpoint of another family, tensors that do
+                not fit, or frozen backbone weights that differ from those it was trained on.
         """
-        policy = load_policy(directory, device=device, progress=progress)
-        if not isinstance(policy, cls):
-            raise CheckpointError(
-                f"{directory} holds a {type(policy).__name__} ({policy.interface.kind} environments), "
-                f"not a {cls.__name__}; load it with AgentPolicy.from_pretrained or load_policy."
+        return cls.restore(read_checkpoint(directory), device=device, progress=progress)
+
+    @classmethod
+    def _require_family(cls) -> None:
+        if not cls.family:
+            raise ConfigError(
+                f"{cls.__name__} is the shared base class; use a family class (WebPolicy, TabletopPolicy) "
+                "or rlft.policies.build_policy / load_policy, which pick the family."
             )
-        return policy
-
-
-POLICY_FAMILIES: LazyRegistry[type[AgentPolicy]] = LazyRegistry(
-    "environment family",
-    {"web": "rlft.policies.web:WebPolicy", "tabletop": "rlft.policies.tabletop:TabletopPolicy"},
-)
-"""Environment family (``EnvInterface.kind``) -> its :class:`AgentPolicy` subclass."""
-
-
-def policy_class(kind: str) -> type[AgentPolicy]:
-    """The :class:`AgentPolicy` subclass of an environment family (``"web"``, ``"tabletop"``).
-
-    Raises:
-        ModalityError: for a family without a policy class.
-    """
-    try:
-        return POLICY_FAMILIES.get(kind)
-    except UnknownNameError as exc:
-        raise ModalityError(str(exc)) from exc
-
-
-def build_policy_for_interface(
-    config: PolicyConfig,
-    interface: EnvInterface,
-    *,
-    seed: int | None = None,
-    device: str | torch.device | None = "cpu",
-    progress: bool = True,
-) -> AgentPolicy:
-    """Build a policy from a config and an :class:`EnvInterface`.
-
-    :func:`build_policy` and checkpoint loading share this. See :func:`build_policy` for the arguments.
-    """
-    if seed is not None:
-        config = dataclasses.replace(config, seed=seed)
-    target = resolve_device(device)
-    cls = policy_class(interface.kind)
-    set_torch_threads(config.torch_threads)
-    declared = spec_modality(config.backbone)
-    if declared is not None:  # fail before loading weights when the modality is known up front
-        cls.choose_head(config, declared, config.backbone)
-    with hf_progress_bars(progress):
-        backbone = load_backbone(config.backbone, **config.backbone_kwargs)
-    head_kind = cls.choose_head(config, backbone.modality, config.backbone)
-    apply_finetune(
-        backbone,
-        config.finetune,
-        rank=config.lora_rank,
-        alpha=config.lora_alpha,
-        dropout=config.lora_dropout,
-        seed=config.seed,
-    )
-    # Head weights depend on config.seed only; the caller's global RNG is restored afterwards.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        head = cls.build_head(config, interface, backbone, head_kind)
-    policy = cls(config, interface, backbone, head, head_kind)
-    logger.info(
-        "policy %s/%s (%s): %d parameters, %d trainable",
-        config.backbone,
-        head_kind,
-        config.finetune,
-        policy.num_parameters(),
-        policy.num_trainable_parameters(),
-    )
-    return policy.to(target).train(False)
-
-
-def build_policy(
-    config: PolicyConfig,
-    observation_space: spaces.Space,
-    action_space: spaces.Space,
-    *,
-    seed: int | None = None,
-    device: str | torch.device | None = "cpu",
-    progress: bool = True,
-) -> AgentPolicy:
-    """Build the :class:`AgentPolicy` for an environment with these (raw, unwrapped) spaces.
-
-    The class follows the environment family (:data:`POLICY_FAMILIES`), the head the backbone's
-    modality: web -> ``text_scorer`` (encoders, vision-language text towers) or ``generative_scorer``
-    (causal LMs); tabletop -> ``pick_place``. The policy starts in eval mode; call ``.train()`` before
-    updating it.
-
-    Args:
-        config: The policy configuration.
-        observation_space: The raw env's observation space.
-        action_space: The raw env's action space.
-        seed: Overrides ``config.seed`` (recorded in ``policy.config``): the head's (and LoRA's) initial
-            weights depend on it alone, and the global torch RNG is left as it was.
-        device: ``"cpu"`` (default), ``"auto"``, ``"cuda"`` or ``"cuda:N"`` (see :func:`resolve_device`).
-        progress: Show Hugging Face weight-loading progress bars (``False`` silences them).
-
-    Raises:
-        ModalityError: when the backbone does not fit the environment (naming backbones that do), or the
-            spaces fit no rlft environment family.
-        UnknownBackboneError: for an unknown backbone name.
-        ConfigError: for invalid settings (for example LoRA on a backbone without LoRA targets, or a
-            CUDA device on a machine without one).
-    """
-    if not isinstance(config, PolicyConfig):
-        raise ConfigError(f"build_policy needs a PolicyConfig; got {type(config).__name__}.")
-    interface = detect_interface(observation_space, action_space, config.view)
-    return build_policy_for_interface(config, interface, seed=seed, device=device, progress=progress)
-
-
-def load_policy(
-    directory: str | Path, device: str | torch.device | None = "cpu", progress: bool = True
-) -> AgentPolicy:
-    """Rebuild a policy saved with :meth:`AgentPolicy.save` on ``device`` (nothing is unpickled).
-
-    Raises:
-        CheckpointError: for missing/corrupt files, tensors that do not fit the rebuilt policy, or frozen
-            backbone weights that differ from those the checkpoint was trained on.
-        ConfigError: for a device that does not exist on this machine.
-    """
-    target = resolve_device(device)
-    config, interface, meta, stored = read_checkpoint(directory)
-    policy = build_policy_for_interface(config, interface, device="cpu", progress=progress)
-    restore_tensors(policy, meta, stored)
-    return policy.to(target)

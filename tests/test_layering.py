@@ -102,17 +102,20 @@ def web_layer(module: str) -> str | None:
     if not module.startswith("rlft.envs.web."):
         return None
     head = module.split(".")[3]
-    return {"task": "tasks", "tasks": "tasks", "sites": "sites", "backends": "backends", "env": "env"}.get(
-        head, "core"
-    )
+    layers = {"task": "tasks", "tasks": "tasks", "site": "sites", "sites": "sites", "backends": "backends"}
+    return (layers | {"env": "env"}).get(head, "core")
 
 
 WEB_LAYERS: tuple[Layer, ...] = (
     Layer("env", "rlft.envs.web.env: the thin env that composes a backend and a task", ("*",)),
     Layer("facade", "rlft.envs.web (__init__)", ("core", "tasks", "sites", "backends")),
-    Layer("backends", "rlft.envs.web.backends.*: text and Chromium browsers", ("core", "tasks")),
-    Layer("sites", "rlft.envs.web.sites.*: WSGI apps that serve the pages", ("core", "tasks")),
-    Layer("tasks", "rlft.envs.web.task, rlft.envs.web.tasks.*: goals, reward, expert, candidates", ("core",)),
+    Layer("backends", "rlft.envs.web.backends.*: text and Chromium browsers on a site", ("sites", "core")),
+    Layer(
+        "tasks",
+        "rlft.envs.web.task, rlft.envs.web.tasks.*: goals, reward, expert, candidates over a site",
+        ("sites", "core"),
+    ),
+    Layer("sites", "rlft.envs.web.site, rlft.envs.web.sites.*: WSGI apps with server-side state", ("core",)),
     Layer("core", "every other rlft.envs.web module: page types, commands, rendering, WSGI helpers", ()),
 )
 """Web family, top to bottom. A layer may import itself and the layers it lists."""
