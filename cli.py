@@ -159,9 +159,12 @@ def config_from_args(cls: type, args: argparse.Namespace, env_id: str | None = N
     for f in dataclasses.fields(cls):
         value = getattr(args, f.name)
         if f.name == "env_kwargs":
-            if value and env_id is None:
+            if not value:
+                value = {}
+            elif env_id is None:
                 raise ConfigError("--env-kwarg needs the environment id: pass ENV_ID.")
-            value = parse_env_kwargs(env_id, value) if value else {}
+            else:
+                value = parse_env_kwargs(env_id, value)
         elif typing.get_origin(hints[f.name]) is dict:
             value = _json_or_text(value, _FLAG_NAMES.get(f.name, f.name))
         elif isinstance(value, list) and f.name == "env_id":

@@ -169,7 +169,7 @@ def train_bc(config: BCConfig) -> BCResult:
     config.validate()
     device = config.torch_device()
     torch.set_num_threads(config.num_threads)
-    run_dir = Path(config.out_dir)
+    run_dir = config.run_dir()
 
     # Data: whole episodes go to either side of the split.
     dataset = load_demos(config.dataset)

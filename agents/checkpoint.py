@@ -12,14 +12,15 @@ A run folder looks like::
 Every checkpoint is written into a hidden temporary folder and renamed into place; ``latest.json`` is
 replaced atomically after that. A crash at any moment leaves the previous checkpoint intact and
 ``latest.json`` pointing at a complete one. Old checkpoints are pruned only after a newer one is
-committed. Optimizer state is loaded with ``torch.load(weights_only=True)``, which refuses arbitrary
-pickled objects.
+committed, and so are the temporary folders a killed run left behind. Optimizer state is loaded with
+``torch.load(weights_only=True)``, which refuses arbitrary pickled objects.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +44,8 @@ CHECKPOINTS = "checkpoints"
 LATEST = "latest.json"
 STATE = "state.json"
 OPTIMIZER = "optimizer.pt"
+_INTERRUPTED_WRITE = re.compile(r"\.(.+)\.(?:tmp|old)-[^.]*")
+"""Temporary folder names of :func:`rlft.errors.atomic_dir`: ``.NAME.tmp-XXXX`` and ``.NAME.old-PID``."""
 
 
 def save_checkpoint(
@@ -52,7 +55,7 @@ def save_checkpoint(
     optimizer: Any | None,
     state: dict[str, Any],
     keep: int = 2,
-    save_policy: Callable[[Any, Path], None] | None = None,
+    save_policy: Callable[[Any, Path], object] | None = None,
 ) -> Path:
     """Write checkpoint ``step`` (policy, optimizer, ``state``) atomically and point ``latest`` at it.
 
@@ -146,13 +149,31 @@ def load_optimizer(folder: Path, optimizer: Any) -> None:
 
 
 def prune_checkpoints(run_dir: Path, keep: int) -> None:
-    """Delete all but the ``keep`` newest ``step_*`` checkpoints (never the one ``latest`` names)."""
+    """Delete all but the ``keep`` newest ``step_*`` checkpoints (never the one ``latest`` names).
+
+    Also deletes the hidden temporary folders that writes interrupted by a killed process left in the
+    run folder and its checkpoints (see :func:`rlft.errors.atomic_dir`).
+    """
     root = run_dir / CHECKPOINTS
     folders = sorted(p for p in root.glob("step_*") if p.is_dir())
     try:
         latest = latest_checkpoint(run_dir)
     except CheckpointError:
         return  # never delete anything while the pointer is damaged
+    for folder in (root, run_dir):
+        _remove_interrupted_writes(folder)
     for folder in folders[: max(0, len(folders) - keep)]:
         if latest is None or folder.resolve() != latest.resolve():
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_interrupted_writes(folder: Path) -> None:
+    """Delete the ``.NAME.tmp-*`` / ``.NAME.old-*`` folders of atomic writes a killed process left.
+
+    Only where ``NAME`` itself is in place: a process killed between :func:`rlft.errors.atomic_dir`'s two
+    renames leaves the only copies in those folders, and they are kept for a person to recover.
+    """
+    for stale in folder.glob(".*"):
+        match = _INTERRUPTED_WRITE.fullmatch(stale.name)
+        if match and stale.is_dir() and (folder / match[1]).is_dir():
+            shutil.rmtree(stale, ignore_errors=True)

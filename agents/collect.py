@@ -46,14 +46,23 @@ class CollectConfig(RunConfig, EnvConfig, AgentChoice):
         """Check every field; raise ConfigError naming the bad one."""
         super().validate()
         self.validate_env()
-        if self.env_id is None:
-            raise ConfigError("collect needs an environment id: rlft collect ENV_ID.")
-        check_env_id(self.env_id)
+        self.collect_env_id()
         self.validate_agent(default="expert")
         check_int("episodes", self.episodes)
         check_float("min_return", self.min_return)
         if self.max_attempts is not None:
             check_int("max_attempts", self.max_attempts)
+
+    def collect_env_id(self) -> str:
+        """The environment to record (collect has no policy record to take it from).
+
+        Raises:
+            ConfigError: no environment id given.
+            UnknownEnvError: unknown environment id.
+        """
+        if self.env_id is None:
+            raise ConfigError("collect needs an environment id: rlft collect ENV_ID.")
+        return check_env_id(self.env_id)
 
 
 def run_collect(config: CollectConfig) -> CollectResult:
@@ -67,18 +76,19 @@ def run_collect(config: CollectConfig) -> CollectResult:
         DatasetError: no episode was good enough to keep.
     """
     config.validate()
+    env_id = config.collect_env_id()
     source = config.validate_agent(default="expert")
     agent = make_agent(config, config, default="expert")
     kwargs = config.make_kwargs()
-    if source == "policy":
-        env = make_env(config.env_id, config.goal_split, kwargs)
+    if config.policy is not None:  # source == "policy"
+        env = make_env(env_id, config.goal_split, kwargs)
         try:
             check_policy_fits(agent.policy, config.policy, env.observation_space, env.action_space)
         finally:
             env.close()
     keep = config.keep_failures if config.keep_failures is not None else source != "expert"
     return collect_demos(
-        config.env_id,
+        env_id,
         config.episodes,
         out=config.out_dir,
         split=config.goal_split,

@@ -118,9 +118,18 @@ class TrainConfig(RunConfig):
     def validate(self) -> None:
         """Check every field; raise ConfigError naming the bad one."""
         super().validate()
+        self.run_dir()
+        check_int("keep_checkpoints", self.keep_checkpoints)
+
+    def run_dir(self) -> Path:
+        """The run folder, ``out_dir``.
+
+        Raises:
+            ConfigError: out_dir is not set.
+        """
         if not isinstance(self.out_dir, str) or not self.out_dir:
             raise ConfigError("out_dir is required: the run folder (--out DIR).")
-        check_int("keep_checkpoints", self.keep_checkpoints)
+        return Path(self.out_dir)
 
 
 @dataclass(kw_only=True)

@@ -50,7 +50,7 @@ class DemoSuite:
     train_split: str
     """Goals for demonstrations, BC and RL."""
     test_split: str
-    """Held-out goals for the table."""
+    """Held-out goals for the table (``test``; for tabletop: unseen colours and shapes)."""
     demo_episodes: int
     """Expert episodes to record."""
     eval_episodes: int
@@ -99,7 +99,7 @@ DEMO_SUITES: dict[str, DemoSuite] = {
         env_id="rlft/TabletopPutBlockInBowl-v0",
         backbone="minilm+efficientnet",
         train_split="train",
-        test_split="unseen",
+        test_split="test",
         # Each episode is one pick-and-place (about 30 ms to record), so demonstrations are cheap: 1,000
         # of them are what lets BC tell the named block and bowl from the distractors on unseen colours.
         demo_episodes=1000,
@@ -257,8 +257,12 @@ def run_demo(
 
     """
     run = run or RunConfig()
-    shared = {"seed": run.seed, "device": run.device, "precision": run.precision}
-    shared["num_threads"] = run.num_threads
+    shared: dict[str, Any] = {
+        "seed": run.seed,
+        "device": run.device,
+        "precision": run.precision,
+        "num_threads": run.num_threads,
+    }
     suite = _quick(suite) if quick else suite
     suite = replace(suite, backbone=backbone) if backbone else suite
     out = Path(out_dir)

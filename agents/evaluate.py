@@ -25,7 +25,8 @@ import numpy as np
 from rlft.agents.config import AgentChoice, EnvConfig, RunConfig, autocast, provenance
 from rlft.agents.policy_io import check_policy_fits, load_agent_policy, resolve_env
 from rlft.demos.envs import make_env
-from rlft.errors import check_float, check_int
+from rlft.demos.record import expert_action
+from rlft.errors import check_float, check_int, require
 
 __all__ = [
     "Agent",
@@ -118,7 +119,7 @@ class ExpertAgent:
 
     def act(self, obs: Any, env: gym.Env) -> Any:
         """The expert's next action."""
-        return env.unwrapped.expert_action()
+        return expert_action(env)
 
 
 class PolicyAgent:
@@ -255,8 +256,7 @@ def _frame(env: gym.Env, obs: Any) -> np.ndarray | None:
 
 
 def _write_gif(path: Path, trace: list[dict[str, Any]]) -> Path | None:
-    import imageio.v2 as imageio
-
+    imageio = require("imageio.v2", "saving GIFs")
     frames = [np.asarray(t["frame"], dtype=np.uint8) for t in trace if t.get("frame") is not None]
     if not frames:
         return None
@@ -304,7 +304,8 @@ def evaluate_agent(
     Args:
         agent: the agent to run.
         env_id: registered environment id.
-        split: goal split (``test`` / ``unseen`` for held-out goals); ``None`` keeps the env default.
+        split: goal split (``train`` / ``validation`` / ``test``, the held-out goals); ``None`` keeps
+            the env default.
         episodes: number of episodes (episode ``i`` resets with ``seed + i``).
         seed: first reset seed.
         max_steps: cap on steps per episode (default: the environment's time limit).
@@ -346,6 +347,7 @@ def evaluate_agent(
             seeds.append(ep_seed)
             if out is not None and i < record_episodes:
                 out.mkdir(parents=True, exist_ok=True)
+                saved: Path | None
                 stem = f"{agent.name}_{env_id.replace('/', '_')}_{split or 'default'}_seed{ep_seed}"
                 if text_actions:
                     saved = _write_transcript(out / f"{stem}.md", env_id, ep_seed, trace, success)
@@ -449,7 +451,7 @@ def make_agent(
 ) -> Any:
     """The agent ``choice`` names: a loaded :class:`PolicyAgent` (on ``run``'s device), or a baseline."""
     kind = choice.validate_agent(default=default)
-    if kind == "policy":
+    if choice.policy is not None:  # kind == "policy"
         policy = load_agent_policy(choice.policy, device=run.torch_device())
         return PolicyAgent(policy, name or "policy", deterministic=not choice.sample, precision=run.precision)
     agent: Any = ExpertAgent() if kind == "expert" else RandomAgent()
@@ -468,7 +470,7 @@ def run_eval(config: EvalConfig, env_ids: Sequence[str] = ()) -> EvalReport:
     """
     config.validate()
     agent = make_agent(config, config, config.name)
-    ids = [i for i in (config.env_id, *env_ids) if i] or [None]
+    ids: list[str | None] = [i for i in (config.env_id, *env_ids) if i] or [None]
     results, env_kwargs = [], {}
     out = Path(config.out_dir) if config.out_dir is not None else None
     for env_id in ids:

@@ -166,7 +166,7 @@ def train_rl(config: RLConfig) -> RLResult:
     config.validate()
     device = config.torch_device()
     torch.set_num_threads(config.num_threads)
-    run_dir = Path(config.out_dir)
+    run_dir = config.run_dir()
     env = resolve_env(config, config.policy)
     obs_space, act_space = env_spaces(env["env_id"], env["split"], env["env_kwargs"])
 
@@ -179,19 +179,25 @@ def train_rl(config: RLConfig) -> RLResult:
         )
     check_resume_config(config, run_dir / "rl_config.json", resuming=latest is not None)
     start = load_state(latest)["step"] if latest is not None else 0
-    if latest is not None or config.policy is not None:
-        source = latest / "policy" if latest is not None else config.policy
-        policy = load_agent_policy(source, obs_space, act_space, device=device)
+    if latest is not None:
+        policy = load_agent_policy(latest / "policy", obs_space, act_space, device=device)
+    elif config.policy is not None:
+        policy = load_agent_policy(config.policy, obs_space, act_space, device=device)
     else:
         fields = config.policy_fields(config.seed)
         policy = build_agent_policy(
             fields.pop("backbone"), fields.pop("finetune"), fields, obs_space, act_space
         ).to(device)
     policy.cache_frozen_encodings()
-    demos = load_demos(config.anchor_dataset).transitions() if config.anchor == "bc" else []
+    # validate() made sure the anchor has what it needs: a dataset for bc, a starting policy for kl.
+    demos = (
+        load_demos(config.anchor_dataset).transitions()
+        if config.anchor == "bc" and config.anchor_dataset
+        else []
+    )
     reference = (
         load_agent_policy(config.policy, obs_space, act_space, device=device)
-        if config.anchor == "kl"
+        if config.anchor == "kl" and config.policy is not None
         else None
     )
     env_record = {"env_id": env["env_id"], "env_kwargs": env["env_kwargs"], "split": env["split"]}

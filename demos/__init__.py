@@ -24,7 +24,7 @@ from rlft.demos.dataset import (
     minari_root,
 )
 from rlft.demos.envs import check_env_id, check_env_kwargs, make_env, parse_env_kwargs
-from rlft.demos.record import SOURCES, Actor, CollectResult, collect_demos, rollout, rollout_expert
+from rlft.demos.record import SOURCES, Actor, CollectResult, collect_demos, rollout
 
 __all__ = [
     "SOURCES",
@@ -44,5 +44,4 @@ __all__ = [
     "minari_root",
     "parse_env_kwargs",
     "rollout",
-    "rollout_expert",
 ]

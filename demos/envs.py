@@ -30,9 +30,7 @@ __all__ = [
     "check_env_id",
     "check_env_kwargs",
     "env_kwarg_types",
-    "is_text_env",
     "make_env",
-    "parse_env_kwarg",
     "parse_env_kwargs",
 ]
 
@@ -146,11 +144,6 @@ def _parse_as(hint: Any, text: str, key: str) -> Any:
         return text
 
 
-def parse_env_kwarg(env_id: str, pair: str) -> tuple[str, Any]:
-    """Parse one ``KEY=VALUE`` string for ``env_id``; see :func:`parse_env_kwargs`."""
-    return next(iter(parse_env_kwargs(env_id, [pair]).items()))
-
-
 def parse_env_kwargs(env_id: str, pairs: Sequence[str] | None) -> dict[str, Any]:
     """Parse repeated ``--env-kwarg KEY=VALUE`` strings into typed ``gym.make`` kwargs for ``env_id``.
 
@@ -226,8 +219,3 @@ def make_env(
     if max_steps is not None:
         kwargs["max_episode_steps"] = max_steps
     return gym.make(check_env_id(env_id), **kwargs)
-
-
-def is_text_env(env: gym.Env) -> bool:
-    """Whether the environment's actions are text commands (web) rather than arrays (tabletop)."""
-    return isinstance(env.action_space, gym.spaces.Text)

@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
@@ -31,7 +31,15 @@ from rlft.demos.dataset import default_dataset_dir, default_dataset_id, encode_o
 from rlft.demos.envs import make_env
 from rlft.errors import ConfigError, DatasetError, check_choice, check_float, check_int
 
-__all__ = ["SOURCES", "Actor", "CollectResult", "collect_demos", "rollout", "rollout_expert"]
+__all__ = [
+    "SOURCES",
+    "Actor",
+    "CollectResult",
+    "ExpertEnv",
+    "collect_demos",
+    "expert_action",
+    "rollout",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +58,27 @@ class Actor(Protocol):
         """The next action for ``obs``."""
 
 
+@runtime_checkable
+class ExpertEnv(Protocol):
+    """An environment that ships a privileged solver (every rlft environment does)."""
+
+    def expert_action(self) -> Any:
+        """The solver's next action, in the agent's own action space."""
+
+
+def expert_action(env: gym.Env) -> Any:
+    """The next action of ``env``'s privileged solver, ``env.unwrapped.expert_action()``.
+
+    Raises:
+        ConfigError: the environment has no expert.
+    """
+    solver = env.unwrapped
+    if not isinstance(solver, ExpertEnv):
+        name = env.spec.id if env.spec is not None else type(solver).__name__
+        raise ConfigError(f"{name} has no expert_action(): record or evaluate a policy or random agent.")
+    return solver.expert_action()
+
+
 class _Expert:
     """The environment's privileged solver as an :class:`Actor`."""
 
@@ -58,7 +87,7 @@ class _Expert:
 
     def act(self, obs: Any, env: gym.Env) -> Any:
         """The expert's next action."""
-        return env.unwrapped.expert_action()
+        return expert_action(env)
 
 
 @dataclass
@@ -104,11 +133,6 @@ def _evaluation(info: Mapping[str, Any]) -> str:
     if breakdown is None and "subgoals" in info:
         breakdown = {"subgoals": info["subgoals"]}
     return json.dumps(breakdown if breakdown is not None else {}, default=str, sort_keys=True)
-
-
-def rollout_expert(env: gym.Env, seed: int, max_steps: int | None = None) -> _Episode:
-    """Run the environment's expert for one episode from ``reset(seed=seed)``."""
-    return rollout(env, _Expert(), seed, max_steps)
 
 
 def rollout(env: gym.Env, actor: Actor, seed: int, max_steps: int | None = None) -> _Episode:

@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import multiprocessing
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from collections.abc import Sequence as AbcSequence
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from gymnasium import spaces
 from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory
+
+if TYPE_CHECKING:
+    from multiprocessing.sharedctypes import SynchronizedArray
 
 
 def _build_charset() -> frozenset[str]:
@@ -134,8 +137,9 @@ class SharedText(AbcSequence[str]):
         return tuple, (self.decode(),)
 
 
-_read_plain_text = read_from_shared_memory.dispatch(spaces.Text)
-_create_plain_text = create_shared_memory.dispatch(spaces.Text)
+# ``dispatch`` is typed with the generic functions' union return types; the Text implementations return these.
+_read_plain_text = cast("Callable[..., tuple[str, ...]]", read_from_shared_memory.dispatch(spaces.Text))
+_create_plain_text = cast("Callable[..., SynchronizedArray[Any]]", create_shared_memory.dispatch(spaces.Text))
 
 
 @read_from_shared_memory.register(RlftText)

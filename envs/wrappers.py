@@ -185,6 +185,7 @@ class TokenizeObservation(gym.Wrapper[dict[str, Any], Any, dict[str, Any], Any])
             else:
                 out[key] = source[key]
         self.observation_space = spaces.Dict(out)
+        self._tokenize_commands = has_commands
         if self.choose_commands:
             self.action_space = spaces.Discrete(self.max_commands)
         self._commands: tuple[str, ...] = ()
@@ -211,7 +212,7 @@ class TokenizeObservation(gym.Wrapper[dict[str, Any], Any, dict[str, Any], Any])
         for key in self.keys:
             if key in self.text_lengths:
                 out[key] = self.tokens.encode([obs[key]], self.text_lengths[key])[0]
-            elif key == COMMANDS_KEY and MASK_KEY in self.observation_space.spaces:
+            elif key == COMMANDS_KEY and self._tokenize_commands:
                 out[key] = self._command_ids()
                 out[MASK_KEY] = self.action_masks().astype(np.int8)
             else:

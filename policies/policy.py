@@ -19,7 +19,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 import numpy as np
 import torch
@@ -422,7 +422,9 @@ class AgentPolicy(nn.Module):
             policy.num_parameters(),
             policy.num_trainable_parameters(),
         )
-        return policy.to(target).train(False)
+        policy.to(target)  # nn.Module.to and .train work in place
+        policy.train(False)
+        return policy
 
     @classmethod
     def restore(
@@ -440,9 +442,8 @@ class AgentPolicy(nn.Module):
             CheckpointError: for a checkpoint of another family, or tensors that do not fit.
         """
         if not cls.family:
-            return policy_class(checkpoint.interface.kind).restore(
-                checkpoint, device=device, progress=progress
-            )
+            family = policy_class(checkpoint.interface.kind)  # a subclass of cls, which is AgentPolicy here
+            return cast(P, family.restore(checkpoint, device=device, progress=progress))
         if checkpoint.interface.kind != cls.family:
             raise CheckpointError(
                 f"{checkpoint.directory} holds a policy for {checkpoint.interface.kind} environments, not a "

@@ -95,7 +95,7 @@ def test_errors_exit_2_with_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "Did you mean 'heightmap'" in capsys.readouterr().err
     assert main(["collect", table, "--env-kwarg", "heightmap=maybe", "--out", str(tmp_path / "t")]) == 2
     assert "heightmap=true or heightmap=false" in capsys.readouterr().err
-    assert main(["eval", table, "--agent", "expert", "--backend", "chromium", "--split", "unseen"]) == 2
+    assert main(["eval", table, "--agent", "expert", "--backend", "chromium", "--split", "test"]) == 2
     assert "no kwarg 'backend'" in capsys.readouterr().err
     assert main(["eval", SHOP, "--agent", "expert", "--backend", "text", "--episodes", "1"]) == 0
     assert main(["eval", SHOP, "--agent", "expert", "--policy", "p"]) == 2
@@ -275,7 +275,7 @@ def test_device_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     assert main(["eval", SHOP, "--agent", "expert", "--episodes", "1", "--device", "cuda"]) == 2
-    assert "no CUDA device" in capsys.readouterr().err
+    assert "torch sees no GPU" in capsys.readouterr().err
     assert main(["eval", SHOP, "--agent", "expert", "--episodes", "1", "--device", "gpu"]) == 2
 
 
@@ -356,7 +356,7 @@ def test_tabletop_policy_evaluates_without_repeating_its_view(
         "--episodes",
         "1",
         "--split",
-        "unseen",
+        "test",
         "--out",
         str(tmp_path / "e"),
     ]

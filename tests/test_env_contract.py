@@ -115,7 +115,7 @@ def test_ids_are_namespaced_and_registered(env_id: str) -> None:
 def test_gymnasium_check_env(env_id: str) -> None:
     env = gym.make(env_id)
     try:
-        check_env(env.unwrapped, skip_render_check=True)
+        check_env(env.unwrapped)
     finally:
         env.close()
 

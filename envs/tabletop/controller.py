@@ -1,6 +1,6 @@
 """The ``ee_delta`` expert: a scripted servo controller that executes the task planner's moves.
 
-It turns each :class:`~rlft.envs.tabletop.tasks.base.Plan` into cup motions through the phases approach
+It turns each :class:`~rlft.envs.tabletop.plan.Plan` into cup motions through the phases approach
 (at a safe height), descend with suction on, lift, transport, lower onto the support surface and release,
 all as small ``ee_delta`` actions, so the physics carries the object through the constraint.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 from rlft.envs.tabletop.objects import wrap_angle
+from rlft.envs.tabletop.plan import Plan
 from rlft.envs.tabletop.robot import PandaSuction
 from rlft.envs.tabletop.scene import Scene
-from rlft.envs.tabletop.tasks.base import Plan
 
 EE_STEP_M = 0.025
 """ee_delta: metres of cup motion per unit of dx, dy, dz."""

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import rlft.envs.tabletop.tasks as _tasks  # noqa: F401  (imports every family into the registry)
 from gymnasium import spaces
 from gymnasium.utils import EzPickle
 from rlft.envs.contract import check_penalty, check_split, core_info
-from rlft.envs.tabletop import tasks as _tasks  # noqa: F401  (imports every family into the registry)
 from rlft.envs.tabletop.camera import CAMERAS, fuse_heightmap
 from rlft.envs.tabletop.controller import EE_STEP_M, EE_STEP_YAW, EEDeltaExpert
 from rlft.envs.tabletop.objects import SPLIT_ALIASES, WORKSPACE_X, WORKSPACE_Y, uv_to_world, world_to_uv
+from rlft.envs.tabletop.plan import Plan
 from rlft.envs.tabletop.scene import PlacementError, Scene
 from rlft.envs.tabletop.sim import Simulation
-from rlft.envs.tabletop.tasks.base import TASKS, Plan, Task
+from rlft.envs.tabletop.tasks.base import TASKS, Task
 from rlft.envs.text import clean_text, text_space
 from rlft.errors import (
     ConfigError,
@@ -117,7 +118,10 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
 
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 4}
+    # Annotated like gym.Env's (an instance variable there): the type checker rejects a ClassVar override.
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 4}
+    action_space: spaces.Box
+    observation_space: spaces.Dict
 
     @strict_kwargs
     def __init__(

@@ -139,7 +139,7 @@ def make_object(kind: str, color: str, size: str = "medium") -> ObjectSpec:
     half = width / 2
     height = 0.04
     if kind == "block":
-        shapes = (Shape("box", (half, half, half)),)
+        shapes: tuple[Shape, ...] = (Shape("box", (half, half, half)),)
         return ObjectSpec(kind, color, size, shapes, (half, half, half), symmetry=math.pi / 2)
     if kind == "cylinder":
         shapes = (Shape("cylinder", (half, height)),)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from rlft.envs.tabletop.sim import Simulation
+from rlft.envs.tabletop.sim import Simulation, Vec3, Vector
 from rlft.envs.tabletop.transforms import Pose, down_quat, pose_inverse, pose_multiply, yaw_of
 
 
@@ -95,9 +95,9 @@ class PandaSuction:
     carry_height = 0.3
     """Tip height for transport in the pick_place primitives."""
 
-    def __init__(self, sim: Simulation, base: Sequence[float] = (0.0, 0.0, 0.0)) -> None:
+    def __init__(self, sim: Simulation, base: Vec3 = (0.0, 0.0, 0.0)) -> None:
         self.sim = sim
-        self.body = sim.load_urdf(light_panda_urdf(sim.data_path()), tuple(base))
+        self.body = sim.load_urdf(light_panda_urdf(sim.data_path()), base)
         for link in range(-1, sim.num_joints(self.body)):
             sim.set_color(self.body, link, HAND_COLOR if link >= 7 else ARM_COLOR)
         self._joints = list(self.ARM) + list(self.FINGERS)
@@ -117,7 +117,7 @@ class PandaSuction:
         self.target_pos, quat = self.sim.link_pose(self.body, self.TIP)
         self.target_yaw = yaw_of(quat)
 
-    def _set_arm(self, q: Sequence[float]) -> None:
+    def _set_arm(self, q: Vector) -> None:
         self.sim.reset_joints(self.body, self._joints, [*q, 0.0, 0.0])
         self._carry()
 
@@ -126,7 +126,7 @@ class PandaSuction:
         pos, quat = self.sim.link_pose(self.body, self.TIP)
         return pos, np.asarray(quat)
 
-    def solve(self, position: Sequence[float], yaw: float, rounds: int = 3) -> tuple[list[float], float]:
+    def solve(self, position: Vector, yaw: float, rounds: int = 3) -> tuple[list[float], float]:
         """IK for the cup at ``position`` pointing down with ``yaw``; returns (arm joints, position error).
 
         Leaves the arm at the solution (the caller resets or keeps it).
@@ -146,7 +146,7 @@ class PandaSuction:
                 break
         return q, error
 
-    def move_kinematic(self, position: Sequence[float], yaw: float) -> float:
+    def move_kinematic(self, position: Vector, yaw: float) -> float:
         """Teleport the cup to a pose (as close as IK gets); the held object follows. Returns the error."""
         q, error = self.solve(position, yaw)
         self._set_arm(q)
@@ -194,7 +194,7 @@ class PandaSuction:
         self.held, self._constraint, self._grasp_offset = None, None, None
 
     # ------------------------------------------------------------------ pick_place primitives
-    def surface_below(self, xy: Sequence[float], top: float = 0.5) -> tuple[int, float]:
+    def surface_below(self, xy: Vector, top: float = 0.5) -> tuple[int, float]:
         """(body, height) of the first surface straight below ``xy``; the robot itself is ignored."""
         start, end = [xy[0], xy[1], top], [xy[0], xy[1], -0.05]
         hit = self.sim.ray_batch([start], [end])[0]
@@ -202,7 +202,7 @@ class PandaSuction:
             hit = self.sim.ray_batch([[xy[0], xy[1], hit.position[2] - 0.005]], [end])[0]
         return hit.body, float(hit.position[2]) if hit.body >= 0 else 0.0
 
-    def pick(self, xy: Sequence[float], yaw: float, movable: Sequence[int]) -> MotionResult:
+    def pick(self, xy: Vector, yaw: float, movable: Sequence[int]) -> MotionResult:
         """Lower the cup onto the surface at ``xy`` and take hold of a movable object it touches."""
         self.go_home()
         body, z = self.surface_below(xy)
@@ -223,9 +223,7 @@ class PandaSuction:
         self.move_kinematic((xy[0], xy[1], self.carry_height), yaw)
         return MotionResult(True, body=grasped)
 
-    def support_below(
-        self, half_extents: Sequence[float], xy: Sequence[float], yaw: float, bottom: float
-    ) -> float:
+    def support_below(self, half_extents: Vector, xy: Vector, yaw: float, bottom: float) -> float:
         """Height of the highest surface under an object's footprint (3 x 3 rays cast from below it).
 
         Args:
@@ -241,7 +239,7 @@ class PandaSuction:
         hits = self.sim.ray_batch([[x, y, bottom - 0.002] for x, y in pts], [[x, y, -0.05] for x, y in pts])
         return max((h.position[2] for h in hits if h.body >= 0), default=0.0)
 
-    def place(self, xy: Sequence[float], yaw: float, half_extents: Sequence[float]) -> MotionResult:
+    def place(self, xy: Vector, yaw: float, half_extents: Vector) -> MotionResult:
         """Carry the held object above ``xy``, turn the cup to ``yaw``, lower it onto what is below, let go.
 
         The object comes to rest by physics after release (the caller settles the scene).
@@ -267,10 +265,10 @@ class PandaSuction:
     # ------------------------------------------------------------------ ee_delta control
     def servo(
         self,
-        delta: Sequence[float],
+        delta: Vector,
         grip: bool,
         movable: Sequence[int],
-        bounds: tuple[Sequence[float], Sequence[float]],
+        bounds: tuple[Vector, Vector],
         sim_steps: int,
     ) -> str:
         """One physical control step: move the cup target by ``delta`` (dx, dy, dz, dyaw), then grip/release.

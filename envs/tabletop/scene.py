@@ -7,13 +7,12 @@ objects and spawns new ones, which keeps resets fast.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from rlft.envs.tabletop.objects import TABLE_COLOR, WORKSPACE_X, WORKSPACE_Y, ObjectSpec, uv_to_world
 from rlft.envs.tabletop.robot import PandaSuction
-from rlft.envs.tabletop.sim import Shape, Simulation
+from rlft.envs.tabletop.sim import Shape, Simulation, Vector
 from rlft.envs.tabletop.transforms import quat_from_yaw, yaw_of
 
 
@@ -61,9 +60,7 @@ class Scene:
         self._footprints.clear()
         self.robot.go_home()
 
-    def add(
-        self, spec: ObjectSpec, xy: Sequence[float], yaw: float = 0.0, z: float | None = None
-    ) -> SceneObject:
+    def add(self, spec: ObjectSpec, xy: Vector, yaw: float = 0.0, z: float | None = None) -> SceneObject:
         """Spawn an object resting on the table (or at height ``z`` of its centre) at ``xy``."""
         zc = spec.half_extents[2] if z is None else z
         body = self.sim.create_body(
@@ -78,7 +75,7 @@ class Scene:
         self._footprints.append((np.asarray(xy[:2], dtype=np.float64), self.radius(spec)))
         return obj
 
-    def add_keepout(self, xy: Sequence[float], radius: float) -> None:
+    def add_keepout(self, xy: Vector, radius: float) -> None:
         """Keep later random spawns out of a disk (a goal spot that must start empty)."""
         self._footprints.append((np.asarray(xy[:2], dtype=np.float64), radius))
 
@@ -123,7 +120,7 @@ class Scene:
         return self.add(spec, xy, float(rng.uniform(-math.pi, math.pi)))
 
     @staticmethod
-    def inside_workspace(xy: Sequence[float], radius: float = 0.0) -> bool:
+    def inside_workspace(xy: Vector, radius: float = 0.0) -> bool:
         """Whether a disk at ``xy`` lies inside the workspace."""
         return (WORKSPACE_X[0] + radius <= xy[0] <= WORKSPACE_X[1] - radius) and (
             WORKSPACE_Y[0] + radius <= xy[1] <= WORKSPACE_Y[1] - radius

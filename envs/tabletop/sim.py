@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 Vec3 = tuple[float, float, float]
 Quat = tuple[float, float, float, float]
+Vector = Sequence[float] | np.ndarray
+"""A vector of floats: a tuple, a list or a 1-D numpy array (pybullet takes any of them)."""
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,7 @@ class Simulation:
         pos, orn = pb.getBasePositionAndOrientation(body, **self._cid)
         return np.asarray(pos, dtype=np.float64), orn
 
-    def set_pose(self, body: int, position: Sequence[float], orientation: Sequence[float]) -> None:
+    def set_pose(self, body: int, position: Vector, orientation: Vector) -> None:
         """Teleport a body and zero its velocity."""
         pb.resetBasePositionAndOrientation(body, list(position), list(orientation), **self._cid)
         pb.resetBaseVelocity(body, [0, 0, 0], [0, 0, 0], **self._cid)
@@ -287,8 +289,8 @@ class Simulation:
         self,
         body: int,
         link: int,
-        position: Sequence[float],
-        orientation: Sequence[float],
+        position: Vector,
+        orientation: Vector,
         iterations: int = 100,
     ) -> list[float]:
         """Joint positions (all movable joints) putting ``link`` at the pose: pybullet's damped least squares.

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # type-only: the sim module imports pybullet, these functions need only numpy
+    from rlft.envs.tabletop.sim import Vector
 
 Pose = tuple[np.ndarray, np.ndarray]
 """(position (3,), quaternion (4,) x y z w)."""
 
 
-def quat_multiply(a: Sequence[float], b: Sequence[float]) -> np.ndarray:
+def quat_multiply(a: Vector, b: Vector) -> np.ndarray:
     """Hamilton product ``a * b`` (apply ``b`` first, then ``a``)."""
     ax, ay, az, aw = a
     bx, by, bz, bw = b
@@ -25,12 +28,12 @@ def quat_multiply(a: Sequence[float], b: Sequence[float]) -> np.ndarray:
     )
 
 
-def quat_conjugate(q: Sequence[float]) -> np.ndarray:
+def quat_conjugate(q: Vector) -> np.ndarray:
     """Inverse of a unit quaternion."""
     return np.array([-q[0], -q[1], -q[2], q[3]])
 
 
-def quat_rotate(q: Sequence[float], v: Sequence[float]) -> np.ndarray:
+def quat_rotate(q: Vector, v: Vector) -> np.ndarray:
     """Rotate vector ``v`` by unit quaternion ``q``."""
     qv = np.array([v[0], v[1], v[2], 0.0])
     return quat_multiply(quat_multiply(q, qv), quat_conjugate(q))[:3]
@@ -41,7 +44,7 @@ def quat_from_yaw(yaw: float) -> np.ndarray:
     return np.array([0.0, 0.0, math.sin(yaw / 2), math.cos(yaw / 2)])
 
 
-def yaw_of(q: Sequence[float]) -> float:
+def yaw_of(q: Vector) -> float:
     """Yaw (rotation about z, ZYX Euler convention) of a quaternion."""
     x, y, z, w = q
     return math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))

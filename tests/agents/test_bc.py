@@ -109,3 +109,23 @@ def test_bad_inputs_raise_typed_errors(shop_demos: Path, tmp_path: Path, toy_rea
     with pytest.raises(ModalityError, match="images"):
         train_bc(_config(image_demos, tmp_path / "run2"))
     assert not (tmp_path / "run2" / "checkpoints").exists()
+
+
+def test_a_checkpoint_clears_the_temporary_folders_a_killed_run_left(tmp_path: Path) -> None:
+    from rlft.agents.checkpoint import save_checkpoint
+
+    class Folder:
+        def save(self, folder: Path) -> None:
+            folder.mkdir(parents=True)
+
+    half_written = tmp_path / "checkpoints" / ".step_00000004.tmp-k1ll3d"
+    half_written.mkdir(parents=True)
+    (tmp_path / "best").mkdir()
+    stale_best = tmp_path / ".best.old-123"
+    stale_best.mkdir()
+    only_copy = tmp_path / ".policy.tmp-abc"  # killed between the renames: no policy/ to replace it
+    only_copy.mkdir()
+    save_checkpoint(tmp_path, 4, Folder(), None, {})
+    assert (tmp_path / "checkpoints" / "step_00000004" / "state.json").is_file()
+    assert not half_written.exists() and not stale_best.exists()
+    assert only_copy.is_dir()

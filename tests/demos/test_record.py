@@ -115,3 +115,19 @@ def test_image_observations_round_trip_losslessly(tmp_path: Path) -> None:
     obs, _ = env.reset(seed=episode.seed)
     np.testing.assert_array_equal(obs["rgb"], episode.observations[0]["rgb"])
     assert episode.actions[0].dtype == np.float32 and episode.actions[0].shape == (6,)
+
+
+def test_an_env_without_an_expert_is_a_typed_error() -> None:
+    from rlft.demos.record import ExpertEnv, expert_action
+
+    env = gym.make(ENV)
+    try:
+        env.reset(seed=0)
+        assert isinstance(env.unwrapped, ExpertEnv)
+        assert isinstance(expert_action(env), str)
+    finally:
+        env.close()
+    cartpole = gym.make("CartPole-v1")
+    with pytest.raises(ConfigError, match="no expert_action"):
+        expert_action(cartpole)
+    cartpole.close()

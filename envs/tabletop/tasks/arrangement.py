@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 from rlft.envs.tabletop.objects import REGIONS, Region, make_object, make_pad, uv_to_world
+from rlft.envs.tabletop.plan import Plan
 from rlft.envs.tabletop.scene import Scene, SceneObject
-from rlft.envs.tabletop.tasks.base import Plan, Task, near
+from rlft.envs.tabletop.tasks.base import Task, near
 
 
 def _slot_plan(

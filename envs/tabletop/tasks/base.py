@@ -1,4 +1,4 @@
-"""The :class:`Task` base class, the expert's plan type and the task registry.
+"""The :class:`Task` base class, the task registry and helpers the task families share.
 
 A task family spawns its objects, writes the instruction, scores sub-goals and knows a privileged expert.
 Subclasses register themselves by ``key``; their class attributes are checked when the class is defined,
@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -22,48 +21,13 @@ from rlft.envs.tabletop.objects import (
     ObjectSpec,
     make_object,
     uv_to_world,
-    wrap_angle,
 )
+from rlft.envs.tabletop.plan import Plan
 from rlft.envs.tabletop.scene import Scene, SceneObject
+from rlft.envs.tabletop.sim import Vector
 
 TASKS: dict[str, type[Task]] = {}
 """Task key -> class, filled as task modules are imported."""
-
-
-@dataclass(frozen=True)
-class Plan:
-    """One pick-and-place move in world coordinates.
-
-    Attributes:
-        pick_xy: Where the suction cup goes down.
-        pick_yaw: Cup yaw at the pick.
-        place_xy: Where the held object's centre goes.
-        place_yaw: Cup yaw at the place; the object turns by ``place_yaw - pick_yaw``.
-
-    """
-
-    pick_xy: tuple[float, float]
-    pick_yaw: float
-    place_xy: tuple[float, float]
-    place_yaw: float
-
-    @classmethod
-    def move(
-        cls, scene: Scene, obj: SceneObject, place_xy: Sequence[float], target_yaw: float | None = None
-    ) -> Plan:
-        """Move ``obj`` from where it is to ``place_xy``, turning it to ``target_yaw`` (if given).
-
-        The turn is split evenly between pick and place so the cup's yaw stays within +-pi/2.
-        """
-        turn = 0.0
-        if target_yaw is not None and obj.spec.symmetry > 0:
-            turn = wrap_angle(target_yaw - scene.yaw(obj))
-            sym = obj.spec.symmetry
-            turn = (turn + sym / 2) % sym - sym / 2  # the smallest equivalent turn
-        top = scene.top(obj)
-        return cls(
-            (float(top[0]), float(top[1])), -turn / 2, (float(place_xy[0]), float(place_xy[1])), turn / 2
-        )
 
 
 class Task(ABC):
@@ -197,6 +161,6 @@ def free_table_spot(scene: Scene, radius: float, avoid: Sequence[np.ndarray] = (
     return np.array([0.5, 0.0])
 
 
-def near(a: np.ndarray, b: Sequence[float], tolerance: float) -> bool:
+def near(a: Vector, b: Vector, tolerance: float) -> bool:
     """Whether two (x, y) points are within ``tolerance`` metres."""
     return bool(math.hypot(a[0] - b[0], a[1] - b[1]) <= tolerance)

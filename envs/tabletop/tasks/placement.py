@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from rlft.envs.tabletop.objects import REGIONS, SIZES, make_bowl, make_box, make_object, uv_to_world
+from rlft.envs.tabletop.plan import Plan
 from rlft.envs.tabletop.scene import Scene, SceneObject
-from rlft.envs.tabletop.tasks.base import Plan, Task, blocker, clear_plan
+from rlft.envs.tabletop.tasks.base import Task, blocker, clear_plan
 
 
 class _MoveOneTask(Task):

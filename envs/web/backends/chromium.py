@@ -49,7 +49,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
-from rlft.envs.web.backends import browser as browsers
+import rlft.envs.web.backends.browser as browsers
 from rlft.envs.web.backends.base import Backend, Fields
 from rlft.envs.web.backends.browser import BackendError
 from rlft.envs.web.backends.server import LocalServer
