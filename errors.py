@@ -264,6 +264,9 @@ class LazyRegistry(Generic[T]):
             self._resolved[name] = import_target(target) if isinstance(target, str) else target
         return self._resolved[name]
 
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
+
     def target(self, name: str) -> T | str:
         """The registered target of ``name`` without importing it."""
         if name not in self._targets:
@@ -389,3 +392,25 @@ def strict_kwargs(init: InitT) -> InitT:
         init(self, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def lazy_attributes(package: str, modules: Mapping[str, str]) -> Callable[[str], Any]:
+    """Build a module-level ``__getattr__`` (PEP 562) that imports ``modules[name]`` on first access.
+
+    ``package`` keeps light to import while its heavy names (torch, pybullet behind them) load only when
+    used. A missing optional dependency raises :class:`DependencyError` naming the extra to install.
+
+    Example::
+
+        __getattr__ = lazy_attributes(__name__, {"TabletopEnv": "rlft.envs.tabletop.env"})
+    """
+    registry: LazyRegistry[Any] = LazyRegistry(
+        f"attribute of {package}", {name: f"{module}:{name}" for name, module in modules.items()}
+    )
+
+    def __getattr__(name: str) -> Any:  # noqa: N807 (the PEP 562 hook's name)
+        if name not in registry:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return registry.get(name)
+
+    return __getattr__

@@ -191,16 +191,26 @@ def train_bc(config: BCConfig) -> BCResult:
     start, best = 0, {"val_accuracy": -1.0, "val_loss": math.inf}
     if latest is not None:
         state = load_state(latest)
-        policy = load_agent_policy(latest / "policy", obs_space, act_space, device=device)
+        policy = load_agent_policy(
+            latest / "policy", obs_space, act_space, device=device, progress=config.show_progress
+        )
         start, best = state["step"], state.get("best", best)
         logger.info("resuming BC from %s (step %d)", latest, start)
     elif config.policy is not None:
-        policy = load_agent_policy(Path(config.policy), obs_space, act_space, device=device)
+        policy = load_agent_policy(
+            Path(config.policy), obs_space, act_space, device=device, progress=config.show_progress
+        )
     else:
         fields = config.policy_fields(config.seed)
         policy = build_agent_policy(
-            fields.pop("backbone"), fields.pop("finetune"), fields, obs_space, act_space
-        ).to(device)
+            fields.pop("backbone"),
+            fields.pop("finetune"),
+            fields,
+            obs_space,
+            act_space,
+            device=device,
+            progress=config.show_progress,
+        )
     policy.cache_frozen_encodings()
     params = policy.trainable_parameters()
     if not params:

@@ -320,8 +320,18 @@ def run_demo(
     greedy = not suite.sample_actions
     agents: dict[str, Agent] = {
         "random": RandomAgent(),
-        "BC": PolicyAgent(load_agent_policy(bc.policy_dir, device=device), "bc", greedy, run.precision),
-        "BC+RL": PolicyAgent(load_agent_policy(rl.policy_dir, device=device), "bc_rl", greedy, run.precision),
+        "BC": PolicyAgent(
+            load_agent_policy(bc.policy_dir, device=device, progress=run.show_progress),
+            "bc",
+            greedy,
+            run.precision,
+        ),
+        "BC+RL": PolicyAgent(
+            load_agent_policy(rl.policy_dir, device=device, progress=run.show_progress),
+            "bc_rl",
+            greedy,
+            run.precision,
+        ),
         "expert": ExpertAgent(),
     }
     rows = {

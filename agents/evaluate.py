@@ -452,7 +452,7 @@ def make_agent(
     """The agent ``choice`` names: a loaded :class:`PolicyAgent` (on ``run``'s device), or a baseline."""
     kind = choice.validate_agent(default=default)
     if choice.policy is not None:  # kind == "policy"
-        policy = load_agent_policy(choice.policy, device=run.torch_device())
+        policy = load_agent_policy(choice.policy, device=run.torch_device(), progress=run.show_progress)
         return PolicyAgent(policy, name or "policy", deterministic=not choice.sample, precision=run.precision)
     agent: Any = ExpertAgent() if kind == "expert" else RandomAgent()
     if name:

@@ -110,8 +110,12 @@ def build_agent_policy(
     policy_kwargs: Mapping[str, Any],
     observation_space: spaces.Space,
     action_space: spaces.Space,
+    device: Any = "cpu",
+    progress: bool = True,
 ) -> Any:
-    """``build_policy(PolicyConfig(backbone, finetune=..., **policy_kwargs), spaces)``.
+    """``build_policy(PolicyConfig(backbone, finetune=..., **policy_kwargs), spaces)`` on ``device``.
+
+    ``progress=False`` keeps the weight-loading progress bars quiet.
 
     Raises:
         ConfigError: unknown ``policy_kwargs`` fields or invalid values.
@@ -122,16 +126,19 @@ def build_agent_policy(
     from rlft.policies import PolicyConfig, build_policy
 
     config = PolicyConfig.from_dict({"backbone": backbone, "finetune": finetune, **dict(policy_kwargs)})
-    return build_policy(config, observation_space, action_space)
+    return build_policy(config, observation_space, action_space, device=device, progress=progress)
 
 
 def load_agent_policy(
     folder: str | Path,
     observation_space: spaces.Space | None = None,
     action_space: spaces.Space | None = None,
-    device: Any = None,
+    device: Any = "cpu",
+    progress: bool = True,
 ) -> Any:
-    """Load a saved policy (onto ``device``, default CPU), wrapping any failure in :class:`CheckpointError`.
+    """Load a saved policy onto ``device``, wrapping any failure in :class:`CheckpointError`.
+
+    ``progress=False`` keeps the weight-loading progress bars quiet.
 
     When spaces are given, the policy must fit them (see :func:`check_policy_fits`).
 
@@ -149,7 +156,7 @@ def load_agent_policy(
             "(its best/ or policy/ sub-folder, or a checkpoints/step_* folder's policy/)."
         )
     try:
-        policy = load_policy(folder)
+        policy = load_policy(folder, device=device, progress=progress)
     except RlftError as err:
         if isinstance(err, CheckpointError):
             raise
@@ -159,8 +166,6 @@ def load_agent_policy(
             f"The policy checkpoint at {folder} is corrupt ({type(err).__name__}: {err}). "
             "Use another checkpoint (checkpoints/step_*/policy) or train again into a new --out."
         ) from err
-    if device is not None:
-        policy = policy.to(device)
     if observation_space is not None and action_space is not None:
         check_policy_fits(policy, folder, observation_space, action_space)
     return policy

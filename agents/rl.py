@@ -180,14 +180,24 @@ def train_rl(config: RLConfig) -> RLResult:
     check_resume_config(config, run_dir / "rl_config.json", resuming=latest is not None)
     start = load_state(latest)["step"] if latest is not None else 0
     if latest is not None:
-        policy = load_agent_policy(latest / "policy", obs_space, act_space, device=device)
+        policy = load_agent_policy(
+            latest / "policy", obs_space, act_space, device=device, progress=config.show_progress
+        )
     elif config.policy is not None:
-        policy = load_agent_policy(config.policy, obs_space, act_space, device=device)
+        policy = load_agent_policy(
+            config.policy, obs_space, act_space, device=device, progress=config.show_progress
+        )
     else:
         fields = config.policy_fields(config.seed)
         policy = build_agent_policy(
-            fields.pop("backbone"), fields.pop("finetune"), fields, obs_space, act_space
-        ).to(device)
+            fields.pop("backbone"),
+            fields.pop("finetune"),
+            fields,
+            obs_space,
+            act_space,
+            device=device,
+            progress=config.show_progress,
+        )
     policy.cache_frozen_encodings()
     # validate() made sure the anchor has what it needs: a dataset for bc, a starting policy for kl.
     demos = (
@@ -196,7 +206,7 @@ def train_rl(config: RLConfig) -> RLResult:
         else []
     )
     reference = (
-        load_agent_policy(config.policy, obs_space, act_space, device=device)
+        load_agent_policy(config.policy, obs_space, act_space, device=device, progress=config.show_progress)
         if config.anchor == "kl" and config.policy is not None
         else None
     )

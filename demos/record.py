@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,7 +27,7 @@ import gymnasium as gym
 import numpy as np
 from rlft.demos.dataset import default_dataset_dir, default_dataset_id, encode_observation, storage_space
 from rlft.demos.envs import make_env
-from rlft.errors import ConfigError, DatasetError, check_choice, check_float, check_int
+from rlft.errors import ConfigError, DatasetError, atomic_dir, check_choice, check_float, check_int
 
 __all__ = [
     "SOURCES",
@@ -327,9 +325,7 @@ def _write_dataset(
     from minari.dataset.minari_dataset import MinariDataset
     from minari.dataset.minari_storage import MinariStorage
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    def write(staging: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Minari warns about unset author/permalink fields
             storage = MinariStorage.new(
@@ -356,9 +352,6 @@ def _write_dataset(
             )
             storage.update_episodes([_to_buffer(e, encoded_keys, split) for e in kept])
             MinariDataset(storage)  # validates that Minari can open what was written
-        if path.exists():
-            shutil.rmtree(path)
-        staging.rename(path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+
+    # Built in a hidden temporary folder and swapped in whole: a crash never leaves a half-written dataset.
+    atomic_dir(path, write)

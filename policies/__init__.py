@@ -20,10 +20,9 @@ A missing ``train`` extra (torch, transformers, ...) raises :class:`~rlft.errors
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from rlft.errors import DependencyError, extra_hint
+from rlft.errors import lazy_attributes
 from rlft.policies.config import FINETUNE_MODES, HEADS, PolicyConfig
 from rlft.policies.device import DEVICES, PRECISIONS, autocast, resolve_device, resolve_precision
 from rlft.policies.registry import (
@@ -70,17 +69,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        try:
-            module = importlib.import_module(_LAZY[name])
-        except ImportError as exc:
-            missing = getattr(exc, "name", None) or "torch"
-            raise DependencyError(
-                f"rlft.policies.{name} needs {missing}, which is not installed.{extra_hint(missing)}"
-            ) from exc
-        return getattr(module, name)
-    raise AttributeError(f"module 'rlft.policies' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

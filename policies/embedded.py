@@ -13,14 +13,12 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812
-from rlft.errors import DependencyError
+from rlft.errors import DependencyError, atomic_dir
 from rlft.policies.backbone import Backbone, TextVisionPair
 from rlft.policies.hf import HFCausalLMBackbone, HFEncoderBackbone
 
@@ -80,17 +78,13 @@ def smollm2_folder() -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Write to a temporary folder and rename, so a crash never leaves a half-written cache entry.
-    tmp = Path(tempfile.mkdtemp(prefix=SMOLLM2_CACHE_NAME, dir=target.parent))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        tmp.rename(target)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not (target / "config.json").is_file():
-            raise
+
+    def write(folder: Path) -> None:
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+    # Written to a temporary folder and swapped in, so a crash never leaves a half-written cache entry.
+    atomic_dir(target, write)
     return target
 
 

@@ -7,8 +7,7 @@ import pybullet.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rlft.errors import lazy_attributes
 
 _LAZY = {
     "TabletopEnv": "rlft.envs.tabletop.env",
@@ -18,8 +17,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

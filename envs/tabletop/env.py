@@ -22,12 +22,10 @@ from rlft.envs.tabletop.tasks.base import TASKS, Task
 from rlft.envs.text import clean_text, text_space
 from rlft.errors import (
     ConfigError,
-    UnknownNameError,
     check_bool,
     check_choice,
     check_int,
     strict_kwargs,
-    unknown_name_message,
 )
 
 logger = logging.getLogger(__name__)
@@ -137,11 +135,10 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
         render_mode: str | None = None,
         invalid_action_penalty: float = 0.0,
     ) -> None:
-        if not isinstance(task, str) or task not in TASKS:
-            raise UnknownNameError(unknown_name_message("tabletop task", str(task), TASKS))
+        task_class = TASKS.get(task)  # UnknownNameError with a did-you-mean for an unknown task
         self.task_key = task
         self.split = check_split(split, SPLIT_ALIASES)
-        self.task: Task = TASKS[task](self.split)
+        self.task: Task = task_class(self.split)
         self.action_mode = check_choice("action_mode", action_mode, ACTION_MODES)
         self.camera_name = check_choice("camera", camera, CAMERAS)
         self.camera = CAMERAS[camera]

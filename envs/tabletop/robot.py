@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from rlft.envs.tabletop.sim import Simulation, Vec3, Vector
 from rlft.envs.tabletop.transforms import Pose, down_quat, pose_inverse, pose_multiply, yaw_of
+from rlft.errors import atomic_write_text
 
 
 def light_panda_urdf(data_path: str) -> str:
@@ -43,11 +43,7 @@ def light_panda_urdf(data_path: str) -> str:
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     target = Path(tempfile.gettempdir()) / f"rlft_panda_{digest}.urdf"
     if not target.exists():
-        # Write then rename, so concurrent processes never read a half-written file.
-        fd, tmp = tempfile.mkstemp(suffix=".urdf", dir=target.parent)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
+        atomic_write_text(target, text)  # concurrent processes never read a half-written file
     return str(target)
 
 

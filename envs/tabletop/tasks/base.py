@@ -25,8 +25,9 @@ from rlft.envs.tabletop.objects import (
 from rlft.envs.tabletop.plan import Plan
 from rlft.envs.tabletop.scene import Scene, SceneObject
 from rlft.envs.tabletop.sim import Vector
+from rlft.errors import LazyRegistry
 
-TASKS: dict[str, type[Task]] = {}
+TASKS: LazyRegistry[type[Task]] = LazyRegistry("tabletop task")
 """Task key -> class, filled as task modules are imported."""
 
 
@@ -61,15 +62,14 @@ class Task(ABC):
             return
         if not cls.key or not cls.key.isidentifier():
             raise TypeError(f"{cls.__name__}.key must be a non-empty identifier, got {cls.key!r}")
-        if cls.key in TASKS:
-            raise TypeError(
-                f"task key {cls.key!r} of {cls.__name__} is already used by {TASKS[cls.key].__name__}"
-            )
+        if cls.key in TASKS and TASKS.target(cls.key) is not cls:
+            used_by = TASKS.target(cls.key)
+            raise TypeError(f"task key {cls.key!r} of {cls.__name__} is already used by {used_by}")
         if not isinstance(cls.max_steps, int) or cls.max_steps < 1:
             raise TypeError(f"{cls.__name__}.max_steps must be a positive int")
         if not cls.templates or not all(isinstance(t, str) and t for t in cls.templates):
             raise TypeError(f"{cls.__name__}.templates must be a non-empty tuple of strings")
-        TASKS[cls.key] = cls
+        TASKS.register(cls.key, cls)
 
     def __init__(self, split: str = "train") -> None:
         self.split = check_split(split, SPLIT_ALIASES)
