@@ -9,14 +9,14 @@ point declares (its ``__init__`` signature and annotations), so ``heightmap=fals
 * tuple: ``640,480`` or ``(640,480)``, each item parsed as the tuple's item type.
 * Optional: ``none`` / ``null`` give None.
 
-An unknown name is a :class:`ConfigError` listing the env's kwargs with a did-you-mean. Environments
-whose entry point also takes ``**kwargs`` (the web sites' own options) accept other names, whose values
-are parsed as JSON when they are valid JSON, else kept as text.
+An unknown name is a :class:`ConfigError` listing the env's kwargs with a did-you-mean. Web ids declare
+their task's own kwargs as well (``require_quote=false`` on QA is a bool). A third-party entry point that
+takes ``**kwargs`` accepts other names, whose values are parsed as JSON when they are valid JSON, else kept
+as text.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import types
 import typing
@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
+from rlft.envs.contract import declared_kwargs
 from rlft.errors import ConfigError, UnknownEnvError, did_you_mean, import_target, unknown_name_message
 
 __all__ = [
@@ -54,33 +55,15 @@ def check_env_id(env_id: str) -> str:
     return env_id
 
 
-def _entry_class(env_id: str) -> Any:
-    entry = gym.spec(check_env_id(env_id)).entry_point
-    return import_target(entry) if isinstance(entry, str) else entry
-
-
 def env_kwarg_types(env_id: str) -> tuple[dict[str, Any], bool]:
-    """The kwargs ``env_id``'s entry point declares (name -> annotation) and whether it takes ``**kwargs``.
+    """The kwargs ``env_id`` accepts (name -> annotation) and whether it accepts any others.
 
-    An unannotated kwarg maps to the type of its default (``Any`` when that is None).
+    See :func:`rlft.envs.contract.declared_kwargs`: web ids add their task's own kwargs
+    (``require_quote`` on QA, ``num_products`` on the shop), which are typed like the env's.
     """
-    target = _entry_class(env_id)
-    init = target.__init__ if inspect.isclass(target) else target
-    try:
-        hints = typing.get_type_hints(init)
-    except Exception:  # unresolvable forward references: fall back to the defaults' types
-        hints = {}
-    declared: dict[str, Any] = {}
-    var_keyword = False
-    for name, param in inspect.signature(init).parameters.items():
-        if name == "self" or param.kind is inspect.Parameter.VAR_POSITIONAL:
-            continue
-        if param.kind is inspect.Parameter.VAR_KEYWORD:
-            var_keyword = True
-            continue
-        default_type = type(param.default) if param.default not in (inspect.Parameter.empty, None) else Any
-        declared[name] = hints.get(name, default_type)
-    return declared, var_keyword
+    spec = gym.spec(check_env_id(env_id))
+    entry = import_target(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+    return declared_kwargs(entry, spec.kwargs)
 
 
 def _example(declared: Mapping[str, Any]) -> str:

@@ -6,11 +6,16 @@
 * One set of core ``info`` keys: :data:`CORE_INFO_KEYS`, built by :func:`core_info`. ``is_success``
   mirrors ``success`` for Stable-Baselines3's ``Monitor`` / ``EvalCallback``.
 * One validation of ``invalid_action_penalty``: :func:`check_penalty`.
+* One answer to "which keyword arguments does this id take, of which types": :func:`declared_kwargs`, which
+  reads the entry point's signature, or asks the env class (``declared_kwargs(registered_kwargs)``) when its
+  accepted kwargs depend on the registered ones (a web id's task adds its own).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+import typing
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rlft.errors import check_choice, check_float
@@ -58,3 +63,40 @@ def core_info(*, success: bool, score: float, last_action_error: str, **extra: A
         "last_action_error": str(last_action_error),
         **extra,
     }
+
+
+def signature_kwargs(func: Callable[..., Any]) -> tuple[dict[str, Any], bool]:
+    """The keyword arguments ``func`` declares (name -> annotation) and whether it takes ``**kwargs``.
+
+    ``self`` and ``*args`` are skipped. An unannotated argument maps to the type of its default (``Any``
+    when the default is None or missing).
+    """
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception:  # unresolvable forward references: fall back to the defaults' types
+        hints = {}
+    declared: dict[str, Any] = {}
+    var_keyword = False
+    for name, param in inspect.signature(func).parameters.items():
+        if name == "self" or param.kind is inspect.Parameter.VAR_POSITIONAL:
+            continue
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            var_keyword = True
+            continue
+        default_type = type(param.default) if param.default not in (inspect.Parameter.empty, None) else Any
+        declared[name] = hints.get(name, default_type)
+    return declared, var_keyword
+
+
+def declared_kwargs(entry_point: Any, registered: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The keyword arguments an env id accepts (name -> annotation), and whether it accepts any others.
+
+    Args:
+        entry_point: the id's entry point (an env class or a factory).
+        registered: the kwargs the id is registered with (``gym.spec(id).kwargs``).
+    """
+    hook = getattr(entry_point, "declared_kwargs", None)
+    if callable(hook):
+        return dict(hook(registered)), False
+    init = entry_point.__init__ if inspect.isclass(entry_point) else entry_point
+    return signature_kwargs(init)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import copy
 import inspect
+from collections.abc import Mapping
 from dataclasses import asdict, replace
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from rlft.envs.contract import check_penalty, check_split, core_info
+from rlft.envs.contract import check_penalty, check_split, core_info, signature_kwargs
 from rlft.envs.text import clean_text, text_space
 from rlft.envs.web.backends import make_backend
 from rlft.envs.web.backends.browser import BackendError
@@ -45,7 +46,7 @@ from rlft.envs.web.viewport import (
     scroll_target,
     viewport_text,
 )
-from rlft.errors import ConfigError, check_choice, check_int
+from rlft.errors import ConfigError, check_choice, check_int, did_you_mean
 
 MAX_INSTRUCTION_LENGTH = 1024
 MAX_URL_LENGTH = 1024
@@ -136,6 +137,20 @@ class WebEnv(gym.Env[dict[str, Any], str]):
 
     # Annotated like gym.Env's (an instance variable there): the type checker rejects a ClassVar override.
     metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+
+    @classmethod
+    def declared_kwargs(cls, registered: Mapping[str, Any]) -> dict[str, Any]:
+        """The keyword arguments an id registered with ``registered`` accepts (name -> annotation).
+
+        The env's own, plus those of the task its ``site`` key names (``require_quote`` for ``qa``,
+        ``num_products`` for ``shop``). :func:`rlft.envs.contract.declared_kwargs` calls this.
+        """
+        declared, _ = signature_kwargs(cls.__init__)
+        site = registered.get("site")
+        if isinstance(site, str) and site in TASKS:
+            task_kwargs, _ = signature_kwargs(TASKS.get(site).__init__)
+            declared |= {k: v for k, v in task_kwargs.items() if k not in declared}
+        return declared
 
     def __init__(
         self,
@@ -422,6 +437,15 @@ def _make_task(key: str, family: str | None, kwargs: dict[str, Any]) -> WebTask:
     task_class = TASKS.get(key)
     if family is not None:
         kwargs["family"] = family
+    accepted, _ = signature_kwargs(task_class.__init__)
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        name = unknown[0]
+        own = [k for k in accepted if k not in ("content_seed", "family")]
+        raise ConfigError(
+            f"WebEnv got an unknown keyword argument {name!r}.{did_you_mean(name, accepted)} site={key!r} "
+            f"also takes: {', '.join(own) or 'nothing'}."
+        )
     try:
         inspect.signature(task_class).bind(**kwargs)
     except TypeError as error:

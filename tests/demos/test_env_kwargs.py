@@ -26,6 +26,20 @@ def test_values_parse_as_the_declared_types() -> None:
     }
 
 
+def test_web_ids_type_their_tasks_own_kwargs() -> None:
+    for text, value in (("False", False), ("true", True)):
+        assert parse_env_kwargs("rlft/WebQA-v0", [f"require_quote={text}"]) == {"require_quote": value}
+    assert parse_env_kwargs("rlft/WebShop-v0", ["num_products=300"]) == {"num_products": 300}
+    with pytest.raises(ConfigError, match="require_quote is a boolean"):
+        parse_env_kwargs("rlft/WebQA-v0", ["require_quote=maybe"])
+    with pytest.raises(ConfigError, match=r"no kwarg 'require_qoute'. Did you mean 'require_quote'\?"):
+        parse_env_kwargs("rlft/WebQA-v0", ["require_qoute=true"])
+    with pytest.raises(ConfigError, match="no kwarg 'max_candidates'"):  # a policy setting, not an env kwarg
+        parse_env_kwargs("rlft/WebShop-v0", ["max_candidates=32"])
+    with pytest.raises(ConfigError, match=r"'num_prods'. Did you mean 'num_products'\?"):
+        make_env("rlft/WebShop-v0", env_kwargs={"num_prods": 3})
+
+
 def test_bad_values_and_unknown_names_are_typed_errors() -> None:
     with pytest.raises(ConfigError, match="heightmap is a boolean; write heightmap=true"):
         parse_env_kwargs(TABLETOP, ["heightmap=maybe"])

@@ -56,7 +56,7 @@ def run_expert(env: WebEnv, seed: int, limit: int = 30) -> tuple[float, dict, in
         ({"render_mode": "pixels"}, ConfigError, "ansi"),
         ({"backend": "txt"}, ConfigError, "Did you mean 'text'"),
         ({"site": "shopp"}, UnknownNameError, "Did you mean 'shop'"),
-        ({"colour": "red"}, ConfigError, "does not accept"),
+        ({"colour": "red"}, ConfigError, "unknown keyword argument 'colour'"),
         ({"num_products": 5}, ConfigError, "num_products"),
     ],
 )
