@@ -30,7 +30,7 @@ from rlft.agents.checkpoint import (
 )
 from rlft.agents.config import PolicySpec, TrainConfig, autocast, check_resume_config
 from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
-from rlft.agents.policy_io import build_agent_policy, load_agent_policy, save_agent_policy, split_space_of
+from rlft.agents.policy_io import save_agent_policy, split_space_of, start_policy
 from rlft.demos.dataset import load_demos
 from rlft.errors import ConfigError, atomic_dir, check_float, check_int
 
@@ -189,29 +189,11 @@ def train_bc(config: BCConfig) -> BCResult:
     check_resume_config(config, run_dir / "bc_config.json", resuming=latest is not None)
     obs_space, act_space = split_space_of(dataset)
     start, best = 0, {"val_accuracy": -1.0, "val_loss": math.inf}
+    policy = start_policy(config, latest, obs_space, act_space, device)
     if latest is not None:
         state = load_state(latest)
-        policy = load_agent_policy(
-            latest / "policy", obs_space, act_space, device=device, progress=config.show_progress
-        )
         start, best = state["step"], state.get("best", best)
         logger.info("resuming BC from %s (step %d)", latest, start)
-    elif config.policy is not None:
-        policy = load_agent_policy(
-            Path(config.policy), obs_space, act_space, device=device, progress=config.show_progress
-        )
-    else:
-        fields = config.policy_fields(config.seed)
-        policy = build_agent_policy(
-            fields.pop("backbone"),
-            fields.pop("finetune"),
-            fields,
-            obs_space,
-            act_space,
-            device=device,
-            progress=config.show_progress,
-        )
-    policy.cache_frozen_encodings()
     params = policy.trainable_parameters()
     if not params:
         raise ConfigError("The policy has no trainable parameters; use a head or finetune='lora'/'full'.")

@@ -28,6 +28,7 @@ __all__ = [
     "resolve_env",
     "save_agent_policy",
     "split_space_of",
+    "start_policy",
 ]
 
 ENV_RECORD = "rlft_env.json"
@@ -105,28 +106,50 @@ def resolve_env(config: EnvConfig, policy_dir: str | Path | None) -> dict[str, A
 
 
 def build_agent_policy(
-    backbone: str,
-    finetune: str,
-    policy_kwargs: Mapping[str, Any],
+    fields: Mapping[str, Any],
     observation_space: spaces.Space,
     action_space: spaces.Space,
     device: Any = "cpu",
     progress: bool = True,
 ) -> Any:
-    """``build_policy(PolicyConfig(backbone, finetune=..., **policy_kwargs), spaces)`` on ``device``.
+    """``build_policy(PolicyConfig(**fields), spaces)`` on ``device``.
 
     ``progress=False`` keeps the weight-loading progress bars quiet.
 
     Raises:
-        ConfigError: unknown ``policy_kwargs`` fields or invalid values.
+        ConfigError: unknown ``fields`` or invalid values.
         UnknownBackboneError: unknown backbone name.
         ModalityError: the backbone does not fit the environment (e.g. a text-only backbone on tabletop).
 
     """
     from rlft.policies import PolicyConfig, build_policy
 
-    config = PolicyConfig.from_dict({"backbone": backbone, "finetune": finetune, **dict(policy_kwargs)})
+    config = PolicyConfig.from_dict(dict(fields))
     return build_policy(config, observation_space, action_space, device=device, progress=progress)
+
+
+def start_policy(
+    config: Any,
+    latest: Path | None,
+    observation_space: spaces.Space,
+    action_space: spaces.Space,
+    device: Any,
+) -> Any:
+    """The policy a training run starts from, with its frozen encodings cached.
+
+    The run's latest checkpoint when it resumes, else ``config.policy`` (a saved policy to fine-tune),
+    else a fresh policy from ``config.policy_fields`` (its head seeded by the run's seed). ``config`` is a
+    training config (:class:`~rlft.agents.config.TrainConfig` and :class:`~rlft.agents.config.PolicySpec`).
+    """
+    progress = config.show_progress
+    if latest is not None or config.policy is not None:
+        source = latest / "policy" if latest is not None else Path(config.policy)
+        policy = load_agent_policy(source, observation_space, action_space, device=device, progress=progress)
+    else:
+        fields = config.policy_fields(config.seed)
+        policy = build_agent_policy(fields, observation_space, action_space, device=device, progress=progress)
+    policy.cache_frozen_encodings()
+    return policy
 
 
 def load_agent_policy(

@@ -30,11 +30,11 @@ from rlft.agents.checkpoint import (
 from rlft.agents.config import EnvConfig, PolicySpec, TrainConfig, autocast, check_resume_config
 from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
 from rlft.agents.policy_io import (
-    build_agent_policy,
     env_spaces,
     load_agent_policy,
     resolve_env,
     save_agent_policy,
+    start_policy,
 )
 from rlft.demos.dataset import load_demos
 from rlft.demos.envs import check_env_id, make_env
@@ -179,26 +179,7 @@ def train_rl(config: RLConfig) -> RLResult:
         )
     check_resume_config(config, run_dir / "rl_config.json", resuming=latest is not None)
     start = load_state(latest)["step"] if latest is not None else 0
-    if latest is not None:
-        policy = load_agent_policy(
-            latest / "policy", obs_space, act_space, device=device, progress=config.show_progress
-        )
-    elif config.policy is not None:
-        policy = load_agent_policy(
-            config.policy, obs_space, act_space, device=device, progress=config.show_progress
-        )
-    else:
-        fields = config.policy_fields(config.seed)
-        policy = build_agent_policy(
-            fields.pop("backbone"),
-            fields.pop("finetune"),
-            fields,
-            obs_space,
-            act_space,
-            device=device,
-            progress=config.show_progress,
-        )
-    policy.cache_frozen_encodings()
+    policy = start_policy(config, latest, obs_space, act_space, device)
     # validate() made sure the anchor has what it needs: a dataset for bc, a starting policy for kl.
     demos = (
         load_demos(config.anchor_dataset).transitions()
