@@ -499,7 +499,7 @@ def run_eval(config: EvalConfig, env_ids: Sequence[str] = ()) -> EvalReport:
         "max_steps": config.max_steps,
         "seed": config.seed,
         "episode_seeds": [r.seeds for r in results],
-        "device": config.device,
+        "device": str(config.torch_device()),
         "precision": config.precision,
     }
     report = EvalReport(agent.name, config.confidence, results, provenance(**facts))
