@@ -38,6 +38,7 @@ UNCHECKED = "unchecked"
 
 _WS = re.compile(r"\s+")
 _TOKEN = re.compile("\x00(\\d+)\x00")
+_LINE_PREFIX = re.compile(r"\A\s*(?:#+|-)(?:\s|\Z)")
 _BLOCK_TAGS = frozenset(
     [
         "address",
@@ -358,6 +359,30 @@ class Document:
     forms: tuple[Form, ...]
 
 
+def _surroundings(lines: list[str], count: int) -> tuple[list[str], list[str]]:
+    r"""The :attr:`Element.context` and :attr:`Element.caption` of each of ``count`` elements.
+
+    ``lines`` hold ``\x00N\x00`` markers where control ``N`` (from 0) goes; the text between markers is
+    independent of field values, so this runs once per document.
+    """
+    context = [""] * count
+    caption = [""] * count
+    above = ""
+    for line in lines:
+        if "\x00" not in line:
+            above = _LINE_PREFIX.sub("", line).strip(" |") or above
+            continue
+        # Text, control index, text, ...: control k sits between parts[k - 1] and parts[k + 1].
+        parts = _TOKEN.split(line)
+        for k in range(1, len(parts), 2):
+            index = int(parts[k])
+            after = parts[k + 1].strip(" |")
+            before = (_LINE_PREFIX.sub("", parts[k - 1]) if k == 1 else parts[k - 1]).strip(" |")
+            context[index] = after or before
+            caption[index] = above
+    return context, caption
+
+
 def parse_html(html: str) -> Document:
     """Parse ``html`` once; :func:`layout_page` then renders it with any field values cheaply."""
     parser = _Parser()
@@ -374,21 +399,6 @@ def parse_html(html: str) -> Document:
             label_for.setdefault(label["for"], "".join(label["parts"]))
             hidden_labels.add(index)
 
-    elements = tuple(
-        Element(
-            id=number,
-            role=control.role,
-            name=_WS.sub(" ", _control_name(control, parser.labels, label_for)).strip(),
-            value=_initial_value(control),
-            options=tuple(o[0] for o in control.options),
-            attrs=control.attrs,
-            option_values=tuple(o[1] for o in control.options),
-            form=control.form,
-            disabled="disabled" in control.attrs,
-        )
-        for number, control in enumerate(parser.controls, start=1)
-    )
-
     # Element markers are spliced in after whitespace is collapsed so that values keep their spacing.
     out: list[str] = []
     for chunk in parser.chunks:
@@ -403,6 +413,23 @@ def parse_html(html: str) -> Document:
         line = _WS.sub(" ", raw).strip()
         if line and line not in ("-", "#"):
             lines.append(line)
+    context, caption = _surroundings(lines, len(parser.controls))
+    elements = tuple(
+        Element(
+            id=number,
+            role=control.role,
+            name=_WS.sub(" ", _control_name(control, parser.labels, label_for)).strip(),
+            value=_initial_value(control),
+            options=tuple(o[0] for o in control.options),
+            attrs=control.attrs,
+            option_values=tuple(o[1] for o in control.options),
+            form=control.form,
+            disabled="disabled" in control.attrs,
+            context=context[number - 1],
+            caption=caption[number - 1],
+        )
+        for number, control in enumerate(parser.controls, start=1)
+    )
     return Document(
         title=_WS.sub(" ", "".join(parser.title_parts)).strip(),
         lines=tuple(lines),
