@@ -27,7 +27,8 @@ environment, experts, candidate builders) shares them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rlft.envs.web.commands import (
@@ -57,6 +58,9 @@ MAX_PART_LENGTH = 200
 
 _TEXT_ROLES = frozenset(("textbox", "searchbox"))
 
+# Parsing is pure and commands are immutable; the same candidates recur step after step.
+_parse = functools.lru_cache(maxsize=4096)(parse_command)
+
 
 @dataclass(frozen=True)
 class View:
@@ -71,6 +75,11 @@ class View:
     previous_url: str | None = None
     """The URL ``back`` returns to, ``None`` when there is no previous page."""
 
+    @functools.cached_property
+    def normalised_text(self) -> str:
+        """The page text as :func:`~rlft.envs.web.viewport.normalise` makes it (computed once)."""
+        return normalise(self.page.text)
+
 
 def clip(text: str, limit: int = MAX_PART_LENGTH) -> str:
     """``text`` on one line (whitespace collapsed), cut to ``limit`` characters with ``...``."""
@@ -79,7 +88,11 @@ def clip(text: str, limit: int = MAX_PART_LENGTH) -> str:
 
 
 def _quoted(text: str) -> str:
-    return quote(clip(text))
+    text = clip(text)
+    # JSON quoting (as in page tokens) only changes text holding quotes, backslashes or control characters.
+    if '"' in text or "\\" in text or not text.isprintable():
+        return quote(text)
+    return f'"{text}"'
 
 
 def describe_element(element: Element) -> str:
@@ -148,8 +161,12 @@ def _find(view: View, text: str) -> str:
     return f"find {_quoted(text)}: line {index + 1} of {len(lines)}: {clip(lines[index])}"
 
 
-def describe(command: Command, view: View) -> str:
-    """One line saying what ``command`` acts on and does in ``view`` (see the module docstring)."""
+def describe(command: Command, view: View, memo: dict[int, tuple[str, str]] | None = None) -> str:
+    """One line saying what ``command`` acts on and does in ``view`` (see the module docstring).
+
+    ``memo`` (element number -> its phrase and the text beside it) saves work when many commands of one
+    view act on the same element (every option of a combobox); pass the same dict only with one view.
+    """
     page = view.page
     if isinstance(command, (Click, Type, Select)):
         element = page.element(command.element)
@@ -157,9 +174,15 @@ def describe(command: Command, view: View) -> str:
             return _missing(page, command.element)
         if isinstance(command, Click):
             return _click(element) + _beside(element)
+        known = memo.get(element.id) if memo is not None else None
+        if known is None:
+            known = (describe_element(element), _beside(element))
+            if memo is not None:
+                memo[element.id] = known
+        phrase, beside = known
         if isinstance(command, Type):
-            return f"{describe_element(element)}{_beside(element)}: type {_quoted(command.text)}"
-        return f"{describe_element(element)} option {_quoted(command.option)}{_beside(element)}"
+            return f"{phrase}{beside}: type {_quoted(command.text)}"
+        return f"{phrase} option {_quoted(command.option)}{beside}"
     if isinstance(command, Search):
         box = next((e for e in page.elements if e.role == "searchbox" and not e.disabled), None)
         where = f"search box {_quoted(box.name)}" if box is not None else "no search box on this page"
@@ -175,7 +198,7 @@ def describe(command: Command, view: View) -> str:
     if isinstance(command, Goto):
         return f"go to {clip(command.url)}"
     if isinstance(command, Quote):
-        shown = normalise(command.text) in normalise(page.text)
+        shown = normalise(command.text) in view.normalised_text
         where = f"from {clip(page.url)}" if shown else "(not on this page)"
         return f"quote {_quoted(command.text)} as evidence {where}"
     if isinstance(command, Answer):
@@ -185,15 +208,66 @@ def describe(command: Command, view: View) -> str:
     raise TypeError(f"not a command: {command!r}")
 
 
-def describe_command(text: str, view: View) -> str:
+def describe_command(text: str, view: View, memo: dict[int, tuple[str, str]] | None = None) -> str:
     """:func:`describe` for a command's text; an unparsable one is described by why it cannot be parsed."""
+    return _describe_text(text, view, memo)[1]
+
+
+def _describe_text(
+    text: str, view: View, memo: dict[int, tuple[str, str]] | None
+) -> tuple[Command | None, str]:
     try:
-        command = parse_command(text)
+        command = _parse(text)
     except CommandError as error:
-        return clip(f"not a valid command: {error}", MAX_DESCRIPTION_LENGTH)
-    return clip(describe(command, view), MAX_DESCRIPTION_LENGTH)
+        return None, clip(f"not a valid command: {error}", MAX_DESCRIPTION_LENGTH)
+    description = describe(command, view, memo)
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        description = clip(description, MAX_DESCRIPTION_LENGTH)
+    return command, description
 
 
 def describe_commands(commands: Sequence[str], view: View) -> tuple[str, ...]:
     """The description of each of ``commands``, in order (the env's ``admissible_descriptions``)."""
-    return tuple(describe_command(text, view) for text in commands)
+    memo: dict[int, tuple[str, str]] = {}
+    return tuple(describe_command(text, view, memo) for text in commands)
+
+
+class Describer:
+    """:func:`describe_commands` that remembers element commands from one view to the next.
+
+    The description of ``click[N]``, ``type[N][...]`` or ``select[N][...]`` depends on element ``N``
+    alone, and a document laid out again after a field change keeps the same object for every element
+    whose value did not change (:attr:`~rlft.envs.web.render.Document.variants`); so a command whose
+    element is the very object it was described with is not described again.
+    Results equal :func:`describe_commands`'s (then ``finish``).
+
+    Args:
+        finish: applied to every description before it is returned and remembered (the env's cleaning).
+        max_entries: the memory is emptied when it holds more commands than this.
+    """
+
+    def __init__(self, finish: Callable[[str], str] | None = None, max_entries: int = 4096) -> None:
+        self.finish = finish
+        self.max_entries = max_entries
+        self._known: dict[str, tuple[int, Element, str]] = {}
+
+    def __call__(self, commands: Sequence[str], view: View) -> tuple[str, ...]:
+        """The (finished) description of each of ``commands`` in ``view``, in order."""
+        elements = view.page.elements
+        memo: dict[int, tuple[str, str]] = {}
+        known = self._known
+        if len(known) > self.max_entries:
+            known.clear()
+        out: list[str] = []
+        for text in commands:
+            hit = known.get(text)
+            if hit is not None and hit[0] <= len(elements) and elements[hit[0] - 1] is hit[1]:
+                out.append(hit[2])
+                continue
+            command, description = _describe_text(text, view, memo)
+            if self.finish is not None:
+                description = self.finish(description)
+            out.append(description)
+            if isinstance(command, (Click, Type, Select)) and 1 <= command.element <= len(elements):
+                known[text] = (command.element, elements[command.element - 1], description)
+        return tuple(out)

@@ -33,7 +33,7 @@ from rlft.envs.web.commands import (
     format_command,
     parse_command,
 )
-from rlft.envs.web.describe import MAX_DESCRIPTION_LENGTH, View, clip, describe_commands
+from rlft.envs.web.describe import MAX_DESCRIPTION_LENGTH, Describer, View, clip
 from rlft.envs.web.image import text_frame
 from rlft.envs.web.page import Page
 from rlft.envs.web.task import Evaluation, Task, Trace, WebTask
@@ -249,6 +249,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         self._evaluation = Evaluation(0.0, False, False)
         self._closed = False
         self._history: tuple[str, ...] = ()
+        self._describer = Describer(_clean_description)
         self._admissible_cache: (
             tuple[Page, tuple[int, str | None], tuple[str, ...], tuple[str, ...]] | None
         ) = None
@@ -470,7 +471,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         )
         cleaned = tuple(dict.fromkeys(clean_text(c, MAX_COMMAND_LENGTH) for c in commands if c.strip()))
         view = View(page, self._scroll, self.viewport_lines, previous)
-        descriptions = tuple(clean_text(d, MAX_DESCRIPTION_LENGTH) for d in describe_commands(cleaned, view))
+        descriptions = self._describer(cleaned, view)
         self._admissible_cache = (page, key, cleaned, descriptions)
         return cleaned, descriptions
 
@@ -496,6 +497,13 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         while lines and sum(map(len, lines)) + len(lines) - 1 > MAX_HISTORY_LENGTH:
             lines.pop(0)
         return "\n".join(lines)
+
+
+def _clean_description(text: str) -> str:
+    # Descriptions are single lines, nearly always printable ASCII: inside the charset and already NFC.
+    if text.isascii() and text.isprintable():
+        return text[:MAX_DESCRIPTION_LENGTH]
+    return clean_text(text, MAX_DESCRIPTION_LENGTH)
 
 
 def _make_task(key: str, family: str | None, kwargs: dict[str, Any]) -> WebTask:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from typing import Any
 
@@ -38,6 +38,8 @@ UNCHECKED = "unchecked"
 
 _WS = re.compile(r"\s+")
 _TOKEN = re.compile("\x00(\\d+)\x00")
+_MAX_VARIANTS = 1024
+"""Field values a :class:`Document` remembers elements for (then it starts over)."""
 _LINE_PREFIX = re.compile(r"\A\s*(?:#+|-)(?:\s|\Z)")
 _BLOCK_TAGS = frozenset(
     [
@@ -357,6 +359,12 @@ class Document:
     tokens: tuple[str, ...]
     """The token of each element with its default value."""
     forms: tuple[Form, ...]
+    variants: dict[tuple[int, str], tuple[Element, str]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """``(element number, value)`` -> that element holding that value and its token, filled by
+    :func:`layout_page`: re-laying the document out reuses the same element objects, so whoever keys
+    work on an element (descriptions) sees it unchanged."""
 
 
 def _surroundings(lines: list[str], count: int) -> tuple[list[str], list[str]]:
@@ -445,10 +453,16 @@ def layout_page(
     """Render a parsed document with the current field values (see :func:`render_page`)."""
     elements = list(document.elements)
     tokens = list(document.tokens)
+    variants = document.variants
     for number, value in (values or {}).items():
         if 1 <= number <= len(elements) and value != elements[number - 1].value:
-            elements[number - 1] = replace(elements[number - 1], value=value)
-            tokens[number - 1] = _token(elements[number - 1])
+            variant = variants.get((number, value))
+            if variant is None:
+                if len(variants) > _MAX_VARIANTS:
+                    variants.clear()
+                changed = replace(elements[number - 1], value=value)
+                variant = variants[number, value] = (changed, _token(changed))
+            elements[number - 1], tokens[number - 1] = variant
     lines = [
         _TOKEN.sub(lambda m: tokens[int(m.group(1))], line) if "\x00" in line else line
         for line in document.lines
