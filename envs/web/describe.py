@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rlft.envs.web.commands import (
     Answer,
@@ -250,6 +251,15 @@ class Describer:
         self.finish = finish
         self.max_entries = max_entries
         self._known: dict[str, tuple[int, Element, str]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A pickled env (a vector env's worker) starts with an empty memory.
+        return {"finish": self.finish, "max_entries": self.max_entries}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.finish = state["finish"]
+        self.max_entries = state["max_entries"]
+        self._known = {}
 
     def __call__(self, commands: Sequence[str], view: View) -> tuple[str, ...]:
         """The (finished) description of each of ``commands`` in ``view``, in order."""

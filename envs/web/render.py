@@ -17,8 +17,12 @@ order::
     [7] button "Buy now" (disabled)
 
 Strings inside tokens are JSON-quoted, so a value holding quotes or newlines stays on one line and is
-unambiguous. Labels associated with a control (``<label for>`` or a wrapping ``<label>``) become the
-control's name instead of separate text. ``<script>``, ``<style>``, ``<template>``, ``<head>`` content
+unambiguous. Each element also records the text beside it on its line (:attr:`Element.context`: a search
+result's price, a table row's cells) and the nearest line above it that holds no element
+(:attr:`Element.caption`: a heading, a question), which command descriptions read.
+
+Labels associated with a control (``<label for>`` or a wrapping ``<label>``) become the control's name
+instead of separate text. ``<script>``, ``<style>``, ``<template>``, ``<head>`` content
 other than ``<title>``, and elements carrying ``hidden`` or ``aria-hidden="true"`` are not rendered.
 """
 
