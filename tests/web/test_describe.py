@@ -165,3 +165,14 @@ def test_env_describes_every_admissible_command(env_id: str) -> None:
                 break
     finally:
         env.close()
+
+
+def test_a_pickled_describer_forgets_but_describes_the_same() -> None:
+    import pickle
+
+    page = _page()
+    commands = [f"click[{e.id}]" for e in page.elements]
+    describer = Describer()
+    first = describer(commands, View(page))
+    clone = pickle.loads(pickle.dumps(describer))
+    assert clone._known == {} and clone(commands, View(page)) == first
