@@ -5,7 +5,8 @@ its ``MultiInputPolicy`` and ``CnnPolicy`` take; neither knows anything of rlft'
 
 * :class:`TokenizeObservation`: every ``Text`` key (``instruction``, ``page``, ``url``,
   ``last_action_error``) becomes a fixed-length ``Box`` of token ids from any Hugging Face tokenizer.
-  On web envs the admissible commands become a fixed number of padded, tokenized candidates plus a mask,
+  On web envs the admissible commands (and their descriptions, row for row) become a fixed number of
+  padded, tokenized candidates plus a mask,
   the action space becomes ``Discrete(max_commands)`` (action ``i`` sends the ``i``-th admissible
   command) and :meth:`TokenizeObservation.action_masks` serves ``sb3_contrib.MaskablePPO``.
 * :class:`ImageObservation`: one image key alone (tabletop's ``rgb``, a ``Box`` of uint8), for
@@ -38,6 +39,8 @@ from rlft.errors import ConfigError, check_int, require
 
 COMMANDS_KEY = "admissible_commands"
 """The observation key of a web env's admissible commands (a ``Sequence`` of ``Text``)."""
+DESCRIPTIONS_KEY = "admissible_descriptions"
+"""The observation key of what each admissible command acts on (a ``Sequence`` of ``Text``, same order)."""
 MASK_KEY = "admissible_mask"
 """Key :class:`TokenizeObservation` adds: 1 for each candidate slot that holds an admissible command."""
 
@@ -112,7 +115,9 @@ class TokenizeObservation(gym.Wrapper[dict[str, Any], Any, dict[str, Any], Any])
     becomes ``Box(0, vocab - 1, (max_commands * command_tokens,), int64)``: the first ``max_commands``
     commands, ``command_tokens`` ids each, row after row (flat, as SB3's checker asks; ``reshape(
     max_commands, command_tokens)`` gives the rows back), with ``admissible_mask``
-    (``MultiBinary(max_commands)``) beside it; other keys (images, depth, heightmaps) pass unchanged.
+    (``MultiBinary(max_commands)``) beside it; ``admissible_descriptions`` becomes the same kind of
+    ``Box`` with ``description_tokens`` ids per row, row ``i`` describing command ``i``; other keys
+    (images, depth, heightmaps) pass unchanged.
 
     **Action**: on an env with a text action space the wrapper's action space is
     ``Discrete(max_commands)``: action ``i`` sends the ``i``-th admissible command; an index past the
@@ -127,6 +132,7 @@ class TokenizeObservation(gym.Wrapper[dict[str, Any], Any, dict[str, Any], Any])
         keys: the observation keys to keep (default: all).
         max_commands: candidate slots (web); commands past this many cannot be chosen.
         command_tokens: length of each tokenized candidate.
+        description_tokens: length of each tokenized candidate description.
 
     Raises:
         ConfigError: for a non-``Dict`` observation space, unknown ``keys``, bad lengths, or a text action
@@ -143,6 +149,7 @@ class TokenizeObservation(gym.Wrapper[dict[str, Any], Any, dict[str, Any], Any])
         keys: Sequence[str] | None = None,
         max_commands: int = 32,
         command_tokens: int = 16,
+        description_tokens: int = 32,
     ) -> None:
         super().__init__(env)
         source = env.observation_space
@@ -157,6 +164,7 @@ class TokenizeObservation(gym.Wrapper[dict[str, Any], Any, dict[str, Any], Any])
         self.tokens = TokenIds(tokenizer)
         self.max_commands = check_int("max_commands", max_commands)
         self.command_tokens = check_int("command_tokens", command_tokens)
+        self.description_tokens = check_int("description_tokens", description_tokens)
         lengths = dict(max_tokens_per_key or {})
         check_int("max_tokens", max_tokens)
         for key, value in lengths.items():
@@ -180,12 +188,15 @@ class TokenizeObservation(gym.Wrapper[dict[str, Any], Any, dict[str, Any], Any])
             elif key == COMMANDS_KEY and has_commands:
                 out[key] = self.tokens.space(self.max_commands * self.command_tokens)
                 out[MASK_KEY] = spaces.MultiBinary(self.max_commands)
+            elif key == DESCRIPTIONS_KEY and has_commands and isinstance(source[key], spaces.Sequence):
+                out[key] = self.tokens.space(self.max_commands * self.description_tokens)
             elif isinstance(source[key], (spaces.Sequence, spaces.Graph, spaces.Dict, spaces.Tuple)):
                 raise ConfigError(f"Observation key {key!r} ({source[key]}) has no fixed-size form.")
             else:
                 out[key] = source[key]
         self.observation_space = spaces.Dict(out)
         self._tokenize_commands = has_commands
+        self._tokenize_descriptions = DESCRIPTIONS_KEY in out and DESCRIPTIONS_KEY not in self.text_lengths
         if self.choose_commands:
             self.action_space = spaces.Discrete(self.max_commands)
         self._commands: tuple[str, ...] = ()
@@ -215,6 +226,8 @@ class TokenizeObservation(gym.Wrapper[dict[str, Any], Any, dict[str, Any], Any])
             elif key == COMMANDS_KEY and self._tokenize_commands:
                 out[key] = self._command_ids()
                 out[MASK_KEY] = self.action_masks().astype(np.int8)
+            elif key == DESCRIPTIONS_KEY and self._tokenize_descriptions:
+                out[key] = self._rows(tuple(obs[key]), self.description_tokens)
             else:
                 out[key] = obs[key]
         return out
@@ -239,9 +252,12 @@ class TokenizeObservation(gym.Wrapper[dict[str, Any], Any, dict[str, Any], Any])
         return mask
 
     def _command_ids(self) -> np.ndarray:
-        ids = np.full((self.max_commands, self.command_tokens), self.tokens.pad_id, dtype=np.int64)
-        shown = self._commands[: self.max_commands]
-        ids[: len(shown)] = self.tokens.encode(shown, self.command_tokens)
+        return self._rows(self._commands, self.command_tokens)
+
+    def _rows(self, texts: Sequence[str], length: int) -> np.ndarray:
+        ids = np.full((self.max_commands, length), self.tokens.pad_id, dtype=np.int64)
+        shown = list(texts[: self.max_commands])
+        ids[: len(shown)] = self.tokens.encode(shown, length)
         return ids.reshape(-1)
 
 

@@ -43,12 +43,16 @@ def choose_action(env: gym.Env, obs: dict, rng: np.random.Generator, step: int) 
     return env.action_space.sample()
 
 
-def rollout_digest(env_id: str, seed: int, steps: int) -> str:
-    """Run ``steps`` seeded steps of ``env_id`` (resetting on episode end) and hash everything seen."""
+def rollout_digest(env_id: str, seed: int, steps: int, **kwargs: Any) -> str:
+    """Run ``steps`` seeded steps of ``env_id`` (resetting on episode end) and hash everything seen.
+
+    Every observation key is hashed (web: the admissible commands, their descriptions and the history
+    too); ``kwargs`` go to ``gym.make``.
+    """
     import rlft  # noqa: F401  (registers the ids)
 
     h = hashlib.sha256()
-    env = gym.make(env_id)
+    env = gym.make(env_id, **kwargs)
     try:
         env.action_space.seed(seed)
         rng = np.random.default_rng(seed)

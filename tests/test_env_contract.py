@@ -14,6 +14,7 @@ import rlft
 from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
 from rlft.envs.contract import CORE_INFO_KEYS
+from rlft.envs.text import text_space
 
 _HERE = Path(__file__).parent
 _spec = importlib.util.spec_from_file_location("env_rollout", _HERE / "env_rollout.py")
@@ -21,6 +22,7 @@ env_rollout = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(env_rollout)
 
 ROLLOUT_STEPS = 12
+WEB_IDS = [env_id for env_id in rlft.ENV_IDS if env_id.startswith("rlft/Web")]
 
 # Malformed commands an agent (or an adversary) might emit; none may raise.
 TEXT_FUZZ_INVALID = [
@@ -187,6 +189,50 @@ def test_seeded_rollout_identical_across_processes(env_id: str) -> None:
     ).stdout.strip()
     assert here == again == other
     assert env_rollout.rollout_digest(env_id, seed=8, steps=ROLLOUT_STEPS) != here
+    if env_id in WEB_IDS:
+        # The digest covers the history (and every other key): without it the rollout hashes differently.
+        assert env_rollout.rollout_digest(env_id, seed=7, steps=ROLLOUT_STEPS, history_length=0) != here
+
+
+@pytest.mark.parametrize("web_id", WEB_IDS)
+def test_web_commands_are_described_and_the_history_is_kept(web_id: str) -> None:
+    """Every admissible command has a description (same order); the history grows, caps and restores."""
+    length = 3
+    env = gym.make(web_id, history_length=length)
+    try:
+        space = env.observation_space
+        assert space["admissible_descriptions"] == spaces.Sequence(text_space(1024), stack=False)
+        assert space["history"] == text_space(4096)
+        obs, _ = env.reset(seed=4)
+        assert obs["history"] == ""
+        rng = np.random.default_rng(4)
+        snapshot = None
+        for step in range(1, 13):
+            commands, descriptions = obs["admissible_commands"], obs["admissible_descriptions"]
+            assert isinstance(descriptions, tuple) and len(descriptions) == len(commands), step
+            assert all(isinstance(d, str) and d.strip() for d in descriptions), step
+            assert space.contains(obs), step
+            # The expert, a random admissible command, or a mistake (which the history records too).
+            moves = [c for c in commands if not c.startswith(("stop", "answer"))] or list(commands)
+            random_move = moves[int(rng.integers(len(moves)))]
+            action = [env.unwrapped.expert_action(), random_move, "click[0]"][step % 3]
+            obs, _, terminated, truncated, _ = env.step(action)
+            lines = obs["history"].splitlines()
+            assert len(lines) == min(step, length), step
+            assert lines[-1].startswith(f"{step}. "), lines[-1]
+            if action == "click[0]":
+                assert lines[-1] == f"{step}. click[0] -> error: {obs['last_action_error']}"
+            else:
+                assert lines[-1].endswith(" -> " + obs["url"]), lines[-1]
+            if snapshot is None:
+                snapshot = (env.unwrapped.get_state(), obs)
+            if terminated or truncated:
+                break
+        assert space.contains(obs)
+        env.unwrapped.set_state(snapshot[0])
+        assert env.unwrapped.observation() == snapshot[1]
+    finally:
+        env.close()
 
 
 def test_malformed_actions_never_raise(env_id: str) -> None:

@@ -33,6 +33,7 @@ from rlft.envs.web.commands import (
     format_command,
     parse_command,
 )
+from rlft.envs.web.describe import MAX_DESCRIPTION_LENGTH, Describer, View, clip
 from rlft.envs.web.image import text_frame
 from rlft.envs.web.page import Page
 from rlft.envs.web.task import Evaluation, Task, Trace, WebTask
@@ -51,6 +52,12 @@ from rlft.errors import ConfigError, check_choice, check_int, did_you_mean
 MAX_INSTRUCTION_LENGTH = 1024
 MAX_URL_LENGTH = 1024
 MAX_ERROR_LENGTH = 512
+MAX_HISTORY_LENGTH = 4096
+"""Length of the ``history`` observation; its oldest lines are dropped to fit."""
+MAX_HISTORY_STEPS = 64
+"""Largest ``history_length``."""
+HISTORY_COMMAND_LENGTH = 160
+"""A command, a URL and an error are each cut to this many characters in a ``history`` line."""
 
 OBS_MODES: tuple[str, ...] = ("text", "text+screenshot")
 
@@ -71,6 +78,21 @@ class WebEnv(gym.Env[dict[str, Any], str]):
       the site's free-text candidates (search queries, typed text, answers), ``scroll`` when there is
       more to see, ``back`` when there is history, and ``stop``. It always holds a path to full reward.
       Any other well-formed command is accepted too.
+    * ``admissible_descriptions`` (``Sequence(Text(<= 1024))``, a tuple of the same length and order as
+      ``admissible_commands``): for each command, one line saying what it acts on and does: the
+      element's role, name or label, value or state, and the text beside it on the page (the rest of
+      its line, else ``(under "<the nearest line above without elements>")``). For example
+      ``click[6]`` -> ``link "Acme slip-on canvas sneakers, purple" $35.99, rated 4.2 (31 reviews)``,
+      ``select[4][m]`` -> ``combobox "Size" (now "-- choose --") option "m" (under ...)``,
+      ``search[red shirt]`` -> ``search box "Search products": search for "red shirt"``,
+      ``scroll[down]`` -> ``scroll down: lines 61-120 of 240``, ``back`` -> ``back to /search?q=red+shirt``,
+      ``stop`` -> ``stop: end the episode here``. Never empty; the same under both backends. Built by
+      :func:`rlft.envs.web.describe.describe_commands` (its module docstring lists every kind).
+    * ``history`` (``Text``, <= 4096): the last ``history_length`` steps of the episode, oldest first,
+      one line each: ``<step>. <command> -> <url after the step>``, or ``<step>. <command> -> error:
+      <message>`` when the command failed (the command in its canonical form when it parsed; command,
+      URL and message each cut to 160 characters). ``""`` after ``reset`` (and always with
+      ``history_length=0``). Steps sent after the episode ended are not recorded.
     * ``last_action_error`` (``Text``, <= 512): why the last command failed, ``""`` when it worked.
 
     **Action**: one command string (``Text``, <= 1024) in the grammar of :mod:`rlft.envs.web.commands`:
@@ -95,8 +117,8 @@ class WebEnv(gym.Env[dict[str, Any], str]):
     reports an error until :meth:`reset`.
 
     **Search and branching**: :meth:`get_state` / :meth:`set_state` snapshot and restore the site's
-    server-side state, the browser (history, field values, scroll position), the trace and the step
-    count exactly.
+    server-side state, the browser (history, field values, scroll position), the trace, the step
+    count and the ``history`` observation exactly.
 
     **Composition**: the env is thin. A :class:`~rlft.envs.web.task.WebTask` (chosen by ``site=`` from
     :data:`rlft.envs.web.tasks.TASKS`) owns the goals, reward, candidates and expert and builds its
@@ -125,13 +147,15 @@ class WebEnv(gym.Env[dict[str, Any], str]):
             backend; on the text backend the instruction, URL, visible page text and last error drawn
             with a built-in bitmap font, so ``gymnasium.wrappers.RecordVideo`` works without a browser).
         content_seed: seed of the site's generated content (products, articles, ...).
+        history_length: how many past steps the ``history`` observation shows (0 to 64).
         **site_kwargs: forwarded to the task's constructor (which builds the site).
 
     Raises:
         ConfigError: for an invalid kwarg (the message names the valid values).
         UnknownNameError: for an unknown ``site`` or ``family`` (listing the known ones).
 
-    Version history: v0, first release.
+    Version history: v0, first release (``admissible_descriptions``, ``history`` and
+    ``history_length`` were added before it).
 
     """
 
@@ -166,6 +190,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         content_seed: int = 0,
         obs_mode: str = "text",
         backend_options: dict[str, Any] | None = None,
+        history_length: int = 4,
         **site_kwargs: Any,
     ) -> None:
         self.split = check_split(split)
@@ -177,6 +202,9 @@ class WebEnv(gym.Env[dict[str, Any], str]):
             check_choice("render_mode", render_mode, self.metadata["render_modes"])
         self.render_mode = render_mode
         check_int("content_seed", content_seed, minimum=0)
+        self.history_length = check_int(
+            "history_length", history_length, minimum=0, maximum=MAX_HISTORY_STEPS
+        )
         if isinstance(site, WebTask):
             if family is not None or site_kwargs:
                 raise ConfigError(
@@ -201,6 +229,8 @@ class WebEnv(gym.Env[dict[str, Any], str]):
                 "url": text_space(MAX_URL_LENGTH),
                 "page": text_space(self.viewport_chars),
                 "admissible_commands": spaces.Sequence(text_space(MAX_COMMAND_LENGTH), stack=False),
+                "admissible_descriptions": spaces.Sequence(text_space(MAX_DESCRIPTION_LENGTH), stack=False),
+                "history": text_space(MAX_HISTORY_LENGTH),
                 "last_action_error": text_space(MAX_ERROR_LENGTH),
             }
         )
@@ -218,7 +248,11 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         self._done = False
         self._evaluation = Evaluation(0.0, False, False)
         self._closed = False
-        self._admissible_cache: tuple[Page, tuple[int, bool], tuple[str, ...]] | None = None
+        self._history: tuple[str, ...] = ()
+        self._describer = Describer(_clean_description)
+        self._admissible_cache: (
+            tuple[Page, tuple[int, str | None], tuple[str, ...], tuple[str, ...]] | None
+        ) = None
 
     # -- Gymnasium API --------------------------------------------------------------------------------
     def reset(
@@ -234,6 +268,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         self._loads_seen = self.backend.loads
         self._error = ""
         self._done = False
+        self._history = ()
         self._admissible_cache = None
         self._evaluation = self.task.evaluate(self._episode, self._trace)
         return self.observation(), self._info()
@@ -266,6 +301,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         if self._error:
             reward -= self.invalid_action_penalty
         self._done = terminated or truncated
+        self._record(action, command)
         return self.observation(), reward, terminated, truncated, self._info()
 
     def render(self) -> str | np.ndarray | None:
@@ -312,13 +348,16 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         """Return the observation of the current state (what the last ``reset``/``step`` returned)."""
         task = self._require_task()
         page = self.backend.page()
+        commands, descriptions = self._admissible(page)
         return {
             "instruction": clean_text(task.instruction, MAX_INSTRUCTION_LENGTH),
             "url": clean_text(page.url, MAX_URL_LENGTH),
             "page": clean_text(
                 viewport_text(page_lines(page), self._scroll, self.viewport_lines), self.viewport_chars
             ),
-            "admissible_commands": self._admissible(page),
+            "admissible_commands": commands,
+            "admissible_descriptions": descriptions,
+            "history": self._history_text(),
             "last_action_error": clean_text(self._error, MAX_ERROR_LENGTH),
         } | ({"screenshot": self._screenshot()} if self.obs_mode == "text+screenshot" else {})
 
@@ -335,6 +374,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
                 "scroll": self._scroll,
                 "error": self._error,
                 "done": self._done,
+                "history": list(self._history),
                 "rng": self.np_random.bit_generator.state,
             }
         )
@@ -350,6 +390,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         self._scroll = int(state["scroll"])
         self._error = str(state["error"])
         self._done = bool(state["done"])
+        self._history = tuple(str(line) for line in state.get("history", ()))
         self.np_random.bit_generator.state = state["rng"]
         self._loads_seen = self.backend.loads
         self._admissible_cache = None
@@ -416,20 +457,53 @@ class WebEnv(gym.Env[dict[str, Any], str]):
             raise CommandError(f"Cannot quote {text[:100]!r}: that text is not on this page.")
         self._trace = replace(self._trace, quotes=(*self._trace.quotes, (page.url, " ".join(text.split()))))
 
-    def _admissible(self, page: Page) -> tuple[str, ...]:
+    def _admissible(self, page: Page) -> tuple[tuple[str, ...], tuple[str, ...]]:
         task = self._require_task()
-        # Sites' candidates cost a little; the list only changes with the page, scroll and history.
-        key = (self._scroll, self.backend.can_go_back)
+        # Candidates and descriptions cost a little; they only change with the page, scroll and history.
+        previous = self.backend.previous_url
+        key = (self._scroll, previous)
         cache = self._admissible_cache
         if cache is not None and cache[0] is page and cache[1] == key:
-            return cache[2]
+            return cache[2], cache[3]
         commands = element_commands(page) + self.task.candidates(task, page)
         commands += navigation_commands(
-            len(page_lines(page)), self._scroll, self.viewport_lines, self.backend.can_go_back
+            len(page_lines(page)), self._scroll, self.viewport_lines, previous is not None
         )
         cleaned = tuple(dict.fromkeys(clean_text(c, MAX_COMMAND_LENGTH) for c in commands if c.strip()))
-        self._admissible_cache = (page, key, cleaned)
-        return cleaned
+        view = View(page, self._scroll, self.viewport_lines, previous)
+        descriptions = self._describer(cleaned, view)
+        self._admissible_cache = (page, key, cleaned, descriptions)
+        return cleaned, descriptions
+
+    def _record(self, action: object, command: Command | None) -> None:
+        """Append the step just taken to the ``history`` observation's lines."""
+        if not self.history_length:
+            return
+        if command is not None:
+            text = format_command(command)
+        else:
+            text = action if isinstance(action, str) else f"<{type(action).__name__}>"
+        failure = self._error or self.backend.failure
+        if failure:
+            result = "error: " + clip(failure, HISTORY_COMMAND_LENGTH)
+        else:
+            result = clip(self.backend.page().url, HISTORY_COMMAND_LENGTH)
+        line = f"{self._steps}. {clip(text, HISTORY_COMMAND_LENGTH)} -> {result}"
+        self._history = (*self._history, clean_text(line, MAX_HISTORY_LENGTH))[-self.history_length :]
+
+    def _history_text(self) -> str:
+        lines = list(self._history)
+        # At most history_length lines; the oldest go first when even those are too long together.
+        while lines and sum(map(len, lines)) + len(lines) - 1 > MAX_HISTORY_LENGTH:
+            lines.pop(0)
+        return "\n".join(lines)
+
+
+def _clean_description(text: str) -> str:
+    # Descriptions are single lines, nearly always printable ASCII: inside the charset and already NFC.
+    if text.isascii() and text.isprintable():
+        return text[:MAX_DESCRIPTION_LENGTH]
+    return clean_text(text, MAX_DESCRIPTION_LENGTH)
 
 
 def _make_task(key: str, family: str | None, kwargs: dict[str, Any]) -> WebTask:

@@ -32,6 +32,12 @@ class Element:
     """Index into :attr:`Page.forms` of the form this element belongs to; ``-1`` when none."""
     disabled: bool = False
     """The element carries the HTML ``disabled`` attribute: commands on it are refused."""
+    context: str = ""
+    """The text beside the element on its rendered line: what follows it up to the next element, else
+    what precedes it (a search result's price and rating, a table row's cells)."""
+    caption: str = ""
+    """The nearest line above the element's line that holds no element: a heading (without its ``#``
+    marks), a question, a caption; ``""`` when there is none."""
 
 
 @dataclass(frozen=True)

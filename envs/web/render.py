@@ -17,8 +17,12 @@ order::
     [7] button "Buy now" (disabled)
 
 Strings inside tokens are JSON-quoted, so a value holding quotes or newlines stays on one line and is
-unambiguous. Labels associated with a control (``<label for>`` or a wrapping ``<label>``) become the
-control's name instead of separate text. ``<script>``, ``<style>``, ``<template>``, ``<head>`` content
+unambiguous. Each element also records the text beside it on its line (:attr:`Element.context`: a search
+result's price, a table row's cells) and the nearest line above it that holds no element
+(:attr:`Element.caption`: a heading, a question), which command descriptions read.
+
+Labels associated with a control (``<label for>`` or a wrapping ``<label>``) become the control's name
+instead of separate text. ``<script>``, ``<style>``, ``<template>``, ``<head>`` content
 other than ``<title>``, and elements carrying ``hidden`` or ``aria-hidden="true"`` are not rendered.
 """
 
@@ -27,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from typing import Any
 
@@ -38,6 +42,9 @@ UNCHECKED = "unchecked"
 
 _WS = re.compile(r"\s+")
 _TOKEN = re.compile("\x00(\\d+)\x00")
+_MAX_VARIANTS = 1024
+"""Field values a :class:`Document` remembers elements for (then it starts over)."""
+_LINE_PREFIX = re.compile(r"\A\s*(?:#+|-)(?:\s|\Z)")
 _BLOCK_TAGS = frozenset(
     [
         "address",
@@ -356,6 +363,36 @@ class Document:
     tokens: tuple[str, ...]
     """The token of each element with its default value."""
     forms: tuple[Form, ...]
+    variants: dict[tuple[int, str], tuple[Element, str]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """``(element number, value)`` -> that element holding that value and its token, filled by
+    :func:`layout_page`: re-laying the document out reuses the same element objects, so whoever keys
+    work on an element (descriptions) sees it unchanged."""
+
+
+def _surroundings(lines: list[str], count: int) -> tuple[list[str], list[str]]:
+    r"""The :attr:`Element.context` and :attr:`Element.caption` of each of ``count`` elements.
+
+    ``lines`` hold ``\x00N\x00`` markers where control ``N`` (from 0) goes; the text between markers is
+    independent of field values, so this runs once per document.
+    """
+    context = [""] * count
+    caption = [""] * count
+    above = ""
+    for line in lines:
+        if "\x00" not in line:
+            above = _LINE_PREFIX.sub("", line).strip(" |") or above
+            continue
+        # Text, control index, text, ...: control k sits between parts[k - 1] and parts[k + 1].
+        parts = _TOKEN.split(line)
+        for k in range(1, len(parts), 2):
+            index = int(parts[k])
+            after = parts[k + 1].strip(" |")
+            before = (_LINE_PREFIX.sub("", parts[k - 1]) if k == 1 else parts[k - 1]).strip(" |")
+            context[index] = after or before
+            caption[index] = above
+    return context, caption
 
 
 def parse_html(html: str) -> Document:
@@ -374,21 +411,6 @@ def parse_html(html: str) -> Document:
             label_for.setdefault(label["for"], "".join(label["parts"]))
             hidden_labels.add(index)
 
-    elements = tuple(
-        Element(
-            id=number,
-            role=control.role,
-            name=_WS.sub(" ", _control_name(control, parser.labels, label_for)).strip(),
-            value=_initial_value(control),
-            options=tuple(o[0] for o in control.options),
-            attrs=control.attrs,
-            option_values=tuple(o[1] for o in control.options),
-            form=control.form,
-            disabled="disabled" in control.attrs,
-        )
-        for number, control in enumerate(parser.controls, start=1)
-    )
-
     # Element markers are spliced in after whitespace is collapsed so that values keep their spacing.
     out: list[str] = []
     for chunk in parser.chunks:
@@ -403,6 +425,23 @@ def parse_html(html: str) -> Document:
         line = _WS.sub(" ", raw).strip()
         if line and line not in ("-", "#"):
             lines.append(line)
+    context, caption = _surroundings(lines, len(parser.controls))
+    elements = tuple(
+        Element(
+            id=number,
+            role=control.role,
+            name=_WS.sub(" ", _control_name(control, parser.labels, label_for)).strip(),
+            value=_initial_value(control),
+            options=tuple(o[0] for o in control.options),
+            attrs=control.attrs,
+            option_values=tuple(o[1] for o in control.options),
+            form=control.form,
+            disabled="disabled" in control.attrs,
+            context=context[number - 1],
+            caption=caption[number - 1],
+        )
+        for number, control in enumerate(parser.controls, start=1)
+    )
     return Document(
         title=_WS.sub(" ", "".join(parser.title_parts)).strip(),
         lines=tuple(lines),
@@ -418,10 +457,16 @@ def layout_page(
     """Render a parsed document with the current field values (see :func:`render_page`)."""
     elements = list(document.elements)
     tokens = list(document.tokens)
+    variants = document.variants
     for number, value in (values or {}).items():
         if 1 <= number <= len(elements) and value != elements[number - 1].value:
-            elements[number - 1] = replace(elements[number - 1], value=value)
-            tokens[number - 1] = _token(elements[number - 1])
+            variant = variants.get((number, value))
+            if variant is None:
+                if len(variants) > _MAX_VARIANTS:
+                    variants.clear()
+                changed = replace(elements[number - 1], value=value)
+                variant = variants[number, value] = (changed, _token(changed))
+            elements[number - 1], tokens[number - 1] = variant
     lines = [
         _TOKEN.sub(lambda m: tokens[int(m.group(1))], line) if "\x00" in line else line
         for line in document.lines

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import rlft  # noqa: F401  (registers the ids)
 from gymnasium import spaces
-from rlft.envs.wrappers import MASK_KEY, ImageObservation, TokenIds, TokenizeObservation
+from rlft.envs.wrappers import DESCRIPTIONS_KEY, MASK_KEY, ImageObservation, TokenIds, TokenizeObservation
 from rlft.errors import ConfigError, DependencyError
 
 WEB_ID = "rlft/WebFormLogin-v0"
@@ -20,7 +20,12 @@ TABLETOP_ID = "rlft/TabletopPutBlockInBowl-v0"
 @pytest.fixture
 def web_env(tiny_tokenizer):
     env = TokenizeObservation(
-        gym.make(WEB_ID), tiny_tokenizer, max_tokens=16, max_commands=24, command_tokens=8
+        gym.make(WEB_ID),
+        tiny_tokenizer,
+        max_tokens=16,
+        max_commands=24,
+        command_tokens=8,
+        description_tokens=12,
     )
     yield env
     env.close()
@@ -70,6 +75,13 @@ def test_web_observation_is_fixed_size_and_actions_pick_commands(web_env):
     rows = obs["admissible_commands"].reshape(24, 8)
     assert (rows[len(commands) :] == web_env.tokens.pad_id).all()
     np.testing.assert_array_equal(rows[1], web_env.tokens.encode([commands[1]], 8)[0])
+    # Descriptions are tokenized row for row beside their commands.
+    assert space[DESCRIPTIONS_KEY].shape == (24 * 12,)
+    descriptions = web_env.unwrapped.observation()[DESCRIPTIONS_KEY]
+    described = obs[DESCRIPTIONS_KEY].reshape(24, 12)
+    assert (described[len(commands) :] == web_env.tokens.pad_id).all()
+    np.testing.assert_array_equal(described[1], web_env.tokens.encode([descriptions[1]], 12)[0])
+    assert (described[: len(commands), 0] != web_env.tokens.pad_id).all(), "every command has a description"
     # Action i sends the i-th admissible command: the expert's command, chosen by index, solves the task.
     for _ in range(30):
         expert = raw.expert_action()
@@ -152,7 +164,12 @@ def test_sb3_env_checker_accepts_both_families(tiny_tokenizer):
 def test_maskable_ppo_trains_a_few_steps_on_a_web_id(tiny_tokenizer):
     sb3_contrib = pytest.importorskip("sb3_contrib")
     env = TokenizeObservation(
-        gym.make(WEB_ID), tiny_tokenizer, max_tokens=16, max_commands=24, command_tokens=8
+        gym.make(WEB_ID),
+        tiny_tokenizer,
+        max_tokens=16,
+        max_commands=24,
+        command_tokens=8,
+        description_tokens=12,
     )
     try:
         model = sb3_contrib.MaskablePPO(

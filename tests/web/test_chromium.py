@@ -141,7 +141,7 @@ def _toy_script(backend: Any) -> list[Any]:
     backend.click(_name(backend, "Go"))
     seen.append((backend.page().url, backend.page().text))
     backend.back()
-    seen.append((backend.page().url, backend.page().text, backend.can_go_back))
+    seen.append((backend.page().url, backend.page().text, backend.can_go_back, backend.previous_url))
     backend.click(_name(backend, "Reset"))
     seen.append(backend.page().text)
     for refused in ("Evil", "JS", "File", "Proto-relative", "Other port", "Out", "Loop"):
@@ -160,7 +160,9 @@ def _toy_script(backend: Any) -> list[Any]:
     backend.back()
     seen.append((backend.page().url, backend.page().text))
     backend.set_state(state)
-    seen.append((backend.page().url, backend.page().text, backend.can_go_back))
+    seen.append((backend.page().url, backend.page().text, backend.can_go_back, backend.previous_url))
+    # What descriptions read: every element with the text beside it (the same parse under both backends).
+    seen.append([(e.role, e.name, e.value, e.context, e.caption) for e in backend.page().elements])
     return seen
 
 
@@ -205,6 +207,9 @@ def test_expert_observations_are_identical_under_both_backends(
             got = _rollout(chromium_env, seed)
             assert len(got) == len(expected)
             for step, (want, have) in enumerate(zip(expected, got, strict=True)):
+                # Whole observations: the descriptions of the commands and the history included.
+                obs = want if step == 0 else want[0]
+                assert len(obs["admissible_descriptions"]) == len(obs["admissible_commands"])
                 assert have == want, f"{env_id} seed {seed}: observation {step} differs"
             assert expected[-1][2], "the expert finishes the episode"
         assert chromium_env.unwrapped.backend.sandbox.blocked == 0
@@ -220,12 +225,17 @@ def test_expert_observations_are_identical_under_both_backends(
 def test_random_admissible_walks_are_identical_under_both_backends(env_id: str, shared_browser: Any) -> None:
     """Not only the expert's path: random admissible commands, back, scrolling, refused and typed input."""
     rng = np.random.default_rng(7)
-    envs = [gym.make(env_id), gym.make(env_id, backend="chromium")]
+    envs = [gym.make(env_id, history_length=8), gym.make(env_id, backend="chromium", history_length=8)]
     try:
         for seed in (0, 1):
             observations = [env.reset(seed=seed)[0] for env in envs]
             for step in range(25):
                 assert observations[1] == observations[0], f"{env_id} seed {seed}: step {step} differs"
+                # Refused and mistyped commands too: the same error lines in both histories.
+                assert observations[1]["history"] == observations[0]["history"]
+                assert (
+                    observations[1]["admissible_descriptions"] == observations[0]["admissible_descriptions"]
+                )
                 commands = list(observations[0]["admissible_commands"])
                 extra = ["back", "goto[/]", "type[1][Ada Lovelace]", "click[2]", "goto[http://example.com/]"]
                 pool = commands + extra

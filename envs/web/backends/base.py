@@ -79,8 +79,13 @@ class Backend(abc.ABC):
 
     @property
     @abc.abstractmethod
+    def previous_url(self) -> str | None:
+        """The URL :meth:`back` returns to (path and query), ``None`` when there is no previous page."""
+
+    @property
     def can_go_back(self) -> bool:
         """Whether :meth:`back` has a page to return to."""
+        return self.previous_url is not None
 
     @abc.abstractmethod
     def request(self, method: str, url: str, fields: Fields = ()) -> None:

@@ -377,9 +377,9 @@ class ChromiumBackend(Backend):
         self.request("GET", url)
 
     @property
-    def can_go_back(self) -> bool:
-        """Whether there is an earlier page in the history."""
-        return len(self._history) > 1
+    def previous_url(self) -> str | None:
+        """The URL of the previous history entry, ``None`` at the first."""
+        return self._history[-2]["url"] if len(self._history) > 1 else None
 
     def request(self, method: str, url: str, fields: Fields = ()) -> None:
         """Load ``url`` in the browser (see ``page_loads``), follow redirects, record the page."""

@@ -1,0 +1,178 @@
+"""Grounded candidates: what each command acts on, in words (rlft.envs.web.describe and the env's key)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+import rlft
+from rlft.envs.text import clean_text
+from rlft.envs.web.describe import Describer, View, describe_command, describe_commands
+from rlft.envs.web.render import layout_page, parse_html, render_page
+
+RESULTS = """<html><body>
+<form action="/search"><input type="search" name="q" aria-label="Search products" value="sneakers">
+<button>Search</button></form>
+<h1>Results for "sneakers"</h1>
+<ul>
+<li><a href="/p/1">Acme slip-on canvas sneakers, purple</a> $35.99, rated 4.2 (31 reviews)</li>
+<li><a href="/p/2">Zed runner</a> $12.00</li>
+</ul>
+<table><tr><td>Ada</td><td>32</td><td><a href="/edit/ada">Edit</a></td></tr></table>
+<h2>Options</h2>
+<label><input type="checkbox" name="gift"> Gift wrap</label>
+<p>Which size?</p>
+<input type="radio" name="size" value="s" aria-label="Small" checked>
+<input type="radio" name="size" value="m" aria-label="Medium">
+<select name="size2" aria-label="Size"><option>-- choose --</option><option>m</option></select>
+<input name="name" aria-label="Name" value="Ada">
+<input type="password" name="pw" aria-label="Password" value="secret">
+<button type="reset">Clear</button>
+<a href="/next" disabled>Later</a>
+</body></html>"""
+
+
+def _page(values: dict[int, str] | None = None):
+    return render_page(RESULTS, "/search?q=sneakers", values)
+
+
+def _id(page, name: str) -> int:
+    return next(e.id for e in page.elements if e.name == name)
+
+
+def test_every_element_command_names_its_target_state_and_surroundings() -> None:
+    page = _page()
+    view = View(page, previous_url="/")
+    under = ' (under "Which size?")'
+    cases = {
+        f"click[{_id(page, 'Acme slip-on canvas sneakers, purple')}]": (
+            'link "Acme slip-on canvas sneakers, purple" $35.99, rated 4.2 (31 reviews)'
+        ),
+        f"click[{_id(page, 'Zed runner')}]": 'link "Zed runner" $12.00',
+        f"click[{_id(page, 'Edit')}]": 'link "Edit" Ada | 32',  # the row's cells before it
+        f"click[{_id(page, 'Gift wrap')}]": (
+            'checkbox "Gift wrap" (now unchecked): check it (under "Options")'
+        ),
+        f"click[{_id(page, 'Small')}]": 'radio "Small" (now checked): already chosen' + under,
+        f"click[{_id(page, 'Medium')}]": 'radio "Medium" (now unchecked): choose it' + under,
+        f"select[{_id(page, 'Size')}][m]": 'combobox "Size" (now "-- choose --") option "m"' + under,
+        f"type[{_id(page, 'Name')}][Bob]": 'textbox "Name" (now "Ada")' + under + ': type "Bob"',
+        f"type[{_id(page, 'Password')}][x]": 'textbox "Password" (now "******")' + under + ': type "x"',
+        f"type[{_id(page, 'Search products')}][red shirt]": (
+            'searchbox "Search products" (now "sneakers"): type "red shirt"'
+        ),
+        f"click[{_id(page, 'Clear')}]": 'button "Clear": reset the form' + under,
+        "click[99]": f"no element [99] on this page (elements are numbered 1 to {len(page.elements)})",
+    }
+    for command, expected in cases.items():
+        assert describe_command(command, view) == expected, command
+
+
+def test_every_other_command_kind_is_self_describing() -> None:
+    long_page = render_page(
+        "<html><body>" + "".join(f"<p>line {i}</p>" for i in range(240)) + "</body></html>", "/a"
+    )
+    view = View(long_page, scroll=60, size=60, previous_url="/search?q=red+shirt")
+    assert describe_command("scroll[down]", view) == "scroll down: lines 121-180 of 240"
+    assert describe_command("scroll[up]", view) == "scroll up: lines 1-60 of 240"
+    assert describe_command("scroll[bottom]", view) == "scroll bottom: lines 181-240 of 240"
+    assert describe_command("scroll[up]", View(long_page)) == "scroll up: already at the top"
+    assert describe_command("find[line 7]", view) == 'find "line 7": line 71 of 240: line 70'
+    assert describe_command("find[no such text]", view) == 'find "no such text": not on this page'
+    assert describe_command("back", view) == "back to /search?q=red+shirt"
+    assert describe_command("back", View(long_page)) == "back: there is no previous page"
+    assert describe_command("goto[/cart]", view) == "go to /cart"
+    assert describe_command("quote[line 3]", view) == 'quote "line 3" as evidence from /a'
+    assert describe_command("quote[absent]", view) == 'quote "absent" as evidence (not on this page)'
+    assert describe_command("answer[1889]", view) == 'answer "1889" and end the episode'
+    assert describe_command("stop", view) == "stop: end the episode here"
+    page = _page()
+    assert describe_command("search[red shirt]", View(page)) == (
+        'search box "Search products": search for "red shirt"'
+    )
+    assert describe_command("search[x]", View(long_page)) == 'no search box on this page: search for "x"'
+    assert describe_command("dance[now]", view).startswith("not a valid command: Unknown command 'dance'")
+
+
+def test_find_names_the_line_it_scrolls_to() -> None:
+    page = render_page(
+        "<html><body>" + "".join(f"<p>row {i}</p>" for i in range(100)) + "</body></html>", "/a"
+    )
+    assert (
+        describe_command("find[row 42]", View(page, scroll=0, size=10))
+        == 'find "row 42": line 43 of 100: row 42'
+    )
+
+
+def test_descriptions_are_one_line_quoted_and_bounded() -> None:
+    page = render_page('<html><body><a href="/x">Say "hi"\\ now</a></body></html>', "/")
+    assert describe_command("click[1]", View(page)) == 'link "Say \\"hi\\"\\\\ now"'
+    long = "word " * 150
+    text = describe_command(f"type[1][{long}]", View(page))
+    assert "\n" not in text and len(text) < 400 and text.endswith('..."')
+    assert describe_command("answer[a\nb\tc]", View(page)) == 'answer "a b c" and end the episode'
+
+
+def test_the_describer_remembers_unchanged_elements_and_agrees_with_the_function() -> None:
+    document = parse_html(RESULTS)
+    size = next(e.id for e in document.elements if e.name == "Size")
+    name = next(e.id for e in document.elements if e.name == "Name")
+    commands = [
+        f"select[{size}][m]",
+        f"select[{size}][-- choose --]",
+        f"type[{name}][Bob]",
+        "click[1]",
+        "stop",
+    ]
+    describer = Describer()
+    for values in ({}, {name: "Eve"}, {name: "Eve", size: "m"}, {name: "Eve", size: "m"}, {}):
+        page = layout_page(document, "/search?q=sneakers", values)
+        view = View(page)
+        assert describer(commands, view) == describe_commands(commands, view)
+    # Laid out again with the same values, a document hands out the same element objects.
+    again = layout_page(document, "/s", {name: "Eve"})
+    assert again.elements[name - 1] is layout_page(document, "/t", {name: "Eve"}).elements[name - 1]
+    assert layout_page(document, "/s", {}).elements[name - 1] is document.elements[name - 1]
+
+
+def test_elements_know_the_text_beside_them() -> None:
+    page = _page()
+    acme = page.element(_id(page, "Acme slip-on canvas sneakers, purple"))
+    assert acme.context == "$35.99, rated 4.2 (31 reviews)"
+    assert acme.caption == 'Results for "sneakers"'
+    search = page.element(_id(page, "Search"))
+    assert search.context == "" and search.caption == ""
+
+
+WEB_IDS = [i for i in rlft.ENV_IDS if i.startswith("rlft/Web")]
+
+
+@pytest.mark.parametrize("env_id", WEB_IDS)
+def test_env_describes_every_admissible_command(env_id: str) -> None:
+    env = gym.make(env_id)
+    try:
+        obs, _ = env.reset(seed=2)
+        for _ in range(60):
+            commands, descriptions = obs["admissible_commands"], obs["admissible_descriptions"]
+            assert isinstance(descriptions, tuple) and len(descriptions) == len(commands)
+            assert all(d.strip() and "\n" not in d for d in descriptions)
+            assert env.observation_space.contains(obs)
+            web = env.unwrapped
+            view = View(web.current_page(), web._scroll, web.viewport_lines, web.backend.previous_url)
+            fresh = tuple(clean_text(d, 1024) for d in describe_commands(commands, view))
+            assert descriptions == fresh, "the env's remembered descriptions agree with a fresh pass"
+            obs, _, terminated, truncated, _ = env.step(web.expert_action())
+            if terminated or truncated:
+                break
+    finally:
+        env.close()
+
+
+def test_a_pickled_describer_forgets_but_describes_the_same() -> None:
+    import pickle
+
+    page = _page()
+    commands = [f"click[{e.id}]" for e in page.elements]
+    describer = Describer()
+    first = describer(commands, View(page))
+    clone = pickle.loads(pickle.dumps(describer))
+    assert clone._known == {} and clone(commands, View(page)) == first
