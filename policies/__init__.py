@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rlft.errors import lazy_attributes
-from rlft.policies.config import FINETUNE_MODES, HEADS, PolicyConfig
+from rlft.policies.config import FINETUNE_MODES, HEADS, SCORERS, PolicyConfig
 from rlft.policies.device import DEVICES, PRECISIONS, autocast, resolve_device, resolve_precision
 from rlft.policies.registry import (
     ENTRY_POINT_GROUP,
@@ -77,6 +77,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "FINETUNE_MODES",
     "HEADS",
+    "SCORERS",
     "MODALITIES",
     "POLICY_FAMILIES",
     "PRECISIONS",

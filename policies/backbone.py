@@ -136,6 +136,13 @@ class Backbone(nn.Module):
         """Encode token ids ``[B, L]`` (with their ``attention_mask``) into vectors ``[B, hidden_size]``."""
         raise NotImplementedError
 
+    def encode_tokens(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Encoders: per-token last hidden states ``[B, L, hidden_size]`` (late-interaction scoring).
+
+        Optional; backbones without it cannot use ``scorer="late_interaction"``.
+        """
+        raise NotImplementedError
+
     def continuation_log_probs(
         self,
         prompt_ids: torch.Tensor,
