@@ -55,9 +55,7 @@ class TextScorerHead(nn.Module):
         self.scorer = nn.Sequential(nn.Linear(3 * width, width), nn.GELU(), nn.Linear(width, 1))
         self.value_head = value_mlp(hidden_size, width)
 
-    def pair_scores(
-        self, obs_h: torch.Tensor, cand_h: torch.Tensor, valid: torch.Tensor
-    ) -> torch.Tensor:
+    def pair_scores(self, obs_h: torch.Tensor, cand_h: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """MLP scores ``[N]`` of the valid candidates (``cand_h [N, H]``) against their observation."""
         o = self.obs_proj(obs_h).unsqueeze(1).expand(-1, valid.shape[1], -1)[valid]
         c = self.cand_proj(cand_h)

@@ -6,7 +6,8 @@ wrappers (whose Box observation space it declares), so both views of an observat
 Web arrays (K candidates, Lp observation tokens, Lc command tokens):
 ``obs_ids``/``obs_mask`` [Lp] (left-padded prompts for causal LMs), ``cand_ids``/``cand_mask`` [K, Lc],
 ``cand_valid`` [K] (candidates are commands with what they act on), and with the late-interaction
-scorer ``obs_query`` [Lp] (the instruction and history tokens). Tabletop arrays: ``rgb`` [3, H, W] uint8 (the camera ``rgb`` or the top-down
+scorer ``obs_query`` [Lp] (the instruction and history tokens). Tabletop arrays: ``rgb`` [3, H, W]
+uint8 (the camera ``rgb`` or the top-down
 ``colormap``; channels first, the layout SB3 expects of images, so it does not transpose them),
 ``depth`` [H, W] float32 (``depth`` or ``heightmap``, when the env has one),
 ``instr_ids``/``instr_mask`` [Li] (when the backbone reads text).
@@ -189,7 +190,7 @@ class WebObservationEncoder:
         def mask(shape: tuple[int, ...]) -> spaces.Box:
             return spaces.Box(0, 1, shape, np.int64)
 
-        entries = {
+        entries: dict[str, spaces.Space] = {
             "obs_ids": ids((lp,)),
             "obs_mask": mask((lp,)),
             "cand_ids": ids((k, lc)),

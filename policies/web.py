@@ -3,9 +3,9 @@
 Web actions are command strings chosen among ``obs["admissible_commands"]``: the head scores every
 candidate, grounded in what it acts on (``admissible_descriptions``) and read with the episode's
 ``history`` (a bi-encoder :class:`~rlft.policies.heads.TextScorerHead`, its late-interaction variant
-:class:`~rlft.policies.heads.LateInteractionScorerHead` with ``scorer="late_interaction"``, or a causal LM's likelihood with
-:class:`~rlft.policies.heads.GenerativeScorerHead`) and the action is one candidate's index. The SB3
-view is ``Discrete(K)`` over the first K candidates, with MaskablePPO masks for the slots in use.
+:class:`~rlft.policies.heads.LateInteractionScorerHead` with ``scorer="late_interaction"``, or a
+causal LM's likelihood with :class:`~rlft.policies.heads.GenerativeScorerHead`) and the action is
+one candidate's index. The SB3 view is ``Discrete(K)`` over the first K candidates, with MaskablePPO masks for the slots in use.
 """
 
 from __future__ import annotations
@@ -87,8 +87,10 @@ class WebPolicy(AgentPolicy):
         return self.head_kind == "text_scorer" and self.config.scorer == "late_interaction"
 
     def caches_text_encodings(self) -> bool:
-        """Only the bi-encoder reads ``encode_text`` vectors alone (the generative scorer reads token
-        log-probabilities, late interaction per-token states)."""
+        """Only the bi-encoder reads ``encode_text`` vectors alone.
+
+        The generative scorer reads token log-probabilities, late interaction per-token states.
+        """
         return self.head_kind == "text_scorer" and not self.late_interaction
 
     def action_to_index(self, obs: Observation, action: Action) -> int:
