@@ -5,7 +5,8 @@ candidate, grounded in what it acts on (``admissible_descriptions``) and read wi
 ``history`` (a bi-encoder :class:`~rlft.policies.heads.TextScorerHead`, its late-interaction variant
 :class:`~rlft.policies.heads.LateInteractionScorerHead` with ``scorer="late_interaction"``, or a
 causal LM's likelihood with :class:`~rlft.policies.heads.GenerativeScorerHead`) and the action is
-one candidate's index. The SB3 view is ``Discrete(K)`` over the first K candidates, with MaskablePPO masks for the slots in use.
+one candidate's index. The SB3 view is ``Discrete(K)`` over the first K candidates, with MaskablePPO
+masks for the slots in use.
 """
 
 from __future__ import annotations
