@@ -18,6 +18,9 @@ SCORERS: tuple[str, ...] = ("biencoder", "late_interaction")
 FINETUNE_MODES: tuple[str, ...] = ("frozen", "lora", "full")
 """How the backbone is trained: not at all, through LoRA adapters, or every weight."""
 
+FINETUNE_CHOICES: tuple[str, ...] = ("auto", *FINETUNE_MODES)
+"""What ``PolicyConfig.finetune`` accepts: ``auto`` is resolved to the family's default when built."""
+
 
 @dataclass
 class PolicyConfig:
@@ -35,10 +38,14 @@ class PolicyConfig:
     ``text_scorer``, ``generative_scorer`` or ``pick_place``."""
     scorer: str = "biencoder"
     """Web text scorer: ``biencoder`` (pooled observation and candidate vectors, an MLP over their
-    interaction) or ``late_interaction`` (that plus ColBERT-style max-sim between every candidate token
-    and the instruction + history tokens of the observation, encoded in the same page pass)."""
-    finetune: str = "frozen"
-    """``frozen`` (only the head trains), ``lora`` (peft adapters on the backbone) or ``full``."""
+    interaction) or ``late_interaction`` (that plus ColBERT-style max-sim: each instruction or history token
+    of the observation, encoded in the same pass as the page, finds its best match among the
+    candidate's tokens)."""
+    finetune: str = "auto"
+    """``frozen`` (only the head trains), ``lora`` (peft adapters on the backbone), ``full``, or ``auto``:
+    the family's default, resolved (and stored) when the policy is built: ``lora`` for web policies (a
+    frozen pooled embedding cannot relate the instruction's words to a candidate's; ``frozen`` when the
+    backbone declares no LoRA targets), ``frozen`` for tabletop ones."""
     lora_rank: int = 8
     """LoRA rank r."""
     lora_alpha: float = 16.0
@@ -91,7 +98,7 @@ class PolicyConfig:
             raise ConfigError(f"backbone={self.backbone!r}: pass a backbone spec such as 'minilm'.")
         check_choice("head", self.head, HEADS)
         check_choice("scorer", self.scorer, SCORERS)
-        check_choice("finetune", self.finetune, FINETUNE_MODES)
+        check_choice("finetune", self.finetune, FINETUNE_CHOICES)
         check_choice("view", self.view, ("auto", "camera", "top_down"))
         check_int("lora_rank", self.lora_rank, 1)
         check_float("lora_alpha", self.lora_alpha, 0.0)

@@ -101,6 +101,9 @@ class AgentPolicy(nn.Module):
     registered in :data:`POLICY_FAMILIES` when it is defined."""
     supports_action_masks: ClassVar[bool] = False
     """Whether :meth:`sb3_action_masks` can rule actions out (MaskablePPO is useful)."""
+    default_finetune: ClassVar[str] = "frozen"
+    """What ``PolicyConfig(finetune="auto")`` resolves to for this family (``lora`` falls back to
+    ``frozen`` for a backbone that declares no LoRA target modules)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -401,6 +404,12 @@ class AgentPolicy(nn.Module):
         with hf_progress_bars(progress):
             backbone = load_backbone(config.backbone, **config.backbone_kwargs)
         head_kind = cls.choose_head(config, backbone.modality, config.backbone)
+        if config.finetune == "auto":
+            # The family's default; LoRA needs target modules, so a backbone without them stays frozen.
+            mode = cls.default_finetune
+            if mode == "lora" and not backbone.lora_targets:
+                mode = "frozen"
+            config = dataclasses.replace(config, finetune=mode)
         apply_finetune(
             backbone,
             config.finetune,

@@ -177,3 +177,13 @@ def test_sb3_view_sees_descriptions_and_history() -> None:
     acts = policy.backbone.token_ids(["acts on"], add_special_tokens=False)[0]
     assert _contains(_real_tokens(policy, obs["cand_ids"][0], obs["cand_mask"][0]), acts)
     assert wrapped.observation_space.contains(obs)
+
+
+def test_finetune_auto_adapts_web_backbones(web_spaces: Any, tabletop_spaces: Any) -> None:
+    web = build_policy(PolicyConfig(backbone="tiny-bert"), *web_spaces)
+    assert web.config.finetune == "lora" and not web.backbone_is_frozen
+    assert any("lora" in n for n, p in web.named_parameters() if p.requires_grad)
+    tabletop = build_policy(PolicyConfig(backbone="tiny-clip"), *tabletop_spaces)
+    assert tabletop.config.finetune == "frozen" and tabletop.backbone_is_frozen
+    # An explicit mode is kept.
+    assert build_policy(PolicyConfig(backbone="tiny-bert", finetune="frozen"), *web_spaces).backbone_is_frozen
