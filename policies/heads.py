@@ -13,6 +13,8 @@ Every head is called as ``head(backbone, batch) -> (logits, value)`` on a batch 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F  # noqa: N812
 from rlft.policies.backbone import Backbone, mean_pool
@@ -38,6 +40,39 @@ def trim_padding(ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, t
     used = mask.reshape(-1, mask.shape[-1]).any(dim=0).nonzero()
     length = int(used.max()) + 1 if len(used) else 1
     return ids[..., :length], mask[..., :length]
+
+
+def encode_by_length(
+    encode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], ids: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """``encode(ids, mask)`` over right-padded rows, in buckets of similar length (same result, less padding).
+
+    Web candidates are mostly short (``click[3]``) with a few long ones (a product title); padding every
+    row to the longest would spend most backbone positions on padding. Rows are sorted by length and cut
+    into buckets whose longest row is at most twice the shortest; each bucket is trimmed and encoded in
+    one call. Per-token outputs (``[N, L, H]``) are zero-padded back to a common length.
+    """
+    lengths = mask.sum(dim=1)
+    if len(lengths) <= 1:
+        return encode(*trim_padding(ids, mask))
+    order = torch.argsort(lengths, stable=True)
+    sorted_lengths = lengths[order].tolist()
+    buckets: list[list[int]] = [[0]]
+    for pos in range(1, len(order)):
+        if sorted_lengths[pos] > 2 * max(sorted_lengths[buckets[-1][0]], 1):
+            buckets.append([])
+        buckets[-1].append(pos)
+    if len(buckets) == 1:
+        return encode(*trim_padding(ids, mask))
+    parts = []
+    for bucket in buckets:
+        rows = order[bucket]
+        parts.append(encode(*trim_padding(ids[rows], mask[rows])))
+    if parts[0].dim() == 3:  # per-token states: pad to the longest bucket
+        width = max(p.shape[1] for p in parts)
+        parts = [F.pad(p, (0, 0, 0, width - p.shape[1])) for p in parts]
+    out = torch.cat(parts)
+    return out[torch.argsort(order)]
 
 
 class TextScorerHead(nn.Module):
@@ -69,8 +104,10 @@ class TextScorerHead(nn.Module):
         valid = batch["cand_valid"].bool()
         logits = torch.full(valid.shape, NEG_INF, dtype=torch.float32, device=obs_h.device)
         if valid.any():
-            ids, mask = trim_padding(batch["cand_ids"][valid], batch["cand_mask"][valid])
-            scores = self.pair_scores(obs_h, backbone.encode_text(ids, mask), valid)
+            cand_h = encode_by_length(
+                backbone.encode_text, batch["cand_ids"][valid], batch["cand_mask"][valid]
+            )
+            scores = self.pair_scores(obs_h, cand_h, valid)
             # Under mixed precision the scores may be half precision; the logits stay float32.
             logits = logits.masked_scatter(valid, scores.to(logits.dtype))
         return logits, self.value_head(obs_h).squeeze(-1)
@@ -104,8 +141,10 @@ class LateInteractionScorerHead(TextScorerHead):
         valid = batch["cand_valid"].bool()
         logits = torch.full(valid.shape, NEG_INF, dtype=torch.float32, device=obs_h.device)
         if valid.any():
-            ids, mask = trim_padding(batch["cand_ids"][valid], batch["cand_mask"][valid])
-            cand_tokens = backbone.encode_tokens(ids, mask)
+            cand_tokens = encode_by_length(
+                backbone.encode_tokens, batch["cand_ids"][valid], batch["cand_mask"][valid]
+            )
+            mask = batch["cand_mask"][valid][:, : cand_tokens.shape[1]]
             scores = self.pair_scores(obs_h, mean_pool(cand_tokens, mask), valid)
             rows = valid.nonzero(as_tuple=True)[0]
             q = F.normalize(self.query_proj(obs_tokens), dim=-1)[rows]  # [N, Lp, D]

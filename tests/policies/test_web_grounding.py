@@ -187,3 +187,19 @@ def test_finetune_auto_adapts_web_backbones(web_spaces: Any, tabletop_spaces: An
     assert tabletop.config.finetune == "frozen" and tabletop.backbone_is_frozen
     # An explicit mode is kept.
     assert build_policy(PolicyConfig(backbone="tiny-bert", finetune="frozen"), *web_spaces).backbone_is_frozen
+
+
+def test_length_buckets_encode_like_one_padded_batch(web_spaces: Any) -> None:
+    from rlft.policies.heads import encode_by_length
+
+    policy = _policy(web_spaces, "tiny-bert", finetune="frozen")
+    texts = ["back", "click[3]", 'click[6] | link "a very long product title with many words" $35.99', "stop"]
+    enc = policy.backbone.tokenize(texts, 48)
+    ids, mask = torch.as_tensor(enc["input_ids"]), torch.as_tensor(enc["attention_mask"])
+    with torch.no_grad():
+        pooled = encode_by_length(policy.backbone.encode_text, ids, mask)
+        tokens = encode_by_length(policy.backbone.encode_tokens, ids, mask)
+        direct = policy.backbone.encode_tokens(ids, mask)
+    torch.testing.assert_close(pooled, policy.backbone.encode_text(ids, mask), atol=1e-5, rtol=1e-4)
+    real = mask[:, : tokens.shape[1]].bool()
+    torch.testing.assert_close(tokens[real], direct[:, : tokens.shape[1]][real], atol=1e-5, rtol=1e-4)
