@@ -164,7 +164,7 @@ def _timings(
         "parameters": policy.num_parameters(),
         "trainable_parameters": policy.num_trainable_parameters(),
         "build_s": round(build_s, 2),
-        "scorer": policy.config.scorer if web else None,
+        "scorer": policy.config.scorer if policy.head_kind == "text_scorer" else None,
         "decision_ms_b1": round(1000 * decision, 1),
         "page_forward_ms_b1": round(1000 * page, 1) if page is not None else None,
         "decision_over_page": round(decision / page, 2) if page else None,
