@@ -7,6 +7,9 @@ vision ones):
   page_forward_ms_b1   web: median milliseconds of one backbone forward over the page text alone
                        (max_obs_tokens tokens), on the same observations in the same run
   decision_over_page   decision_ms_b1 / page_forward_ms_b1 (the target is <= 1.5)
+  decision_ms_b1_cached  the same decisions with the policy's text-encoding cache warmed on 64
+                       observations of other episodes (what evaluation and PPO rollouts run; ``null``
+                       for heads that are not cached)
   decisions_per_s_b32  decisions per second at batch 32
   train_samples_per_s  samples per second of a BC step (forward + backward + Adam) at batch 8
 
@@ -48,10 +51,9 @@ def _env(backbone: str) -> gym.Env:
     return TabletopEnv()
 
 
-def _observations(env: gym.Env, n: int) -> tuple[list[dict], list]:
+def _observations(env: gym.Env, n: int, seed: int = 0) -> tuple[list[dict], list]:
     """n observations from expert rollouts (with the expert's actions, for the training figure)."""
     obs_list, actions = [], []
-    seed = 0
     obs, _ = env.reset(seed=seed)
     while len(obs_list) < n:
         action = env.unwrapped.expert_action()
@@ -134,6 +136,12 @@ def _timings(
     web = backbone in WEB_BACKBONES
     decision = _median_each(obs, lambda o: (policy.act(o), _sync(policy.device)))
     page = _median_each(obs, lambda o: _page_forward(policy, o)) if web else None
+    cached = None
+    if policy.cache_frozen_encodings() is not None:
+        # As in an evaluation: encodings cached from other episodes (commands, repeated pages) only.
+        policy.act_batch(_observations(env, 64, seed=1000)[0])
+        cached = _median_each(obs, lambda o: (policy.act(o), _sync(policy.device)))
+        del policy.backbone.encode_text  # uncache: the batch and training figures below run uncached
     b32 = _best(lambda: (policy.act_batch(obs), _sync(policy.device)), repeats)
     policy.train()
     optimizer = torch.optim.Adam(policy.trainable_parameters(), lr=1e-4)
@@ -167,6 +175,7 @@ def _timings(
         "scorer": policy.config.scorer if policy.head_kind == "text_scorer" else None,
         "decision_ms_b1": round(1000 * decision, 1),
         "page_forward_ms_b1": round(1000 * page, 1) if page is not None else None,
+        "decision_ms_b1_cached": round(1000 * cached, 1) if cached is not None else None,
         "decision_over_page": round(decision / page, 2) if page else None,
         "decisions_per_s_b32": round(32 / b32, 2),
         "train_samples_per_s": round(len(valid) / train, 2),

@@ -229,14 +229,16 @@ class AgentPolicy(nn.Module):
     def cache_frozen_encodings(self, max_entries: int = 100_000) -> FrozenTextCache | None:
         """Memoise the frozen backbone's text encodings (see :mod:`rlft.policies.encode_cache`).
 
-        Only a frozen backbone computes a fixed function, so only then is anything cached; LoRA / full
-        fine-tuning and heads that do not read ``encode_text`` alone (the generative scorer) are left
-        as they are. Idempotent.
+        A frozen backbone is cached always; a LoRA / fully fine-tuned one only for gradient-free
+        eval-mode passes, and only until its weights next change (a versioned cache: evaluation and
+        PPO rollouts reuse encodings, training never sees stale ones). Heads that do not read
+        ``encode_text`` alone (the generative scorer, late interaction) are left as they are.
+        Idempotent.
 
         Returns:
             The cache, or ``None`` when nothing was cached.
         """
-        if not (self.backbone_is_frozen and self.caches_text_encodings()):
+        if not self.caches_text_encodings():
             return None
         return cache_frozen_text(self.backbone, max_entries)
 
