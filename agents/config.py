@@ -185,8 +185,9 @@ class PolicySpec(PolicyPath):
 
     backbone: str = "minilm"
     """Backbone spec: minilm, minilm+efficientnet, hf:<id>, tiny-bert ... (ignored with policy)."""
-    finetune: str = "frozen"
-    """How the backbone trains: frozen, lora or full (ignored with policy)."""
+    finetune: str = "auto"
+    """How the backbone trains: frozen, lora, full, or auto (the family's default: lora on web, frozen
+    on tabletop), ignored with policy."""
     policy_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra rlft.policies.PolicyConfig fields (head_hidden, max_obs_tokens ...); the run's seed
     seeds the head unless seed is given here."""

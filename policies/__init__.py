@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rlft.errors import lazy_attributes
-from rlft.policies.config import FINETUNE_MODES, HEADS, PolicyConfig
+from rlft.policies.config import FINETUNE_CHOICES, FINETUNE_MODES, HEADS, SCORERS, PolicyConfig
 from rlft.policies.device import DEVICES, PRECISIONS, autocast, resolve_device, resolve_precision
 from rlft.policies.registry import (
     ENTRY_POINT_GROUP,
@@ -75,11 +75,13 @@ __getattr__ = lazy_attributes(__name__, _LAZY)
 __all__ = [
     "DEVICES",
     "ENTRY_POINT_GROUP",
+    "FINETUNE_CHOICES",
     "FINETUNE_MODES",
     "HEADS",
     "MODALITIES",
     "POLICY_FAMILIES",
     "PRECISIONS",
+    "SCORERS",
     "AgentPolicy",
     "Backbone",
     "BackboneEntry",

@@ -129,11 +129,19 @@ class Backbone(nn.Module):
             raise ConfigError(
                 f"Backbone {self.spec or type(self).__name__} has no tokenizer; it cannot encode text."
             )
-        return tok(list(texts), add_special_tokens=add_special_tokens)["input_ids"]
+        # Callers cut the ids to their own budgets: no "longer than the maximum length" warning.
+        return tok(list(texts), add_special_tokens=add_special_tokens, verbose=False)["input_ids"]
 
     # ------------------------------------------------------------------ encoders
     def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Encode token ids ``[B, L]`` (with their ``attention_mask``) into vectors ``[B, hidden_size]``."""
+        raise NotImplementedError
+
+    def encode_tokens(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Encoders: per-token last hidden states ``[B, L, hidden_size]`` (late-interaction scoring).
+
+        Optional; backbones without it cannot use ``scorer="late_interaction"``.
+        """
         raise NotImplementedError
 
     def continuation_log_probs(

@@ -12,8 +12,14 @@ from rlft.errors import ConfigError, check_choice, check_float, check_int, did_y
 HEADS: tuple[str, ...] = ("auto", "text_scorer", "generative_scorer", "pick_place")
 """Head kinds: ``auto`` picks from the environment and the backbone's modality."""
 
+SCORERS: tuple[str, ...] = ("biencoder", "late_interaction")
+"""How the web text scorer relates the observation to each candidate (see :mod:`rlft.policies.heads`)."""
+
 FINETUNE_MODES: tuple[str, ...] = ("frozen", "lora", "full")
 """How the backbone is trained: not at all, through LoRA adapters, or every weight."""
+
+FINETUNE_CHOICES: tuple[str, ...] = ("auto", *FINETUNE_MODES)
+"""What ``PolicyConfig.finetune`` accepts: ``auto`` is resolved to the family's default when built."""
 
 
 @dataclass
@@ -30,8 +36,16 @@ class PolicyConfig:
     head: str = "auto"
     """``auto`` (web: text scorer, or generative scorer for causal LMs; tabletop: pick_place),
     ``text_scorer``, ``generative_scorer`` or ``pick_place``."""
-    finetune: str = "frozen"
-    """``frozen`` (only the head trains), ``lora`` (peft adapters on the backbone) or ``full``."""
+    scorer: str = "biencoder"
+    """Web text scorer: ``biencoder`` (pooled observation and candidate vectors, an MLP over their
+    interaction) or ``late_interaction`` (that plus ColBERT-style max-sim: each instruction or history token
+    of the observation, encoded in the same pass as the page, finds its best match among the
+    candidate's tokens)."""
+    finetune: str = "auto"
+    """``frozen`` (only the head trains), ``lora`` (peft adapters on the backbone), ``full``, or ``auto``:
+    the family's default, resolved (and stored) when the policy is built: ``lora`` for web policies (a
+    frozen pooled embedding cannot relate the instruction's words to a candidate's; ``frozen`` when the
+    backbone declares no LoRA targets), ``frozen`` for tabletop ones."""
     lora_rank: int = 8
     """LoRA rank r."""
     lora_alpha: float = 16.0
@@ -39,9 +53,12 @@ class PolicyConfig:
     lora_dropout: float = 0.0
     """Dropout on the LoRA input; 0 keeps PPO's probability ratios exact."""
     max_obs_tokens: int = 256
-    """Tokens of the web observation text (instruction, url, error, page), truncated at the page end."""
-    max_command_tokens: int = 24
-    """Tokens per admissible command."""
+    """Tokens of the web observation text (instruction, history, url, error, page). The instruction is
+    always kept whole and the history up to ``max_history_tokens``; only the end of the page is cut."""
+    max_history_tokens: int = 64
+    """At most this many tokens of the observation's ``history`` (its most recent steps) are read."""
+    max_command_tokens: int = 48
+    """Tokens per candidate: the command, then what it acts on (its description), cut at the end."""
     max_instruction_tokens: int = 32
     """Tokens of the tabletop instruction."""
     max_candidates: int = 160
@@ -80,12 +97,14 @@ class PolicyConfig:
         if not isinstance(self.backbone, str) or not self.backbone.strip():
             raise ConfigError(f"backbone={self.backbone!r}: pass a backbone spec such as 'minilm'.")
         check_choice("head", self.head, HEADS)
-        check_choice("finetune", self.finetune, FINETUNE_MODES)
+        check_choice("scorer", self.scorer, SCORERS)
+        check_choice("finetune", self.finetune, FINETUNE_CHOICES)
         check_choice("view", self.view, ("auto", "camera", "top_down"))
         check_int("lora_rank", self.lora_rank, 1)
         check_float("lora_alpha", self.lora_alpha, 0.0)
         check_float("lora_dropout", self.lora_dropout, 0.0, 1.0)
         check_int("max_obs_tokens", self.max_obs_tokens, 8)
+        check_int("max_history_tokens", self.max_history_tokens, 0)
         check_int("max_command_tokens", self.max_command_tokens, 2)
         check_int("max_instruction_tokens", self.max_instruction_tokens, 2)
         check_int("max_candidates", self.max_candidates, 1)
@@ -142,5 +161,9 @@ class PolicyConfig:
         return cls.from_dict(data)
 
 
-_PRE_PIXEL_SKIP_FIELDS = frozenset(f.name for f in dataclasses.fields(PolicyConfig)) - {"pixel_skip"}
+_PRE_PIXEL_SKIP_FIELDS = frozenset(f.name for f in dataclasses.fields(PolicyConfig)) - {
+    "pixel_skip",
+    "scorer",
+    "max_history_tokens",
+}
 """Every field a saved config held before ``pixel_skip`` was added (to recognise those configs)."""

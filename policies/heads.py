@@ -4,6 +4,8 @@ Every head is called as ``head(backbone, batch) -> (logits, value)`` on a batch 
 :mod:`rlft.policies.observations`; the backbone is passed in (not owned) so actor and critic share it.
 
 * :class:`TextScorerHead` (web, encoders): a bi-encoder that scores every admissible command.
+* :class:`LateInteractionScorerHead` (web, encoders, ``scorer="late_interaction"``): the bi-encoder
+  plus token-level max-sim between the instruction + history tokens and each candidate's tokens.
 * :class:`GenerativeScorerHead` (web, causal LMs): score = sum of the command's token log-probs.
 * :class:`PickPlaceHead` (tabletop, vision(-language)): language-conditioned pick / place heatmaps over
   a grid of table cells, yaw bins, and a value.
@@ -11,9 +13,11 @@ Every head is called as ``head(backbone, batch) -> (logits, value)`` on a batch 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F  # noqa: N812
-from rlft.policies.backbone import Backbone
+from rlft.policies.backbone import Backbone, mean_pool
 from torch import nn
 
 NEG_INF = torch.finfo(torch.float32).min
@@ -23,6 +27,52 @@ NEG_INF = torch.finfo(torch.float32).min
 def value_mlp(in_dim: int, width: int) -> nn.Sequential:
     """The value head: LayerNorm -> Linear -> Tanh -> Linear(1)."""
     return nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, width), nn.Tanh(), nn.Linear(width, 1))
+
+
+def trim_padding(ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop the trailing columns where every right-padded row is padding (the encodings do not change).
+
+    Fixed-shape views pad every row to the token budget; a ``back`` or a short page then costs a full
+    budget of backbone positions unless the all-padding tail is cut before the forward pass.
+    """
+    if mask.numel() == 0:
+        return ids, mask
+    used = mask.reshape(-1, mask.shape[-1]).any(dim=0).nonzero()
+    length = int(used.max()) + 1 if len(used) else 1
+    return ids[..., :length], mask[..., :length]
+
+
+def encode_by_length(
+    encode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], ids: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """``encode(ids, mask)`` over right-padded rows, in buckets of similar length (same result, less padding).
+
+    Web candidates are mostly short (``click[3]``) with a few long ones (a product title); padding every
+    row to the longest would spend most backbone positions on padding. Rows are sorted by length and cut
+    into buckets whose longest row is at most twice the shortest; each bucket is trimmed and encoded in
+    one call. Per-token outputs (``[N, L, H]``) are zero-padded back to a common length.
+    """
+    lengths = mask.sum(dim=1)
+    if len(lengths) <= 1:
+        return encode(*trim_padding(ids, mask))
+    order = torch.argsort(lengths, stable=True)
+    sorted_lengths = lengths[order].tolist()
+    buckets: list[list[int]] = [[0]]
+    for pos in range(1, len(order)):
+        if sorted_lengths[pos] > 2 * max(sorted_lengths[buckets[-1][0]], 1):
+            buckets.append([])
+        buckets[-1].append(pos)
+    if len(buckets) == 1:
+        return encode(*trim_padding(ids, mask))
+    parts = []
+    for bucket in buckets:
+        rows = order[bucket]
+        parts.append(encode(*trim_padding(ids[rows], mask[rows])))
+    if parts[0].dim() == 3:  # per-token states: pad to the longest bucket
+        width = max(p.shape[1] for p in parts)
+        parts = [F.pad(p, (0, 0, 0, width - p.shape[1])) for p in parts]
+    out = torch.cat(parts)
+    return out[torch.argsort(order)]
 
 
 class TextScorerHead(nn.Module):
@@ -40,19 +90,70 @@ class TextScorerHead(nn.Module):
         self.scorer = nn.Sequential(nn.Linear(3 * width, width), nn.GELU(), nn.Linear(width, 1))
         self.value_head = value_mlp(hidden_size, width)
 
+    def pair_scores(self, obs_h: torch.Tensor, cand_h: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """MLP scores ``[N]`` of the valid candidates (``cand_h [N, H]``) against their observation."""
+        o = self.obs_proj(obs_h).unsqueeze(1).expand(-1, valid.shape[1], -1)[valid]
+        c = self.cand_proj(cand_h)
+        return self.scorer(torch.cat([o, c, o * c], dim=-1)).squeeze(-1)
+
     def forward(
         self, backbone: Backbone, batch: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(logits [B, K], value [B])`` for a web batch."""
-        obs_h = backbone.encode_text(batch["obs_ids"], batch["obs_mask"])
-        valid = batch["cand_valid"]
+        obs_h = backbone.encode_text(*trim_padding(batch["obs_ids"], batch["obs_mask"]))
+        valid = batch["cand_valid"].bool()
         logits = torch.full(valid.shape, NEG_INF, dtype=torch.float32, device=obs_h.device)
         if valid.any():
-            cand_h = backbone.encode_text(batch["cand_ids"][valid], batch["cand_mask"][valid])
-            o = self.obs_proj(obs_h).unsqueeze(1).expand(-1, valid.shape[1], -1)[valid]
-            c = self.cand_proj(cand_h)
-            scores = self.scorer(torch.cat([o, c, o * c], dim=-1)).squeeze(-1)
+            cand_h = encode_by_length(
+                backbone.encode_text, batch["cand_ids"][valid], batch["cand_mask"][valid]
+            )
+            scores = self.pair_scores(obs_h, cand_h, valid)
             # Under mixed precision the scores may be half precision; the logits stay float32.
+            logits = logits.masked_scatter(valid, scores.to(logits.dtype))
+        return logits, self.value_head(obs_h).squeeze(-1)
+
+
+class LateInteractionScorerHead(TextScorerHead):
+    """The bi-encoder plus token-level matching of each candidate against the instruction and history.
+
+    One backbone pass over the observation gives its token states; the instruction and history tokens
+    (``obs_query``) are projected to ``match_dim`` unit vectors ``q_i``, every candidate token to ``d_j``,
+    and the candidate's match is ColBERT's max-sim averaged over the query tokens,
+    ``mean_i max_j <q_i, d_j>``: "purple" in the instruction finds "purple" in a link's description even
+    where a pooled vector blurs it. The logit is the bi-encoder MLP score plus a learned multiple of the
+    match. Needs a backbone with ``encode_tokens`` (the Hugging Face encoders).
+    """
+
+    def __init__(self, hidden_size: int, width: int, match_dim: int = 128) -> None:
+        super().__init__(hidden_size, width)
+        self.query_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, match_dim))
+        self.token_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, match_dim))
+        self.match_scale = nn.Parameter(torch.tensor(5.0))
+
+    def forward(
+        self, backbone: Backbone, batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(logits [B, K], value [B])`` for a web batch with ``obs_query`` marks."""
+        obs_ids, obs_mask = trim_padding(batch["obs_ids"], batch["obs_mask"])
+        query = batch["obs_query"][:, : obs_ids.shape[1]].to(torch.bool)
+        obs_tokens = backbone.encode_tokens(obs_ids, obs_mask)
+        obs_h = mean_pool(obs_tokens, obs_mask)
+        valid = batch["cand_valid"].bool()
+        logits = torch.full(valid.shape, NEG_INF, dtype=torch.float32, device=obs_h.device)
+        if valid.any():
+            cand_tokens = encode_by_length(
+                backbone.encode_tokens, batch["cand_ids"][valid], batch["cand_mask"][valid]
+            )
+            mask = batch["cand_mask"][valid][:, : cand_tokens.shape[1]]
+            scores = self.pair_scores(obs_h, mean_pool(cand_tokens, mask), valid)
+            rows = valid.nonzero(as_tuple=True)[0]
+            q = F.normalize(self.query_proj(obs_tokens), dim=-1)[rows]  # [N, Lp, D]
+            d = F.normalize(self.token_proj(cand_tokens), dim=-1)  # [N, Lc, D]
+            sims = torch.einsum("npd,nld->npl", q, d.to(q.dtype))
+            sims = sims.masked_fill(~mask.bool().unsqueeze(1), -2.0).amax(dim=2)  # [N, Lp]
+            qmask = query[rows].to(sims.dtype)
+            match = (sims * qmask).sum(1) / qmask.sum(1).clamp(min=1.0)
+            scores = scores + self.match_scale * match.to(scores.dtype)
             logits = logits.masked_scatter(valid, scores.to(logits.dtype))
         return logits, self.value_head(obs_h).squeeze(-1)
 

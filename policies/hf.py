@@ -149,10 +149,13 @@ class HFEncoderBackbone(Backbone):
         """The model's tokenizer."""
         return self._tokenizer
 
+    def encode_tokens(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The last hidden state of every token ``[B, L, hidden_size]``."""
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
     def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Mean of the last hidden states over real tokens (the sentence-transformers pooling)."""
-        out = self.model(input_ids=input_ids, attention_mask=attention_mask)
-        return mean_pool(out.last_hidden_state, attention_mask)
+        return mean_pool(self.encode_tokens(input_ids, attention_mask), attention_mask)
 
 
 class HFCausalLMBackbone(Backbone):

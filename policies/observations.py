@@ -5,7 +5,9 @@ wrappers (whose Box observation space it declares), so both views of an observat
 
 Web arrays (K candidates, Lp observation tokens, Lc command tokens):
 ``obs_ids``/``obs_mask`` [Lp] (left-padded prompts for causal LMs), ``cand_ids``/``cand_mask`` [K, Lc],
-``cand_valid`` [K]. Tabletop arrays: ``rgb`` [3, H, W] uint8 (the camera ``rgb`` or the top-down
+``cand_valid`` [K] (candidates are commands with what they act on), and with the late-interaction
+scorer ``obs_query`` [Lp] (the instruction and history tokens). Tabletop arrays: ``rgb`` [3, H, W]
+uint8 (the camera ``rgb`` or the top-down
 ``colormap``; channels first, the layout SB3 expects of images, so it does not transpose them),
 ``depth`` [H, W] float32 (``depth`` or ``heightmap``, when the env has one),
 ``instr_ids``/``instr_mask`` [Li] (when the backbone reads text).
@@ -30,20 +32,69 @@ PROMPT_SUFFIX = "\nNext action:"
 """Ends every causal-LM prompt; commands follow it after a space."""
 
 
-def web_observation_text(obs: Mapping[str, Any]) -> str:
-    """The text a web policy reads: instruction first (so truncation drops the end of the page)."""
-    parts = [f"Instruction: {obs.get('instruction', '')}"]
+HISTORY_KEY = "history"
+"""Observation key of the episode's recent steps (``Text``, one ``N. command -> result`` per line)."""
+DESCRIPTIONS_KEY = "admissible_descriptions"
+"""Observation key of what each admissible command acts on (a tuple parallel to the commands)."""
+CANDIDATE_SEPARATOR = " | "
+"""Joins a command and its description in the candidate text: ``click[6] | link "Acme ..." $35.99``."""
+
+
+def _text(obs: Mapping[str, Any], key: str) -> str:
+    value = obs.get(key)
+    return "" if value is None else str(value)
+
+
+def web_observation_parts(obs: Mapping[str, Any]) -> tuple[str, str, str]:
+    """The observation text in three parts: ``(instruction, history, page)``.
+
+    The instruction part is always kept in full, the history part up to ``max_history_tokens`` (its
+    most recent lines), and the page part (url, last error, page) fills what is left, so truncation
+    only ever drops the end of the page. A missing ``history`` key (older datasets, other envs) reads as
+    an empty history.
+    """
+    instruction = f"Instruction: {_text(obs, 'instruction')}"
+    history = _text(obs, HISTORY_KEY).strip()
+    history_part = f"\nPrevious actions:\n{history}" if history else ""
+    page = []
     if obs.get("url"):
-        parts.append(f"URL: {obs['url']}")
+        page.append(f"URL: {obs['url']}")
     if obs.get("last_action_error"):
-        parts.append(f"Last action error: {obs['last_action_error']}")
-    parts.append(f"Page:\n{obs.get('page', '')}")
-    return "\n".join(parts)
+        page.append(f"Last action error: {obs['last_action_error']}")
+    page.append(f"Page:\n{_text(obs, 'page')}")
+    return instruction, history_part, "\n" + "\n".join(page)
+
+
+def web_observation_text(obs: Mapping[str, Any]) -> str:
+    """The whole text a web policy reads: instruction, history, url, last error, page (in that order)."""
+    return "".join(web_observation_parts(obs))
 
 
 def commands_of(obs: Mapping[str, Any]) -> list[str]:
     """The admissible commands of a web observation as a list of strings."""
     return [str(c) for c in (obs.get("admissible_commands") or ())]
+
+
+def descriptions_of(obs: Mapping[str, Any]) -> list[str]:
+    """What each admissible command acts on, parallel to :func:`commands_of` (``""`` where unknown).
+
+    A missing ``admissible_descriptions`` key, or one shorter than the commands, reads as empty
+    descriptions (the policy then scores the bare commands).
+    """
+    n = len(obs.get("admissible_commands") or ())
+    given = [str(d) for d in (obs.get(DESCRIPTIONS_KEY) or ())][:n]
+    return given + [""] * (n - len(given))
+
+
+def candidate_texts(obs: Mapping[str, Any]) -> list[str]:
+    """Each admissible command with what it acts on: ``click[6] | link "Acme ..." $35.99``.
+
+    The command comes first, so truncating a long description keeps the command itself.
+    """
+    return [
+        f"{cmd}{CANDIDATE_SEPARATOR}{desc}" if desc else cmd
+        for cmd, desc in zip(commands_of(obs), descriptions_of(obs), strict=True)
+    ]
 
 
 def _pad_rows(
@@ -83,12 +134,35 @@ def capped_tokens(field: str, value: int, backbone: Backbone, reserved: int = 0)
     return capped
 
 
-class WebObservationEncoder:
-    """Tokenizes web observations and their admissible commands with the backbone's tokenizer."""
+def _special_frame(backbone: Backbone) -> tuple[list[int], list[int]]:
+    """The special tokens the tokenizer puts before and after one text (``[CLS]`` / ``[SEP]``, BOS ...)."""
+    probe = "a"
+    framed = backbone.token_ids([probe])[0]
+    bare = backbone.token_ids([probe], add_special_tokens=False)[0]
+    for start in range(len(framed) - len(bare) + 1):
+        if framed[start : start + len(bare)] == bare:
+            return list(framed[:start]), list(framed[start + len(bare) :])
+    return [], []
 
-    def __init__(self, backbone: Backbone, config: PolicyConfig, generative: bool) -> None:
+
+class WebObservationEncoder:
+    """Tokenizes web observations and their admissible commands with the backbone's tokenizer.
+
+    The observation is composed token by token from :func:`web_observation_parts`: the instruction is
+    kept in full (up to the whole budget), then the most recent ``max_history_tokens`` of the history,
+    then as much of the page as fits; truncation only drops the end of the page. Each candidate is a
+    command with what it acts on (:func:`candidate_texts`). With ``query_mask`` the encoder also marks
+    the instruction and history tokens (``obs_query`` [Lp]), which the late-interaction scorer matches
+    candidate tokens against.
+    """
+
+    def __init__(
+        self, backbone: Backbone, config: PolicyConfig, generative: bool, query_mask: bool = False
+    ) -> None:
         self.backbone = backbone
         self.generative = generative
+        self.query_mask = query_mask
+        self.history_len = config.max_history_tokens
         self.cmd_len = capped_tokens("max_command_tokens", config.max_command_tokens, backbone)
         # A causal LM reads the prompt and the command as one sequence.
         reserved = self.cmd_len if generative else 0
@@ -96,8 +170,14 @@ class WebObservationEncoder:
         tok = backbone.tokenizer
         self.pad_id = int(tok.pad_token_id) if tok is not None and tok.pad_token_id is not None else 0
         self.eos_id = tok.eos_token_id if tok is not None else None
+        # A backbone without a tokenizer (it overrides tokenize) gets the whole text truncated at its end.
+        self.composes = tok is not None
+        self.prefix: list[int] = []
+        self.end: list[int] = []
+        if self.composes:
+            self.prefix, self.end = _special_frame(backbone)
         if generative:
-            self.suffix_ids = backbone.token_ids([PROMPT_SUFFIX], add_special_tokens=False)[0]
+            self.end = backbone.token_ids([PROMPT_SUFFIX], add_special_tokens=False)[0]
 
     def observation_space(self, num_candidates: int) -> spaces.Dict:
         """The fixed-shape Box space of :meth:`encode` output with ``num_candidates`` slots."""
@@ -110,24 +190,54 @@ class WebObservationEncoder:
         def mask(shape: tuple[int, ...]) -> spaces.Box:
             return spaces.Box(0, 1, shape, np.int64)
 
-        return spaces.Dict(
-            {
-                "obs_ids": ids((lp,)),
-                "obs_mask": mask((lp,)),
-                "cand_ids": ids((k, lc)),
-                "cand_mask": mask((k, lc)),
-                "cand_valid": mask((k,)),
-            }
-        )
+        entries: dict[str, spaces.Space] = {
+            "obs_ids": ids((lp,)),
+            "obs_mask": mask((lp,)),
+            "cand_ids": ids((k, lc)),
+            "cand_mask": mask((k, lc)),
+            "cand_valid": mask((k,)),
+        }
+        if self.query_mask:
+            entries["obs_query"] = mask((lp,))
+        return spaces.Dict(entries)
 
-    def _prompts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        if not self.generative:
-            enc = self.backbone.tokenize(texts, self.obs_len)
-            return enc["input_ids"], enc["attention_mask"]
-        # Keep the start (instruction) and always end with the suffix the commands continue.
-        budget = max(self.obs_len - len(self.suffix_ids), 1)
-        rows = [ids[:budget] + self.suffix_ids for ids in self.backbone.token_ids(texts)]
-        return _pad_rows(rows, self.obs_len, self.pad_id, left=True)
+    def _compose(self, observations: Sequence[Mapping[str, Any]]) -> tuple[list[list[int]], list[int]]:
+        """Token rows of the observations and, per row, how many body tokens are instruction + history."""
+        parts = [web_observation_parts(obs) for obs in observations]
+        instr = self.backbone.token_ids([p[0] for p in parts], add_special_tokens=False)
+        hist = self.backbone.token_ids([p[1] for p in parts], add_special_tokens=False)
+        page = self.backbone.token_ids([p[2] for p in parts], add_special_tokens=False)
+        budget = max(self.obs_len - len(self.prefix) - len(self.end), 1)
+        rows, query = [], []
+        for i_ids, h_ids, p_ids in zip(instr, hist, page, strict=True):
+            body = list(i_ids[:budget])
+            room = min(self.history_len, budget - len(body))
+            # The most recent steps are at the end of the history: keep its tail.
+            body += list(h_ids[max(len(h_ids) - room, 0) :]) if room > 0 else []
+            query.append(len(body))
+            body += list(p_ids[: budget - len(body)])
+            rows.append(self.prefix + body + self.end)
+        return rows, query
+
+    def _prompts(self, observations: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+        if not self.composes:
+            enc = self.backbone.tokenize([web_observation_text(o) for o in observations], self.obs_len)
+            out = {"obs_ids": enc["input_ids"], "obs_mask": enc["attention_mask"]}
+            if self.query_mask:  # no token boundaries known: every real token is a query token
+                out["obs_query"] = out["obs_mask"].copy()
+            return out
+        rows, query = self._compose(observations)
+        # Causal LMs read left-padded prompts that end where the command starts.
+        left = self.generative
+        ids, mask = _pad_rows(rows, self.obs_len, self.pad_id, left=left)
+        out = {"obs_ids": ids, "obs_mask": mask}
+        if self.query_mask:
+            marks = np.zeros_like(mask)
+            for i, (row, n) in enumerate(zip(rows, query, strict=True)):
+                start = (self.obs_len - len(row) if left else 0) + len(self.prefix)
+                marks[i, start : start + n] = 1
+            out["obs_query"] = marks
+        return out
 
     def _commands(self, commands: list[str]) -> tuple[np.ndarray, np.ndarray]:
         if not commands:
@@ -149,33 +259,29 @@ class WebObservationEncoder:
         """Encode a batch of observations.
 
         Args:
-            observations: Web observation dicts.
+            observations: Web observation dicts (``history`` and ``admissible_descriptions`` are read
+                when present; missing ones read as empty).
             num_candidates: K slots per observation; extra commands are dropped (the SB3 view). ``None``
                 uses the largest candidate count in the batch (the native view: nothing dropped).
         """
-        cmd_lists = [commands_of(obs) for obs in observations]
-        k = num_candidates if num_candidates is not None else max([1, *map(len, cmd_lists)])
-        cmd_lists = [cmds[:k] for cmds in cmd_lists]
-        obs_ids, obs_mask = self._prompts([web_observation_text(obs) for obs in observations])
-        flat_ids, flat_mask = self._commands([c for cmds in cmd_lists for c in cmds])
+        cand_lists = [candidate_texts(obs) for obs in observations]
+        k = num_candidates if num_candidates is not None else max([1, *map(len, cand_lists)])
+        cand_lists = [cands[:k] for cands in cand_lists]
+        out = self._prompts(observations)
+        flat_ids, flat_mask = self._commands([c for cands in cand_lists for c in cands])
         b = len(observations)
         cand_ids = np.full((b, k, self.cmd_len), self.pad_id, dtype=np.int64)
         cand_mask = np.zeros((b, k, self.cmd_len), dtype=np.int64)
         cand_valid = np.zeros((b, k), dtype=np.int64)
         start = 0
-        for i, cmds in enumerate(cmd_lists):
-            n = len(cmds)
+        for i, cands in enumerate(cand_lists):
+            n = len(cands)
             cand_ids[i, :n] = flat_ids[start : start + n]
             cand_mask[i, :n] = flat_mask[start : start + n]
             cand_valid[i, :n] = 1
             start += n
-        return {
-            "obs_ids": obs_ids,
-            "obs_mask": obs_mask,
-            "cand_ids": cand_ids,
-            "cand_mask": cand_mask,
-            "cand_valid": cand_valid,
-        }
+        out.update(cand_ids=cand_ids, cand_mask=cand_mask, cand_valid=cand_valid)
+        return out
 
 
 class TabletopObservationEncoder:

@@ -101,6 +101,9 @@ class AgentPolicy(nn.Module):
     registered in :data:`POLICY_FAMILIES` when it is defined."""
     supports_action_masks: ClassVar[bool] = False
     """Whether :meth:`sb3_action_masks` can rule actions out (MaskablePPO is useful)."""
+    default_finetune: ClassVar[str] = "frozen"
+    """What ``PolicyConfig(finetune="auto")`` resolves to for this family (``lora`` falls back to
+    ``frozen`` for a backbone that declares no LoRA target modules)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -226,14 +229,16 @@ class AgentPolicy(nn.Module):
     def cache_frozen_encodings(self, max_entries: int = 100_000) -> FrozenTextCache | None:
         """Memoise the frozen backbone's text encodings (see :mod:`rlft.policies.encode_cache`).
 
-        Only a frozen backbone computes a fixed function, so only then is anything cached; LoRA / full
-        fine-tuning and heads that do not read ``encode_text`` alone (the generative scorer) are left
-        as they are. Idempotent.
+        A frozen backbone is cached always; a LoRA / fully fine-tuned one only for gradient-free
+        eval-mode passes, and only until its weights next change (a versioned cache: evaluation and
+        PPO rollouts reuse encodings, training never sees stale ones). Heads that do not read
+        ``encode_text`` alone (the generative scorer, late interaction) are left as they are.
+        Idempotent.
 
         Returns:
             The cache, or ``None`` when nothing was cached.
         """
-        if not (self.backbone_is_frozen and self.caches_text_encodings()):
+        if not self.caches_text_encodings():
             return None
         return cache_frozen_text(self.backbone, max_entries)
 
@@ -401,6 +406,12 @@ class AgentPolicy(nn.Module):
         with hf_progress_bars(progress):
             backbone = load_backbone(config.backbone, **config.backbone_kwargs)
         head_kind = cls.choose_head(config, backbone.modality, config.backbone)
+        if config.finetune == "auto":
+            # The family's default; LoRA needs target modules, so a backbone without them stays frozen.
+            mode = cls.default_finetune
+            if mode == "lora" and not backbone.lora_targets:
+                mode = "frozen"
+            config = dataclasses.replace(config, finetune=mode)
         apply_finetune(
             backbone,
             config.finetune,

@@ -1,0 +1,205 @@
+"""Web policies read each command's description and the episode history; the instruction is never cut."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from rlft.errors import ConfigError, ModalityError
+from rlft.policies import PolicyConfig, build_policy
+from rlft.policies.observations import candidate_texts, descriptions_of, web_observation_text
+from rlft.policies.sb3 import make_sb3_env
+
+from .conftest import make_web_env, web_obs
+
+INSTRUCTION = "buy purple canvas sneakers under 40 dollars in size m with free returns"
+COMMANDS = ("click[6]", "click[7]", "back")
+DESCRIPTIONS = (
+    'link "Acme slip-on canvas sneakers, purple" $35.99',
+    'link "Zed leather boots, black" $89.00',
+    "back to /search?q=sneakers",
+)
+HISTORY = "1. search[purple sneakers] -> /search?q=purple+sneakers\n2. click[3] -> error: no such element"
+
+
+def _obs(page_words: int = 10, history: str = HISTORY, descriptions: Any = DESCRIPTIONS) -> dict:
+    obs = web_obs(COMMANDS, instruction=INSTRUCTION)
+    obs["page"] = " ".join(f"filler{i % 7} word" for i in range(page_words)) + " PAGEEND"
+    if history is not None:
+        obs["history"] = history
+    if descriptions is not None:
+        obs["admissible_descriptions"] = descriptions
+    return obs
+
+
+def _policy(web_spaces: Any, backbone: str, **kwargs: Any) -> Any:
+    return build_policy(PolicyConfig(backbone=backbone, **{"max_obs_tokens": 96, **kwargs}), *web_spaces)
+
+
+def _real_tokens(policy: Any, ids: np.ndarray, mask: np.ndarray) -> list[int]:
+    return [int(t) for t, m in zip(ids, mask, strict=True) if m]
+
+
+def _contains(seq: list[int], sub: list[int]) -> bool:
+    return any(seq[i : i + len(sub)] == sub for i in range(len(seq) - len(sub) + 1))
+
+
+def test_missing_keys_read_as_empty() -> None:
+    obs = web_obs(COMMANDS)
+    assert descriptions_of(obs) == ["", "", ""]
+    assert candidate_texts(obs) == list(COMMANDS)
+    assert "Previous actions" not in web_observation_text(obs)
+    # A description list shorter than the commands is padded with empty descriptions.
+    short = {**obs, "admissible_descriptions": DESCRIPTIONS[:1]}
+    assert candidate_texts(short) == [f"click[6] | {DESCRIPTIONS[0]}", "click[7]", "back"]
+    text = web_observation_text(_obs())
+    assert text.index("Instruction:") < text.index("Previous actions:") < text.index("Page:")
+
+
+@pytest.mark.parametrize("backbone", ["tiny-bert", "tiny-gpt2"])
+def test_long_page_never_cuts_the_instruction(web_spaces: Any, backbone: str) -> None:
+    policy = _policy(web_spaces, backbone, max_history_tokens=16)
+    instr_ids = policy.backbone.token_ids([f"Instruction: {INSTRUCTION}"], add_special_tokens=False)[0]
+    assert len(instr_ids) > 20  # the instruction is a large part of the 96-token budget
+    long_history = "\n".join(f"{i}. click[{i}] -> /product/{i}" for i in range(1, 40))
+    arrays = policy.encode_observations([_obs(page_words=2000, history=long_history)])
+    row = _real_tokens(policy, arrays["obs_ids"][0], arrays["obs_mask"][0])
+    assert len(row) == policy.encoder.obs_len  # the budget is full: the page was truncated
+    assert _contains(row, instr_ids)
+    page_end = policy.backbone.token_ids([" PAGEEND"], add_special_tokens=False)[0]
+    assert not _contains(row, page_end)  # the end of the page is what was dropped
+    # The history keeps its most recent step, within max_history_tokens.
+    last_step = policy.backbone.token_ids(["39. click[39] -> /product/39"], add_special_tokens=False)[0]
+    assert _contains(row, last_step[-4:])
+    first_step = policy.backbone.token_ids(["1. click[1] -> /product/1"], add_special_tokens=False)[0]
+    assert not _contains(row, first_step)
+    if backbone == "tiny-gpt2":  # the prompt still ends where the command starts
+        suffix = policy.encoder.end
+        assert row[-len(suffix) :] == suffix
+
+
+@pytest.mark.parametrize("backbone", ["tiny-bert", "tiny-gpt2"])
+def test_candidates_carry_their_descriptions(web_spaces: Any, backbone: str) -> None:
+    policy = _policy(web_spaces, backbone)
+    arrays = policy.encode_observations([_obs()])
+    desc = policy.backbone.token_ids(["purple"], add_special_tokens=False)[0]
+    row0 = _real_tokens(policy, arrays["cand_ids"][0, 0], arrays["cand_mask"][0, 0])
+    row1 = _real_tokens(policy, arrays["cand_ids"][0, 1], arrays["cand_mask"][0, 1])
+    assert _contains(row0, desc) and not _contains(row1, desc)
+    # The head reads them: the same commands with other descriptions (or none) score differently.
+    with torch.no_grad():
+        logits = policy.forward(policy.to_tensors(arrays))[0]
+        swapped = _obs(descriptions=(DESCRIPTIONS[1], DESCRIPTIONS[0], DESCRIPTIONS[2]))
+        logits_swapped = policy.forward(policy.to_tensors(policy.encode_observations([swapped])))[0]
+        bare = policy.forward(policy.to_tensors(policy.encode_observations([_obs(descriptions=None)])))[0]
+    assert not torch.allclose(logits, logits_swapped) and not torch.allclose(logits, bare)
+    # History changes what the policy reads too.
+    with torch.no_grad():
+        no_history = policy.forward(policy.to_tensors(policy.encode_observations([_obs(history="")])))[0]
+    assert not torch.allclose(logits, no_history)
+
+
+def test_late_interaction_marks_instruction_and_history(web_spaces: Any) -> None:
+    policy = _policy(
+        web_spaces, "tiny-bert", scorer="late_interaction", max_history_tokens=200, max_obs_tokens=256
+    )
+    assert not policy.caches_text_encodings()
+    arrays = policy.encode_observations([_obs(page_words=400)])
+    assert "obs_query" in arrays
+    assert "obs_query" in policy.sb3_observation_space(8).spaces
+    marked = [int(t) for t, q in zip(arrays["obs_ids"][0], arrays["obs_query"][0], strict=True) if q]
+    expected = policy.backbone.token_ids(
+        [f"Instruction: {INSTRUCTION}\nPrevious actions:\n{HISTORY}"], add_special_tokens=False
+    )[0]
+    assert marked == expected
+    # Trains end to end: log-probs have gradients through the match projections.
+    policy.train()
+    log_prob = policy.evaluate_actions([_obs()], ["click[6]"])[0]
+    (-log_prob.sum()).backward()
+    assert policy.head.token_proj[1].weight.grad is not None
+    assert policy.head.match_scale.grad is not None
+
+
+def test_late_interaction_needs_token_encodings(web_spaces: Any) -> None:
+    with pytest.raises(ModalityError, match="encode_tokens"):
+        build_policy(
+            PolicyConfig(backbone="tiny-gpt2", head="text_scorer", scorer="late_interaction"), *web_spaces
+        )
+    with pytest.raises(ConfigError, match="scorer"):
+        PolicyConfig(scorer="colbert")
+
+
+class _InjectGrounding(gym.ObservationWrapper):
+    """Adds the keys a grounded web env exposes (for envs and datasets that predate them)."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.steps: list[str] = []
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict]:
+        self.steps = []
+        return super().reset(**kwargs)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        self.steps.append(f"{len(self.steps) + 1}. {action} -> step")
+        return super().step(action)
+
+    def observation(self, observation: dict) -> dict:
+        commands = tuple(observation["admissible_commands"])
+        return {
+            **observation,
+            "admissible_descriptions": tuple(f"acts on {c} here" for c in commands),
+            "history": "\n".join(self.steps[-4:]),
+        }
+
+
+def test_sb3_view_sees_descriptions_and_history() -> None:
+    env = _InjectGrounding(make_web_env())
+    policy = build_policy(
+        PolicyConfig(backbone="tiny-bert", max_candidates=32, max_obs_tokens=128),
+        env.observation_space,
+        env.action_space,
+    )
+    wrapped = make_sb3_env(env, policy)
+    wrapped.reset(seed=0)
+    expert = env.unwrapped.expert_action()
+    obs, *_ = wrapped.step(policy.action_to_index(wrapped.last_raw_observation, expert))
+    raw = wrapped.last_raw_observation
+    assert raw is not None and raw["history"].startswith("1. ")
+    native = policy.encode_observations([raw], 32)
+    for key, value in native.items():
+        np.testing.assert_array_equal(obs[key], value[0])
+    history_ids = policy.backbone.token_ids([raw["history"]], add_special_tokens=False)[0]
+    assert _contains(_real_tokens(policy, obs["obs_ids"], obs["obs_mask"]), history_ids)
+    acts = policy.backbone.token_ids(["acts on"], add_special_tokens=False)[0]
+    assert _contains(_real_tokens(policy, obs["cand_ids"][0], obs["cand_mask"][0]), acts)
+    assert wrapped.observation_space.contains(obs)
+
+
+def test_finetune_auto_adapts_web_backbones(web_spaces: Any, tabletop_spaces: Any) -> None:
+    web = build_policy(PolicyConfig(backbone="tiny-bert"), *web_spaces)
+    assert web.config.finetune == "lora" and not web.backbone_is_frozen
+    assert any("lora" in n for n, p in web.named_parameters() if p.requires_grad)
+    tabletop = build_policy(PolicyConfig(backbone="tiny-clip"), *tabletop_spaces)
+    assert tabletop.config.finetune == "frozen" and tabletop.backbone_is_frozen
+    # An explicit mode is kept.
+    assert build_policy(PolicyConfig(backbone="tiny-bert", finetune="frozen"), *web_spaces).backbone_is_frozen
+
+
+def test_length_buckets_encode_like_one_padded_batch(web_spaces: Any) -> None:
+    from rlft.policies.heads import encode_by_length
+
+    policy = _policy(web_spaces, "tiny-bert", finetune="frozen")
+    texts = ["back", "click[3]", 'click[6] | link "a very long product title with many words" $35.99', "stop"]
+    enc = policy.backbone.tokenize(texts, 48)
+    ids, mask = torch.as_tensor(enc["input_ids"]), torch.as_tensor(enc["attention_mask"])
+    with torch.no_grad():
+        pooled = encode_by_length(policy.backbone.encode_text, ids, mask)
+        tokens = encode_by_length(policy.backbone.encode_tokens, ids, mask)
+        direct = policy.backbone.encode_tokens(ids, mask)
+    torch.testing.assert_close(pooled, policy.backbone.encode_text(ids, mask), atol=1e-5, rtol=1e-4)
+    real = mask[:, : tokens.shape[1]].bool()
+    torch.testing.assert_close(tokens[real], direct[:, : tokens.shape[1]][real], atol=1e-5, rtol=1e-4)
