@@ -164,6 +164,8 @@ class DemoResult:
     note: str
     report_path: Path
     protocol: str = ""
+    rl_env_steps_per_s: float | None = None
+    """Environment steps per second of this run's RL stage (``None`` when it reused a finished run)."""
 
     def table(self) -> str:
         """The table the README shows."""
@@ -178,6 +180,8 @@ class DemoResult:
                 f"{r.mean_reward:>6.3f}  [{r.reward_ci[0]:.2f}, {r.reward_ci[1]:.2f}]"
             )
         timing = ", ".join(f"{k} {v:.0f}s" for k, v in self.seconds.items())
+        if self.rl_env_steps_per_s is not None:
+            timing += f"; RL stage {self.rl_env_steps_per_s:.1f} env steps/s"
         lines += [f"time: {timing}", self.note]
         return "\n".join(lines)
 
@@ -366,8 +370,18 @@ def run_demo(
     protocol = "policies sample their actions" if suite.sample_actions else "greedy policies"
     if suite.eval_max_steps is not None:
         protocol += f", at most {suite.eval_max_steps} steps"
+    new_steps = rl.timesteps - rl.resumed_from
+    rl_speed = new_steps / rl.seconds if new_steps > 0 and rl.seconds > 0 else None
     result = DemoResult(
-        suite.name, suite.env_id, suite.test_split, rows, seconds, _note(rows, suite), report_path, protocol
+        suite.name,
+        suite.env_id,
+        suite.test_split,
+        rows,
+        seconds,
+        _note(rows, suite),
+        report_path,
+        protocol,
+        rl_speed,
     )
     report_path.write_text(
         json.dumps(
@@ -375,6 +389,7 @@ def run_demo(
                 "suite": asdict(suite),
                 "quick": quick,
                 "seconds": seconds,
+                "rl": {"env_steps": rl.timesteps, "env_steps_per_s": rl_speed},
                 "note": result.note,
                 "rows": {name: asdict(r) for name, r in rows.items()},
                 "provenance": provenance(

@@ -222,6 +222,8 @@ def test_demo_quick_runs_every_stage(
     report = json.loads((tmp_path / "demo" / "demo_report.json").read_text())
     assert report["quick"] is True and report["rows"]["expert"]["success_rate"] == 1.0
     assert set(report["seconds"]) == {"collect", "bc", "rl", "eval", "total"}
+    assert report["rl"]["env_steps"] > 0 and report["rl"]["env_steps_per_s"] > 0
+    assert "env steps/s" in out
     prov = report["provenance"]
     assert prov["sampled"] is True and prov["rlft_version"] and prov["timestamp"]
     assert prov["policies"]["BC"].endswith("best") and "git_commit" in prov
