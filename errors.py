@@ -363,6 +363,16 @@ def check_bool(kwarg: str, value: object) -> bool:
     return bool(value)
 
 
+def unknown_kwarg_message(owner: str, name: str, known: Iterable[str], hint: str = "") -> str:
+    """The message for an unknown keyword argument ``name`` of ``owner``, with a did-you-mean.
+
+    ``hint`` replaces the default list of the known keyword arguments.
+    """
+    known = tuple(known)
+    listing = hint or f"Known keyword arguments: {', '.join(known)}."
+    return f"{owner} got an unknown keyword argument {name!r}.{did_you_mean(name, known)} {listing}"
+
+
 InitT = TypeVar("InitT", bound=Callable[..., None])
 
 
@@ -384,11 +394,7 @@ def strict_kwargs(init: InitT) -> InitT:
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
         unknown = sorted(set(kwargs) - set(known))
         if unknown:
-            name = unknown[0]
-            raise ConfigError(
-                f"{type(self).__name__} got an unknown keyword argument {name!r}.{did_you_mean(name, known)} "
-                f"Known keyword arguments: {', '.join(known)}."
-            )
+            raise ConfigError(unknown_kwarg_message(type(self).__name__, unknown[0], known))
         init(self, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -7,8 +7,8 @@
   mirrors ``success`` for Stable-Baselines3's ``Monitor`` / ``EvalCallback``.
 * One validation of ``invalid_action_penalty``: :func:`check_penalty`.
 * One answer to "which keyword arguments does this id take, of which types": :func:`declared_kwargs`, which
-  reads the entry point's signature, or asks the env class (``declared_kwargs(registered_kwargs)``) when its
-  accepted kwargs depend on the registered ones (a web id's task adds its own).
+  reads the entry point's signature, or asks the env class (``declared_kwargs(registered_kwargs)``, returning
+  the same pair) when its accepted kwargs depend on the registered ones (a web id's task adds its own).
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ def declared_kwargs(entry_point: Any, registered: Mapping[str, Any]) -> tuple[di
     """
     hook = getattr(entry_point, "declared_kwargs", None)
     if callable(hook):
-        return dict(hook(registered)), False
+        declared, open_ended = hook(registered)
+        return dict(declared), bool(open_ended)
     init = entry_point.__init__ if inspect.isclass(entry_point) else entry_point
     return signature_kwargs(init)

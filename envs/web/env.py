@@ -47,7 +47,7 @@ from rlft.envs.web.viewport import (
     scroll_target,
     viewport_text,
 )
-from rlft.errors import ConfigError, check_choice, check_int, did_you_mean
+from rlft.errors import ConfigError, check_choice, check_int, unknown_kwarg_message
 
 MAX_INSTRUCTION_LENGTH = 1024
 MAX_URL_LENGTH = 1024
@@ -163,18 +163,20 @@ class WebEnv(gym.Env[dict[str, Any], str]):
     metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     @classmethod
-    def declared_kwargs(cls, registered: Mapping[str, Any]) -> dict[str, Any]:
-        """The keyword arguments an id registered with ``registered`` accepts (name -> annotation).
+    def declared_kwargs(cls, registered: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+        """The keyword arguments an id registered with ``registered`` accepts, and whether it takes others.
 
-        The env's own, plus those of the task its ``site`` key names (``require_quote`` for ``qa``,
-        ``num_products`` for ``shop``). :func:`rlft.envs.contract.declared_kwargs` calls this.
+        Names map to annotations: the env's own, plus those of the task its ``site`` key names
+        (``require_quote`` for ``qa``, ``num_products`` for ``shop``); open-ended when that task takes
+        ``**kwargs``.
+        :func:`rlft.envs.contract.declared_kwargs` calls this.
         """
         declared, _ = signature_kwargs(cls.__init__)
         site = registered.get("site")
-        if isinstance(site, str) and site in TASKS:
-            task_kwargs, _ = signature_kwargs(TASKS.get(site).__init__)
-            declared |= {k: v for k, v in task_kwargs.items() if k not in declared}
-        return declared
+        if not isinstance(site, str) or site not in TASKS:
+            return declared, False
+        task_kwargs, open_ended = signature_kwargs(TASKS.get(site).__init__)
+        return declared | {k: v for k, v in task_kwargs.items() if k not in declared}, open_ended
 
     def __init__(
         self,
@@ -511,15 +513,12 @@ def _make_task(key: str, family: str | None, kwargs: dict[str, Any]) -> WebTask:
     task_class = TASKS.get(key)
     if family is not None:
         kwargs["family"] = family
-    accepted, _ = signature_kwargs(task_class.__init__)
+    accepted, open_ended = signature_kwargs(task_class.__init__)
     unknown = sorted(set(kwargs) - set(accepted))
-    if unknown:
-        name = unknown[0]
+    if unknown and not open_ended:
         own = [k for k in accepted if k not in ("content_seed", "family")]
-        raise ConfigError(
-            f"WebEnv got an unknown keyword argument {name!r}.{did_you_mean(name, accepted)} site={key!r} "
-            f"also takes: {', '.join(own) or 'nothing'}."
-        )
+        hint = f"site={key!r} also takes: {', '.join(own) or 'nothing'}."
+        raise ConfigError(unknown_kwarg_message("WebEnv", unknown[0], accepted, hint))
     try:
         inspect.signature(task_class).bind(**kwargs)
     except TypeError as error:

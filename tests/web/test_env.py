@@ -277,3 +277,26 @@ def test_task_and_site_subclasses_must_name_themselves() -> None:
 
         class Anonymous(toy_site.ToySite):
             name = 3  # type: ignore[assignment]
+
+
+def test_a_task_that_takes_any_kwargs_receives_unknown_names() -> None:
+    from rlft.envs.contract import declared_kwargs
+    from rlft.envs.web.env import WebEnv
+    from rlft.envs.web.tasks import TASKS
+    from rlft.envs.web.tasks.shop import ShopTask
+
+    class OpenShop(ShopTask):
+        def __init__(self, content_seed: int = 0, **options: object) -> None:
+            self.options = options
+            super().__init__(content_seed, num_products=100)
+
+    TASKS.register("open-shop", OpenShop)
+    try:
+        env = WebEnv(site="open-shop", colour="red")
+        assert env.task.options == {"colour": "red"}  # type: ignore[attr-defined]
+        env.close()
+        declared, open_ended = declared_kwargs(WebEnv, {"site": "open-shop"})
+        assert open_ended and "max_steps" in declared
+        assert declared_kwargs(WebEnv, {"site": "shop"})[1] is False
+    finally:
+        TASKS.unregister("open-shop")
