@@ -155,8 +155,12 @@ def _parse_known(env_id: str, key: str, value: str, declared: Mapping[str, Any],
         return _parse_as(declared[key], value, key)
     if open_ended:
         return _parse_as(Any, value, key)
+    raise _unknown_kwarg(env_id, key, declared)
+
+
+def _unknown_kwarg(env_id: str, key: str, declared: Mapping[str, Any]) -> ConfigError:
     valid = sorted(k for k in declared if k not in _RESERVED)
-    raise ConfigError(
+    return ConfigError(
         f"{env_id} has no kwarg {key!r}.{did_you_mean(key, valid)} Its kwargs: {', '.join(valid)}."
     )
 
@@ -170,10 +174,7 @@ def check_env_kwargs(env_id: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     declared, open_ended = env_kwarg_types(env_id)
     for key in kwargs:
         if key not in declared and not open_ended:
-            valid = sorted(k for k in declared if k not in _RESERVED)
-            raise ConfigError(
-                f"{env_id} has no kwarg {key!r}.{did_you_mean(key, valid)} Its kwargs: {', '.join(valid)}."
-            )
+            raise _unknown_kwarg(env_id, key, declared)
     return dict(kwargs)
 
 
