@@ -37,7 +37,7 @@ from rlft.envs.web.sites.wiki_html import ARTICLE_PREFIX, article_url
 from rlft.envs.web.sites.wiki_scoring import contains_phrase, exact_match, token_f1
 from rlft.envs.web.task import Evaluation, Task, Trace, WebTask
 from rlft.envs.web.tasks.wiki_questions import question_phrases, questions
-from rlft.errors import ConfigError, check_choice
+from rlft.errors import check_bool, check_choice
 
 HOPS: dict[str, tuple[int, ...]] = {"mixed": (1, 2), "single": (1,), "two": (2,)}
 """``hops=`` choices: which question depths an episode may ask."""
@@ -76,10 +76,9 @@ class QATask(WebTask[WikiSite]):
     name = "qa"
 
     def __init__(self, content_seed: int = 0, require_quote: bool = False, hops: str = "mixed") -> None:
-        if not isinstance(require_quote, (bool, np.bool_)):
-            raise ConfigError(f"require_quote={require_quote!r} is not valid: pass True or False.")
+        require_quote = check_bool("require_quote", require_quote)
         super().__init__(WikiSite(content_seed))
-        self.require_quote = bool(require_quote)
+        self.require_quote = require_quote
         self.hops = check_choice("hops", hops, HOPS)
         self._load()
 
