@@ -27,6 +27,7 @@ from rlft.agents.checkpoint import (
     load_optimizer,
     load_state,
     save_checkpoint,
+    tensorboard_writer,
 )
 from rlft.agents.config import PolicySpec, TrainConfig, autocast, check_resume_config
 from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
@@ -162,7 +163,6 @@ def train_bc(config: BCConfig) -> BCResult:
 
     """
     import torch
-    from torch.utils.tensorboard import SummaryWriter
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
@@ -216,9 +216,7 @@ def train_bc(config: BCConfig) -> BCResult:
             save_policy=save_policy,
         )
 
-    # purge_step: events a crashed run logged past its last checkpoint are dropped, not duplicated
-    # (steps are logged as done = step + 1, so the checkpoint's own step stays).
-    writer = SummaryWriter(str(run_dir / "tb"), purge_step=start + 1 if start else None)
+    writer = tensorboard_writer(run_dir / "tb", start)
     metrics: dict[str, float] = {}
     policy.train()
     bar = tqdm(

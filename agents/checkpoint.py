@@ -35,6 +35,7 @@ __all__ = [
     "load_state",
     "prune_checkpoints",
     "save_checkpoint",
+    "tensorboard_writer",
 ]
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,17 @@ STATE = "state.json"
 OPTIMIZER = "optimizer.pt"
 _INTERRUPTED_WRITE = re.compile(r"\.(.+)\.(?:tmp|old)-[^.]*")
 """Temporary folder names of :func:`rlft.errors.atomic_dir`: ``.NAME.tmp-XXXX`` and ``.NAME.old-PID``."""
+
+
+def tensorboard_writer(folder: Path, resumed_step: int) -> Any:
+    """A TensorBoard ``SummaryWriter`` on ``folder`` for a run that starts at ``resumed_step``.
+
+    Events an interrupted run logged past its last checkpoint are purged, so a resumed run never logs a
+    step twice. Steps are logged as done (checkpoint step + 1 onwards), so the checkpoint's own step stays.
+    """
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(folder), purge_step=resumed_step + 1 if resumed_step else None)
 
 
 def save_checkpoint(

@@ -26,6 +26,7 @@ from rlft.agents.checkpoint import (
     load_optimizer,
     load_state,
     save_checkpoint,
+    tensorboard_writer,
 )
 from rlft.agents.config import EnvConfig, PolicySpec, TrainConfig, autocast, check_resume_config
 from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
@@ -261,13 +262,10 @@ def _tensorboard_logger(folder: Path, purge_step: int) -> Any:
     otherwise appear twice.
     """
     from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat
-    from torch.utils.tensorboard import SummaryWriter
 
     class PurgingTensorBoard(TensorBoardOutputFormat):
         def __init__(self) -> None:
-            self.writer = SummaryWriter(
-                log_dir=str(folder), purge_step=purge_step + 1 if purge_step else None
-            )
+            self.writer = tensorboard_writer(folder, purge_step)
             self._is_closed = False
 
     return Logger(folder=str(folder), output_formats=[PurgingTensorBoard()])
