@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import functools
 import inspect
 import itertools
 import json
@@ -71,14 +72,21 @@ def _field_docs(cls: type) -> dict[str, str]:
     """The docstring under each dataclass field, over the class and its bases (rlft's convention)."""
     docs: dict[str, str] = {}
     for klass in reversed(cls.__mro__):
-        if not dataclasses.is_dataclass(klass):
-            continue
-        tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
-        body = tree.body[0].body  # type: ignore[attr-defined]
-        for node, nxt in itertools.pairwise(body):
-            documented = isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
-            if documented and isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                docs[node.target.id] = _plain(str(nxt.value.value))
+        if dataclasses.is_dataclass(klass):
+            docs.update(_own_field_docs(klass))
+    return docs
+
+
+@functools.cache
+def _own_field_docs(klass: type) -> dict[str, str]:
+    """The field docstrings written in ``klass`` itself (each shared config part is parsed once)."""
+    docs: dict[str, str] = {}
+    tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    for node, nxt in itertools.pairwise(body):
+        documented = isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+        if documented and isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            docs[node.target.id] = _plain(str(nxt.value.value))
     return docs
 
 
