@@ -102,6 +102,13 @@ def test_errors_exit_2_with_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "not both" in capsys.readouterr().err
 
 
+def _tiny_bc(demos: Path, out: Path, steps: int) -> Path:
+    """Train a tiny-bert BC run in-process (the starting policy of the RL tests); return its folder."""
+    args = ["train", "bc", "--dataset", str(demos), "--out", str(out), "--backbone", "tiny-bert"]
+    assert main([*args, "--steps", str(steps), "--no-progress"]) == 0
+    return out
+
+
 def _wait_for_checkpoint(run: Path, proc: subprocess.Popen, minimum: int, timeout: float = 120) -> int:
     pointer = run / "checkpoints" / "latest.json"
     deadline = time.monotonic() + timeout
@@ -149,25 +156,7 @@ def test_bc_killed_mid_run_resumes_from_its_last_checkpoint(demos: Path, tmp_pat
 
 
 def test_rl_killed_mid_run_resumes_from_its_last_checkpoint(demos: Path, tmp_path: Path) -> None:
-    bc = tmp_path / "bc"
-    assert (
-        main(
-            [
-                "train",
-                "bc",
-                "--dataset",
-                str(demos),
-                "--out",
-                str(bc),
-                "--backbone",
-                "tiny-bert",
-                "--steps",
-                "2",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    bc = _tiny_bc(demos, tmp_path / "bc", steps=2)
     run = tmp_path / "rl"
     args = _cli(
         "train",
@@ -373,24 +362,7 @@ def test_tabletop_policy_evaluates_without_repeating_its_view(
 
 
 def test_sigterm_during_rl_checkpoints_and_exits_130(demos: Path, tmp_path: Path) -> None:
-    bc = tmp_path / "bc"
-    assert (
-        main(
-            [
-                "train",
-                "bc",
-                "--dataset",
-                str(demos),
-                "--out",
-                str(bc),
-                "--backbone",
-                "tiny-bert",
-                "--steps",
-                "1",
-            ]
-        )
-        == 0
-    )
+    bc = _tiny_bc(demos, tmp_path / "bc", steps=1)
     run = tmp_path / "rl"
     args = _cli(
         "train", "rl", "--policy", str(bc / "best"), "--out", str(run), "--anchor", "none",
