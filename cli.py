@@ -51,6 +51,11 @@ _FLAG_NAMES: dict[str, str] = {
 }
 """Flags spelled other than ``--field-name`` (one spelling each)."""
 
+_NEGATIVE_FLAGS: dict[str, tuple[str, str]] = {
+    "sample": ("--greedy", "Act greedily (argmax): the same as --no-sample, and the default."),
+}
+"""Boolean fields with a second, named spelling of ``--no-FIELD`` (flag, help)."""
+
 _EXTRA_HELP: dict[str, str] = {
     "env_kwargs": (
         "Repeat --env-kwarg KEY=VALUE; VALUE is parsed as the type the env declares: bool true/false "
@@ -137,6 +142,9 @@ def add_config_flags(
             parser.add_argument(
                 flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default, help=help_text
             )
+            if f.name in _NEGATIVE_FLAGS:
+                negative, negative_help = _NEGATIVE_FLAGS[f.name]
+                parser.add_argument(negative, dest=f.name, action="store_false", help=negative_help)
         elif typing.get_origin(hint) is dict:
             parser.add_argument(flag, dest=f.name, action="append", metavar="KEY=VALUE", help=help_text)
         else:

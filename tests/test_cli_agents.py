@@ -260,6 +260,18 @@ def test_help_shows_defaults_one_name_per_idea_and_no_markup(capsys: pytest.Capt
     assert args.verbose == 2 and args.progress is None
 
 
+@pytest.mark.parametrize(
+    ("flags", "sample"),
+    [([], False), (["--sample"], True), (["--greedy"], False), (["--sample", "--greedy"], False)],
+)
+def test_eval_and_collect_take_sample_or_greedy(flags: list[str], sample: bool) -> None:
+    from rlft.cli import build_parser
+
+    for command in (["eval", SHOP], ["collect", SHOP]):
+        args = build_parser().parse_args([*command, "--policy", "p", *flags])
+        assert args.sample is sample, (command, flags)
+
+
 def test_device_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import torch
 
