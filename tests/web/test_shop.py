@@ -12,6 +12,7 @@ from rlft.envs.web.sites.shop.search import SearchIndex, query_terms
 from rlft.envs.web.tasks.shop import ShopTask
 from rlft.envs.web.tasks.shop_goals import (
     GOALS_PER_PRODUCT,
+    listing_matches,
     make_goal,
     satisfies,
     score_purchase,
@@ -131,6 +132,38 @@ def test_expert_solves_every_split(split: str) -> None:
         rewards.append(total)
         assert info["success"], (split, seed, info)
     assert np.mean(rewards) == 1.0
+
+
+def test_expert_acts_on_what_the_listing_shows_and_goes_back_for_missing_options() -> None:
+    """Every result the expert opens looks right from its listing; one lacking an asked option is left."""
+    from urllib.parse import urlsplit
+
+    env = gym.make("rlft/WebShop-v0").unwrapped
+    went_back = 0
+    for seed in range(40):
+        env.reset(seed=seed)
+        goal = env._episode.goal
+        opened: list[str] = []
+        while True:
+            page = env.backend.page()
+            action = env.expert_action()
+            if urlsplit(page.url).path == "/search" and action.startswith("click["):
+                target = next(e for e in page.elements if str(e.id) == action[6:-1])
+                sku = urlsplit(target.attrs["href"]).path.removeprefix("/product/")
+                product = env.task.site.product(sku)
+                assert listing_matches(goal, product), (seed, target.name)
+                assert sku not in opened, "the expert re-opened a result it had left"
+                opened.append(sku)
+            if action == "back":
+                assert urlsplit(page.url).path.startswith("/product/")
+                product = env.task.site.product(urlsplit(page.url).path.removeprefix("/product/"))
+                assert listing_matches(goal, product) and not satisfies(goal, product)
+                went_back += 1
+            _, _, terminated, truncated, info = env.step(action)
+            if terminated or truncated:
+                break
+        assert info["success"], seed
+    assert went_back > 0, "no goal in 40 had a look-alike result without the asked options"
 
 
 def test_small_catalogue_for_quick_experiments() -> None:

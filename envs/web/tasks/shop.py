@@ -23,6 +23,7 @@ from rlft.envs.web.sites.shop.catalog import NUM_PRODUCTS
 from rlft.envs.web.sites.shop.site import ShopSite
 from rlft.envs.web.task import Evaluation, Task, Trace, WebTask
 from rlft.envs.web.tasks.shop_goals import (
+    listing_matches,
     make_goal,
     satisfies,
     score_purchase,
@@ -90,8 +91,15 @@ class ShopTask(WebTask[ShopSite]):
         return [format_command(Search(phrase)) for phrase in search_phrases(task.instruction)]
 
     def expert_action(self, task: Task, page: Page, trace: Trace) -> str:
-        """Search, open the first result that fully satisfies the goal, choose its options, buy."""
-        del trace
+        """Search, open the first result that looks right, choose its options and buy, or go back.
+
+        The expert acts on what the pages show, as a careful shopper would: it opens the first result
+        whose listing fits the goal (:func:`~rlft.envs.web.tasks.shop_goals.listing_matches`: type,
+        attributes, price) that it has not opened yet, and on the product page either chooses the asked
+        options and buys, or goes back when the product does not offer them. Its demonstrations therefore
+        never depend on what the agent cannot see (an expert that skipped such results outright would
+        teach choices no observation explains).
+        """
         goal = task.goal
         path = urlsplit(page.url).path
         if path.startswith("/product/"):
@@ -106,11 +114,13 @@ class ShopTask(WebTask[ShopSite]):
                 return format_command(Click(buy.id))
             return format_command(Back())
         if path == "/search":
+            opened = {urlsplit(url).path for url in trace.visited}
             for element in page.elements:
                 href = element.attrs.get("href", "")
                 if element.role == "link" and href.startswith("/product/"):
-                    product = self.site.product(urlsplit(href).path.removeprefix("/product/"))
-                    if product is not None and satisfies(goal, product):
+                    product_path = urlsplit(href).path
+                    product = self.site.product(product_path.removeprefix("/product/"))
+                    if product is not None and product_path not in opened and listing_matches(goal, product):
                         return format_command(Click(element.id))
             following = next((e for e in page.elements if e.role == "link" and e.name == "Next >"), None)
             if following is not None:

@@ -179,11 +179,20 @@ def score_purchase(
     return reward, details
 
 
-def satisfies(goal: Mapping[str, Any], product: Product) -> bool:
-    """Whether buying ``product`` (with the asked options, which it must offer) earns full reward."""
+def listing_matches(goal: Mapping[str, Any], product: Product) -> bool:
+    """Whether a search result *looks* right: what its listing shows (type, attributes, price) fits.
+
+    A result's title names the product's type, style, material and features, and the listing shows its
+    price; only the options it offers are hidden until its page is opened.
+    """
     if product.ptype != goal["ptype"] or product.price > goal["price_max"]:
         return False
     attributes = set(product.attributes)
-    if any(a not in attributes for a in goal["attributes"]):
+    return all(a in attributes for a in goal["attributes"])
+
+
+def satisfies(goal: Mapping[str, Any], product: Product) -> bool:
+    """Whether buying ``product`` (with the asked options, which it must offer) earns full reward."""
+    if not listing_matches(goal, product):
         return False
     return all(v in product.option_values(d) for d, v in goal["options"].items())
