@@ -12,7 +12,7 @@ from rlft.errors import ConfigError, check_choice, check_float, check_int, did_y
 HEADS: tuple[str, ...] = ("auto", "text_scorer", "generative_scorer", "pick_place")
 """Head kinds: ``auto`` picks from the environment and the backbone's modality."""
 
-SCORERS: tuple[str, ...] = ("biencoder", "late_interaction")
+SCORERS: tuple[str, ...] = ("biencoder", "late_interaction", "cross_attention")
 """How the web text scorer relates the observation to each candidate (see :mod:`rlft.policies.heads`)."""
 
 FINETUNE_MODES: tuple[str, ...] = ("frozen", "lora", "full")
@@ -40,7 +40,8 @@ class PolicyConfig:
     """Web text scorer: ``biencoder`` (pooled observation and candidate vectors, an MLP over their
     interaction) or ``late_interaction`` (that plus ColBERT-style max-sim: each instruction or history token
     of the observation, encoded in the same pass as the page, finds its best match among the
-    candidate's tokens)."""
+    candidate's tokens) or ``cross_attention`` (every candidate token reads the observation's token states
+    through one learned cross-attention layer; the page is still encoded once)."""
     finetune: str = "auto"
     """``frozen`` (only the head trains), ``lora`` (peft adapters on the backbone), ``full``, or ``auto``:
     the family's default, resolved (and stored) when the policy is built: ``lora`` for web policies (a

@@ -25,22 +25,37 @@ import logging
 from collections import OrderedDict
 from typing import Any
 
-__all__ = ["FrozenTextCache", "cache_frozen_text"]
+__all__ = ["FrozenTextCache", "cache_frozen_text", "cache_frozen_tokens"]
 
 logger = logging.getLogger(__name__)
 
 
 class FrozenTextCache:
-    """An LRU cache in front of one frozen backbone's ``encode_text``.
+    """An LRU cache in front of one frozen backbone's ``encode_text`` (or ``encode_tokens``).
 
     Args:
-        encode: the original bound ``encode_text``.
-        max_entries: rows kept (each is one ``hidden_size`` float vector).
+        encode: the original bound ``encode_text`` (``[B, L] -> [B, H]``) or, with ``per_token``,
+            ``encode_tokens`` (``[B, L] -> [B, L, H]``, right-padded rows).
+        max_entries: rows kept (each one ``hidden_size`` vector, or one per real token).
+        version: see the module docstring.
+        per_token: cache per-token states; a row's entry holds the states of its real tokens, and the
+            padding positions of a returned batch are zeros (every reader masks them).
+        max_bytes: also evict the least recently used rows beyond this many bytes of cached tensors.
     """
 
-    def __init__(self, encode: Any, max_entries: int = 100_000, version: Any = None) -> None:
+    def __init__(
+        self,
+        encode: Any,
+        max_entries: int = 100_000,
+        version: Any = None,
+        per_token: bool = False,
+        max_bytes: int | None = None,
+    ) -> None:
         self.encode = encode
         self.max_entries = max_entries
+        self.per_token = per_token
+        self.max_bytes = max_bytes
+        self.bytes = 0
         # None for a frozen backbone; else a callable whose value changes with the weights (None while
         # the cache must not be used: training mode).
         self.version = version
@@ -61,6 +76,7 @@ class FrozenTextCache:
                 return self.encode(input_ids, attention_mask)
             if version != self._version:
                 self.entries.clear()
+                self.bytes = 0
                 self._version = version
 
         ids = input_ids.detach().cpu().numpy()
@@ -75,17 +91,28 @@ class FrozenTextCache:
             rows = torch.as_tensor(list(first.values()), device=input_ids.device)
             with torch.no_grad():
                 encoded = self.encode(input_ids[rows], attention_mask[rows])
-            for key, vector in zip(first, encoded, strict=True):
-                self.entries[key] = vector
+            for (key, i), value in zip(first.items(), encoded, strict=True):
+                if self.per_token:
+                    value = value[torch.as_tensor(mask[i], device=value.device)].clone()
+                self.entries[key] = value
+                self.bytes += value.element_size() * value.nelement()
         self.misses += len(first)
         self.hits += len(keys) - len(first)
-        out = []
+        values = []
         for key in keys:
             self.entries.move_to_end(key)
-            out.append(self.entries[key])
-        while len(self.entries) > self.max_entries:
-            self.entries.popitem(last=False)
-        return torch.stack(out)
+            values.append(self.entries[key])
+        while len(self.entries) > self.max_entries or (
+            self.max_bytes is not None and self.bytes > self.max_bytes and len(self.entries) > len(keys)
+        ):
+            _, dropped = self.entries.popitem(last=False)
+            self.bytes -= dropped.element_size() * dropped.nelement()
+        if not self.per_token:
+            return torch.stack(values)
+        out = values[0].new_zeros((len(keys), ids.shape[1], values[0].shape[-1]))
+        for i, value in enumerate(values):
+            out[i, torch.as_tensor(mask[i], device=out.device)] = value
+        return out
 
 
 def weights_version(backbone: Any) -> Any:
@@ -100,25 +127,51 @@ def weights_version(backbone: Any) -> Any:
     return version
 
 
+def _install(backbone: Any, method: str, **kwargs: Any) -> FrozenTextCache | None:
+    """Shadow ``backbone.<method>`` with a cache (versioned when some parameter trains); idempotent."""
+    trains = any(p.requires_grad for p in backbone.parameters())
+    current = backbone.__dict__.get(method)
+    if isinstance(current, FrozenTextCache):
+        return current
+    if method not in dir(backbone):
+        return None
+    version = weights_version(backbone) if trains else None
+    cache = FrozenTextCache(getattr(backbone, method), version=version, **kwargs)
+    # An instance attribute shadows the method for this backbone object only.
+    object.__setattr__(backbone, method, cache)
+    logger.info(
+        "caching %s %s of %s",
+        "inference-time" if trains else "frozen",
+        method,
+        getattr(backbone, "spec", type(backbone).__name__),
+    )
+    return cache
+
+
 def cache_frozen_text(backbone: Any, max_entries: int = 100_000) -> FrozenTextCache | None:
-    """Install a :class:`FrozenTextCache` on ``backbone`` (versioned when some parameter trains).
+    """Install a :class:`FrozenTextCache` on ``backbone.encode_text``.
 
     Policies call this through :meth:`~rlft.policies.AgentPolicy.cache_frozen_encodings`, which also
     knows whether the head reads ``encode_text`` on its own. Idempotent. Returns the cache, or ``None``
     when the backbone has no text encoder, in which case nothing changes.
     """
-    trains = any(p.requires_grad for p in backbone.parameters())
-    current = backbone.__dict__.get("encode_text")
-    if isinstance(current, FrozenTextCache):
-        return current
-    if "encode_text" not in dir(backbone):
+    return _install(backbone, "encode_text", max_entries=max_entries)
+
+
+TOKEN_CACHE_BYTES = 2 * 1024**3
+"""Default memory bound of a per-token cache (a 256-token MiniLM row is ~0.4 MB)."""
+
+
+def cache_frozen_tokens(
+    backbone: Any, max_entries: int = 100_000, max_bytes: int = TOKEN_CACHE_BYTES
+) -> FrozenTextCache | None:
+    """Install a per-token :class:`FrozenTextCache` on ``backbone.encode_tokens`` (token scorers).
+
+    Bounded by ``max_bytes`` as well as ``max_entries`` (per-token states are large). Returns ``None``
+    when the backbone has no per-token encoder.
+    """
+    from rlft.policies.backbone import Backbone
+
+    if type(backbone).encode_tokens is Backbone.encode_tokens:
         return None
-    cache = FrozenTextCache(backbone.encode_text, max_entries, weights_version(backbone) if trains else None)
-    # An instance attribute shadows the method for this backbone object only.
-    object.__setattr__(backbone, "encode_text", cache)
-    logger.info(
-        "caching %s text encodings of %s",
-        "inference-time" if trains else "frozen",
-        getattr(backbone, "spec", type(backbone).__name__),
-    )
-    return cache
+    return _install(backbone, "encode_tokens", max_entries=max_entries, per_token=True, max_bytes=max_bytes)

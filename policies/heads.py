@@ -6,6 +6,8 @@ Every head is called as ``head(backbone, batch) -> (logits, value)`` on a batch 
 * :class:`TextScorerHead` (web, encoders): a bi-encoder that scores every admissible command.
 * :class:`LateInteractionScorerHead` (web, encoders, ``scorer="late_interaction"``): the bi-encoder
   plus token-level max-sim between the instruction + history tokens and each candidate's tokens.
+* :class:`CrossAttentionScorerHead` (web, encoders, ``scorer="cross_attention"``): every candidate token
+  reads the observation's token states through one cross-attention layer (the page is encoded once).
 * :class:`GenerativeScorerHead` (web, causal LMs): score = sum of the command's token log-probs.
 * :class:`PickPlaceHead` (tabletop, vision(-language)): language-conditioned pick / place heatmaps over
   a grid of table cells, yaw bins, and a value.
@@ -13,6 +15,7 @@ Every head is called as ``head(backbone, batch) -> (logits, value)`` on a batch 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -128,7 +131,10 @@ class LateInteractionScorerHead(TextScorerHead):
         super().__init__(hidden_size, width)
         self.query_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, match_dim))
         self.token_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, match_dim))
-        self.match_scale = nn.Parameter(torch.tensor(5.0))
+        # Log-parameterised: the match differs between candidates by a few hundredths, so its weight
+        # must be able to grow by orders of magnitude, which Adam's ~lr-sized steps on a raw scalar
+        # could not do in a few hundred steps.
+        self.log_match_scale = nn.Parameter(torch.tensor(math.log(5.0)))
 
     def forward(
         self, backbone: Backbone, batch: dict[str, torch.Tensor]
@@ -153,8 +159,113 @@ class LateInteractionScorerHead(TextScorerHead):
             sims = sims.masked_fill(~mask.bool().unsqueeze(1), -2.0).amax(dim=2)  # [N, Lp]
             qmask = query[rows].to(sims.dtype)
             match = (sims * qmask).sum(1) / qmask.sum(1).clamp(min=1.0)
-            scores = scores + self.match_scale * match.to(scores.dtype)
+            scores = scores + self.log_match_scale.exp() * match.to(scores.dtype)
             logits = logits.masked_scatter(valid, scores.to(logits.dtype))
+        return logits, self.value_head(obs_h).squeeze(-1)
+
+
+class CrossAttentionScorerHead(nn.Module):
+    """Candidates read the observation token by token (one cross-attention layer over its states).
+
+    The observation (instruction, history, page) is encoded once into token states, every candidate
+    (command + what it acts on) into its own. Each candidate token then attends over the observation's
+    tokens, which carry a learned segment embedding (instruction + history, or page), and the agreement
+    between a candidate token and what it read, ``proj(read_j) * proj(token_j)``, is pooled over the
+    candidate's tokens (mean and max). That lets ``select[3][pink]`` find the one instruction token that
+    says "pink" (a pooled observation vector holds every colour the page lists too) and a product link
+    find the attributes it shares with the request. The score is an MLP over the pooled observation,
+    the pooled instruction + history, the pooled candidate, their products and the pooled agreement.
+
+    Attention runs per observation over all its candidates' tokens at once (a candidate token's read does
+    not depend on the other candidates), so the cost is one small attention over ``K * Lc`` queries and
+    ``Lp`` keys per observation: far below a cross-encoder's ``K`` backbone passes over instruction +
+    candidate.
+    """
+
+    def __init__(self, hidden_size: int, width: int, num_heads: int = 4) -> None:
+        super().__init__()
+        if hidden_size % num_heads:
+            num_heads = 1
+        self.segment = nn.Embedding(2, hidden_size)
+        nn.init.zeros_(self.segment.weight)
+        self.norm_query = nn.LayerNorm(hidden_size)
+        self.norm_memory = nn.LayerNorm(hidden_size)
+        self.attend = nn.MultiheadAttention(hidden_size, num_heads, batch_first=True)
+        self.read_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, width))
+        self.token_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, width))
+        self.obs_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, width))
+        self.request_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, width))
+        self.cand_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, width))
+        self.scorer = nn.Sequential(nn.Linear(7 * width, width), nn.GELU(), nn.Linear(width, 1))
+        self.value_head = value_mlp(hidden_size, width)
+
+    def score_tokens(
+        self,
+        obs_tokens: torch.Tensor,
+        obs_mask: torch.Tensor,
+        query: torch.Tensor,
+        cand_tokens: torch.Tensor,
+        cand_mask: torch.Tensor,
+        valid: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores ``[N]`` of the valid candidates and the pooled observation ``[B, H]``.
+
+        Args:
+            obs_tokens: ``[B, Lp, H]`` observation token states; ``obs_mask`` ``[B, Lp]``.
+            query: ``[B, Lp]`` marks of the instruction and history tokens.
+            cand_tokens: ``[N, Lc, H]`` states of the valid candidates (row-major over ``valid``);
+                ``cand_mask`` ``[N, Lc]``.
+            valid: ``[B, K]`` which candidate slots are in use.
+        """
+        obs_mask_f = obs_mask.to(obs_tokens.dtype)
+        obs_h = mean_pool(obs_tokens, obs_mask_f)
+        request = query.to(obs_tokens.dtype) * obs_mask_f
+        # Rows without instruction marks (an encoder that cannot mark them) read the whole observation.
+        request = torch.where(request.sum(1, keepdim=True) > 0, request, obs_mask_f)
+        request_h = mean_pool(obs_tokens, request)
+        b, k = valid.shape
+        lc, hidden = cand_tokens.shape[1], cand_tokens.shape[2]
+        dense = cand_tokens.new_zeros((b, k, lc, hidden))
+        dense[valid] = cand_tokens
+        memory = self.norm_memory(obs_tokens + self.segment(request.round().long()))
+        read, _ = self.attend(
+            self.norm_query(dense.reshape(b, k * lc, hidden)),
+            memory,
+            memory,
+            key_padding_mask=~obs_mask.bool(),
+            need_weights=False,
+        )
+        read = read.reshape(b, k, lc, hidden)[valid]  # [N, Lc, H]
+        agree = self.read_proj(read) * self.token_proj(cand_tokens)  # [N, Lc, W]
+        tokens = cand_mask.bool().unsqueeze(-1)
+        count = tokens.sum(1).clamp(min=1)
+        agree_mean = agree.masked_fill(~tokens, 0.0).sum(1) / count
+        agree_max = agree.masked_fill(~tokens, torch.finfo(agree.dtype).min).amax(1)
+        rows = valid.nonzero(as_tuple=True)[0]
+        o = self.obs_proj(obs_h)[rows]
+        r = self.request_proj(request_h)[rows]
+        c = self.cand_proj(mean_pool(cand_tokens, cand_mask.to(cand_tokens.dtype)))
+        features = torch.cat([o, c, o * c, r, r * c, agree_mean, agree_max], dim=-1)
+        return self.scorer(features).squeeze(-1), obs_h
+
+    def forward(
+        self, backbone: Backbone, batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(logits [B, K], value [B])`` for a web batch with ``obs_query`` marks."""
+        obs_ids, obs_mask = trim_padding(batch["obs_ids"], batch["obs_mask"])
+        query = batch["obs_query"][:, : obs_ids.shape[1]]
+        obs_tokens = backbone.encode_tokens(obs_ids, obs_mask)
+        valid = batch["cand_valid"].bool()
+        logits = torch.full(valid.shape, NEG_INF, dtype=torch.float32, device=obs_tokens.device)
+        if not valid.any():
+            obs_h = mean_pool(obs_tokens, obs_mask.to(obs_tokens.dtype))
+            return logits, self.value_head(obs_h).squeeze(-1)
+        cand_tokens = encode_by_length(
+            backbone.encode_tokens, batch["cand_ids"][valid], batch["cand_mask"][valid]
+        )
+        cand_mask = batch["cand_mask"][valid][:, : cand_tokens.shape[1]]
+        scores, obs_h = self.score_tokens(obs_tokens, obs_mask, query, cand_tokens, cand_mask, valid)
+        logits = logits.masked_scatter(valid, scores.to(logits.dtype))
         return logits, self.value_head(obs_h).squeeze(-1)
 
 

@@ -29,7 +29,7 @@ from rlft.policies.backbone import Backbone
 from rlft.policies.checkpoint import Checkpoint, read_checkpoint, restore_tensors, save_policy
 from rlft.policies.config import PolicyConfig
 from rlft.policies.device import resolve_device
-from rlft.policies.encode_cache import FrozenTextCache, cache_frozen_text
+from rlft.policies.encode_cache import FrozenTextCache, cache_frozen_text, cache_frozen_tokens
 from rlft.policies.finetune import apply_finetune
 from rlft.policies.hf import hf_progress_bars
 from rlft.policies.interface import EnvInterface
@@ -193,6 +193,10 @@ class AgentPolicy(nn.Module):
         """Whether the head reads ``backbone.encode_text`` output on its own (so it may be memoised)."""
         return True
 
+    def caches_token_encodings(self) -> bool:
+        """Whether the head reads ``backbone.encode_tokens`` states on their own (so they may be memoised)."""
+        return False
+
     # ------------------------------------------------------------------ modes and sizes
     def train(self, mode: bool = True) -> AgentPolicy:
         """Set training mode on the head; the backbone always stays in eval mode.
@@ -231,13 +235,16 @@ class AgentPolicy(nn.Module):
 
         A frozen backbone is cached always; a LoRA / fully fine-tuned one only for gradient-free
         eval-mode passes, and only until its weights next change (a versioned cache: evaluation and
-        PPO rollouts reuse encodings, training never sees stale ones). Heads that do not read
-        ``encode_text`` alone (the generative scorer, late interaction) are left as they are.
+        PPO rollouts reuse encodings, training never sees stale ones). Token scorers (late interaction,
+        cross-attention) get a per-token cache of ``encode_tokens`` instead; the generative scorer, which
+        reads the LM's log-probabilities of prompt + command, is left as it is.
         Idempotent.
 
         Returns:
             The cache, or ``None`` when nothing was cached.
         """
+        if self.caches_token_encodings():
+            return cache_frozen_tokens(self.backbone, max_entries)
         if not self.caches_text_encodings():
             return None
         return cache_frozen_text(self.backbone, max_entries)

@@ -16,7 +16,12 @@ from gymnasium import spaces
 from rlft.errors import ConfigError, ModalityError
 from rlft.policies.backbone import TEXT_MODALITIES, Backbone
 from rlft.policies.config import PolicyConfig
-from rlft.policies.heads import GenerativeScorerHead, LateInteractionScorerHead, TextScorerHead
+from rlft.policies.heads import (
+    CrossAttentionScorerHead,
+    GenerativeScorerHead,
+    LateInteractionScorerHead,
+    TextScorerHead,
+)
 from rlft.policies.interface import EnvInterface
 from rlft.policies.observations import WebObservationEncoder, commands_of
 from rlft.policies.policy import Action, AgentPolicy, Observation
@@ -26,6 +31,12 @@ from torch import nn
 __all__ = ["WebPolicy"]
 
 WEB_HEADS: tuple[str, ...] = ("text_scorer", "generative_scorer")
+
+TOKEN_SCORERS: dict[str, type[LateInteractionScorerHead] | type[CrossAttentionScorerHead]] = {
+    "late_interaction": LateInteractionScorerHead,
+    "cross_attention": CrossAttentionScorerHead,
+}
+"""Text scorers that read per-token states (``Backbone.encode_tokens``) and the instruction marks."""
 
 
 class WebPolicy(AgentPolicy):
@@ -66,14 +77,14 @@ class WebPolicy(AgentPolicy):
         """The candidate scorer."""
         if head_kind == "generative_scorer":
             return GenerativeScorerHead(backbone.hidden_size, config.head_hidden, config.length_normalize)
-        if config.scorer == "late_interaction":
+        if config.scorer in TOKEN_SCORERS:
             if type(backbone).encode_tokens is Backbone.encode_tokens:
                 raise ModalityError(
-                    f"scorer='late_interaction' needs per-token encodings (Backbone.encode_tokens), which "
+                    f"scorer={config.scorer!r} needs per-token encodings (Backbone.encode_tokens), which "
                     f"{config.backbone!r} does not provide; use scorer='biencoder' or a Hugging Face "
                     "encoder such as minilm."
                 )
-            return LateInteractionScorerHead(backbone.hidden_size, config.head_hidden)
+            return TOKEN_SCORERS[config.scorer](backbone.hidden_size, config.head_hidden)
         return TextScorerHead(backbone.hidden_size, config.head_hidden)
 
     def make_encoder(self) -> WebObservationEncoder:
@@ -82,20 +93,24 @@ class WebPolicy(AgentPolicy):
             self.backbone,
             self.config,
             generative=self.head_kind == "generative_scorer",
-            query_mask=self.late_interaction,
+            query_mask=self.reads_tokens,
         )
 
     @property
-    def late_interaction(self) -> bool:
-        """Whether the text scorer also matches candidate tokens against instruction + history tokens."""
-        return self.head_kind == "text_scorer" and self.config.scorer == "late_interaction"
+    def reads_tokens(self) -> bool:
+        """Whether the text scorer reads per-token states (late interaction, cross-attention)."""
+        return self.head_kind == "text_scorer" and self.config.scorer in TOKEN_SCORERS
 
     def caches_text_encodings(self) -> bool:
         """Only the bi-encoder reads ``encode_text`` vectors alone.
 
-        The generative scorer reads token log-probabilities, late interaction per-token states.
+        The generative scorer reads token log-probabilities, the token scorers per-token states.
         """
-        return self.head_kind == "text_scorer" and not self.late_interaction
+        return self.head_kind == "text_scorer" and not self.reads_tokens
+
+    def caches_token_encodings(self) -> bool:
+        """The token scorers read ``encode_tokens`` states alone."""
+        return self.reads_tokens
 
     def action_to_index(self, obs: Observation, action: Action) -> int:
         """The candidate position of a command.

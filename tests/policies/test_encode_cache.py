@@ -9,18 +9,24 @@ from rlft.policies import PolicyConfig, build_policy
 from rlft.policies.encode_cache import FrozenTextCache
 
 
-def _policy(finetune: str):
+SCORERS = ("biencoder", "late_interaction", "cross_attention")
+
+
+def _policy(finetune: str, scorer: str = "biencoder"):
     env = gym.make("rlft/WebShop-v0")
     policy = build_policy(
-        PolicyConfig(backbone="tiny-bert", finetune=finetune), env.observation_space, env.action_space
+        PolicyConfig(backbone="tiny-bert", finetune=finetune, scorer=scorer),
+        env.observation_space,
+        env.action_space,
     )
     obs = [env.reset(seed=s)[0] for s in range(3)]
     env.close()
     return policy, obs
 
 
-def test_cached_scores_equal_uncached_scores() -> None:
-    policy, obs = _policy("frozen")
+@pytest.mark.parametrize("scorer", SCORERS)
+def test_cached_scores_equal_uncached_scores(scorer: str) -> None:
+    policy, obs = _policy("frozen", scorer)
     actions = [o["admissible_commands"][1] for o in obs]
     with torch.no_grad():
         expected = policy.evaluate_actions(obs, actions)[0]
@@ -39,9 +45,10 @@ def test_cached_scores_equal_uncached_scores() -> None:
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in policy.head.parameters())
 
 
+@pytest.mark.parametrize("scorer", SCORERS)
 @pytest.mark.parametrize("finetune", ["lora", "full"])
-def test_trainable_backbones_are_cached_only_between_weight_updates(finetune: str) -> None:
-    policy, obs = _policy(finetune)
+def test_trainable_backbones_are_cached_only_between_weight_updates(finetune: str, scorer: str) -> None:
+    policy, obs = _policy(finetune, scorer)
     actions = [o["admissible_commands"][1] for o in obs]
     cache = policy.cache_frozen_encodings()
     assert isinstance(cache, FrozenTextCache)
@@ -68,13 +75,36 @@ def test_trainable_backbones_are_cached_only_between_weight_updates(finetune: st
     assert not torch.allclose(after, first)
 
 
-def test_late_interaction_and_generative_heads_are_not_cached() -> None:
+def test_token_scorers_cache_token_states_and_the_generative_head_nothing() -> None:
     env = gym.make("rlft/WebShop-v0")
-    for config in (
-        PolicyConfig(backbone="tiny-bert", finetune="frozen", scorer="late_interaction"),
-        PolicyConfig(backbone="tiny-gpt2", finetune="frozen"),
-    ):
-        policy = build_policy(config, env.observation_space, env.action_space)
-        assert policy.cache_frozen_encodings() is None
-        assert "encode_text" not in policy.backbone.__dict__
+    policy = build_policy(
+        PolicyConfig(backbone="tiny-bert", finetune="frozen", scorer="cross_attention"),
+        env.observation_space,
+        env.action_space,
+    )
+    cache = policy.cache_frozen_encodings()
+    assert isinstance(cache, FrozenTextCache) and cache.per_token
+    assert "encode_tokens" in policy.backbone.__dict__ and "encode_text" not in policy.backbone.__dict__
+    generative = build_policy(
+        PolicyConfig(backbone="tiny-gpt2", finetune="frozen"), env.observation_space, env.action_space
+    )
+    assert generative.cache_frozen_encodings() is None
+    assert "encode_text" not in generative.backbone.__dict__
     env.close()
+
+
+def test_token_cache_is_bounded_in_bytes() -> None:
+    def encode(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return ids.float().unsqueeze(-1).expand(-1, -1, 4).clone()
+
+    cache = FrozenTextCache(encode, per_token=True, max_bytes=3 * 5 * 4 * 4)
+    ids = torch.arange(1, 31).reshape(6, 5)
+    mask = torch.ones_like(ids)
+    mask[0, 3:] = 0
+    out = cache(ids, mask)
+    # Real positions hold the states, padding positions zeros; rows beyond the byte budget are evicted.
+    assert torch.equal(out[0, :3, 0], ids[0, :3].float()) and torch.equal(out[0, 3:], torch.zeros(2, 4))
+    assert torch.equal(out[1:, :, 0], ids[1:].float())
+    assert len(cache.entries) <= 6 and cache.bytes == sum(v.nelement() * 4 for v in cache.entries.values())
+    cache(ids[4:], mask[4:])
+    assert len(cache.entries) == 3 and cache.bytes <= 3 * 5 * 4 * 4

@@ -120,7 +120,7 @@ def test_late_interaction_marks_instruction_and_history(web_spaces: Any) -> None
     log_prob = policy.evaluate_actions([_obs()], ["click[6]"])[0]
     (-log_prob.sum()).backward()
     assert policy.head.token_proj[1].weight.grad is not None
-    assert policy.head.match_scale.grad is not None
+    assert policy.head.log_match_scale.grad is not None
 
 
 def test_late_interaction_needs_token_encodings(web_spaces: Any) -> None:
@@ -203,3 +203,41 @@ def test_length_buckets_encode_like_one_padded_batch(web_spaces: Any) -> None:
     torch.testing.assert_close(pooled, policy.backbone.encode_text(ids, mask), atol=1e-5, rtol=1e-4)
     real = mask[:, : tokens.shape[1]].bool()
     torch.testing.assert_close(tokens[real], direct[:, : tokens.shape[1]][real], atol=1e-5, rtol=1e-4)
+
+
+COLOURS = ("red", "blue", "green", "purple", "yellow", "black", "white", "pink")
+
+
+def _option_page(rng: np.random.Generator) -> tuple[dict, str]:
+    """A product page with 4 colour options, the instruction naming one of them (the expert's pick)."""
+    offered = [COLOURS[i] for i in rng.permutation(len(COLOURS))[:4]]
+    wanted = offered[int(rng.integers(4))]
+    commands = tuple(f"select[3][{c}]" for c in offered)
+    obs = web_obs(commands, instruction=f"i want a cotton shirt with {wanted} color under 30 dollars")
+    # The page lists every offered colour: a pooled observation vector holds all of them.
+    obs["page"] = f'[3] combobox "Color" options={list(offered)} [4] button "Buy now"'
+    obs["admissible_descriptions"] = tuple(f'combobox "Color" option "{c}"' for c in offered)
+    return obs, f"select[3][{wanted}]"
+
+
+def test_cross_attention_learns_which_option_the_instruction_names(web_spaces: Any) -> None:
+    """Trained on a few pages, the token-level scorer picks the named option on unseen pages."""
+    rng = np.random.default_rng(0)
+    train = [_option_page(rng) for _ in range(48)]
+    test = [_option_page(rng) for _ in range(32)]
+    # With the same data and steps the bi-encoder reaches 0.38 and late interaction 0.44 (chance: 0.25).
+    policy = _policy(web_spaces, "tiny-bert", scorer="cross_attention", finetune="frozen", seed=0)
+    policy.cache_frozen_encodings()
+    optimizer = torch.optim.Adam(policy.trainable_parameters(), lr=3e-3)
+    policy.train()
+    for step in range(60):
+        batch = [train[(step * 16 + i) % len(train)] for i in range(16)]
+        loss = -policy.evaluate_actions([o for o, _ in batch], [a for _, a in batch])[0].mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    policy.train(False)
+    with torch.no_grad():
+        picks = policy.act_batch([o for o, _ in test], True)
+    accuracy = np.mean([p == a for p, (_, a) in zip(picks, test, strict=True)])
+    assert accuracy >= 0.9, accuracy
