@@ -211,10 +211,11 @@ class CrossAttentionScorerHead(nn.Module):
         """Scores ``[N]`` of the valid candidates and the pooled observation ``[B, H]``.
 
         Args:
-            obs_tokens: ``[B, Lp, H]`` observation token states; ``obs_mask`` ``[B, Lp]``.
+            obs_tokens: ``[B, Lp, H]`` observation token states.
+            obs_mask: ``[B, Lp]`` their attention mask.
             query: ``[B, Lp]`` marks of the instruction and history tokens.
-            cand_tokens: ``[N, Lc, H]`` states of the valid candidates (row-major over ``valid``);
-                ``cand_mask`` ``[N, Lc]``.
+            cand_tokens: ``[N, Lc, H]`` states of the valid candidates (row-major over ``valid``).
+            cand_mask: ``[N, Lc]`` their attention mask.
             valid: ``[B, K]`` which candidate slots are in use.
         """
         obs_mask_f = obs_mask.to(obs_tokens.dtype)

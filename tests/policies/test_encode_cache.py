@@ -8,7 +8,6 @@ import torch
 from rlft.policies import PolicyConfig, build_policy
 from rlft.policies.encode_cache import FrozenTextCache
 
-
 SCORERS = ("biencoder", "late_interaction", "cross_attention")
 
 
