@@ -265,6 +265,12 @@ def _start_label_process(folder: Path) -> tuple[subprocess.Popen, str]:
             return process, line.strip()
 
 
+MOVED_ON = "id => document.body.dataset.state !== 'saving' && document.body.dataset.pairId !== id"
+"""The page saved the answer and shows another pair (or the end)."""
+SHOWS = "id => document.body.dataset.state === 'ready' && document.body.dataset.pairId === id"
+"""The page shows pair ``id``, ready for an answer."""
+
+
 @pytest.mark.chromium
 @pytest.mark.integration
 def test_label_twenty_pairs_with_the_keyboard_across_a_kill(tmp_path: Path) -> None:
@@ -312,10 +318,7 @@ def test_label_twenty_pairs_with_the_keyboard_across_a_kill(tmp_path: Path) -> N
                 if i == 4:  # a wrong answer, undone with the keyboard, then answered again
                     label(page, queue_ids[i], "ArrowLeft")
                     page.keyboard.press("u")
-                    page.wait_for_function(
-                        "id => document.body.dataset.state === 'ready' && document.body.dataset.pairId === id",
-                        arg=queue_ids[i],
-                    )
+                    page.wait_for_function(SHOWS, arg=queue_ids[i])
                 label(page, queue_ids[i], keys[i])
             process.send_signal(signal.SIGKILL)  # no chance to flush anything
             process.wait(timeout=30)
