@@ -305,6 +305,9 @@ def _make_handler(server: LabelServer) -> type[BaseHTTPRequestHandler]:
         def _route(self) -> tuple[str, dict[str, list[str]]] | None:
             url = urlsplit(self.path)
             query = parse_qs(url.query)
+            if url.path == "/favicon.ico":  # browsers ask on their own, without the token: no icon
+                self._error(HTTPStatus.NOT_FOUND, "Not found.")
+                return None
             reason = self._refused(query)
             if reason is not None:
                 logger.warning("refused %s %s: %s", self.command, url.path, reason)

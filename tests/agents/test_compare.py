@@ -191,3 +191,18 @@ def test_cli_exit_codes(tmp_path: Path, toy_shop: str, capsys: pytest.CaptureFix
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["compare", toy_shop, "--pairs", "many"])
     assert exit_info.value.code == 2
+
+
+def test_compare_help_keeps_the_cli_conventions(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["compare", "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--seed", "--progress, --no-progress", "--out", "--resume, --no-resume", "--policy-b"):
+        assert flag in text
+    for flag in ("--agent-b", "--pairs", "--rater", "--rater-temperature", "--tie-margin", "--sample"):
+        assert flag in text
+    assert "``" not in text and ":func:" not in text and "--keep-checkpoints" not in text
+    with pytest.raises(SystemExit):
+        cli.main(["label", "--help"])
+    text = capsys.readouterr().out
+    assert "--port" in text and "--browser, --no-browser" in text
