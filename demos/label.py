@@ -178,14 +178,17 @@ class LabelSession:
         if not path.is_file():
             return {"kind": "missing", "text": f"The episode file {relative} is missing."}
         if path.suffix in IMAGE_TYPES:
-            return {"kind": "image", "src": f"/api/episode?pair={pair.pair_id}&side={side}"}
+            view = {"kind": "image", "src": f"/api/episode?pair={pair.pair_id}&side={side}"}
+            if path.suffix != ".png" and path.with_suffix(".png").is_file():
+                view["final_src"] = view["src"] + "&final=1"
+            return view
         if path.suffix in TEXT_SUFFIXES:
             data = path.read_bytes()[:MAX_TEXT_BYTES]
             return {"kind": "text", "text": data.decode("utf-8", errors="replace")}
         return {"kind": "missing", "text": f"{relative}: not a transcript or an image."}
 
-    def episode_path(self, pair_id: str, side: str) -> Path:
-        """The image file of one side of a queued pair, resolved inside the folder.
+    def episode_path(self, pair_id: str, side: str, final: bool = False) -> Path:
+        """The image of one side of a queued pair (its GIF, or with ``final`` its last frame's PNG).
 
         Raises:
             DatasetError: unknown pair or side, not an image, missing, or outside the folder.
@@ -194,7 +197,8 @@ class LabelSession:
             pair = self._by_id.get(pair_id)
         if pair is None or side not in ("left", "right"):
             raise DatasetError(f"No pair {pair_id!r} side {side!r} in {self.directory}.")
-        path = episode_file(self.directory, pair.chosen_path if side == "left" else pair.rejected_path)
+        relative = pair.chosen_path if side == "left" else pair.rejected_path
+        path = episode_file(self.directory, relative, ".png" if final else None)
         if path.suffix not in IMAGE_TYPES or not path.is_file():
             raise DatasetError(f"No image for pair {pair_id!r} side {side!r}.")
         return path
@@ -331,7 +335,9 @@ def _make_handler(server: LabelServer) -> type[BaseHTTPRequestHandler]:
             elif path == "/api/episode":
                 try:
                     file = server.session.episode_path(
-                        (query.get("pair") or [""])[0], (query.get("side") or [""])[0]
+                        (query.get("pair") or [""])[0],
+                        (query.get("side") or [""])[0],
+                        final=(query.get("final") or [""])[0] == "1",
                     )
                 except DatasetError as err:
                     self._error(HTTPStatus.NOT_FOUND, str(err))
