@@ -56,6 +56,9 @@ MAX_BODY = 4096
 MAX_TEXT_BYTES = 400_000
 """A transcript larger than this is cut for the page (the stored file is unchanged)."""
 
+REFRESH_SECONDS = 5.0
+"""Least time between two background rewrites of ``comparisons.parquet`` (and one on close)."""
+
 STATIC = {
     "/static/label.js": ("label.js", "text/javascript; charset=utf-8"),
     "/static/label.css": ("label.css", "text/css; charset=utf-8"),
@@ -123,7 +126,7 @@ class LabelSession:
         self._parts_seen: tuple[str, ...] = ()
         self._queue: list[Comparison] = []
         self._by_id: dict[str, Comparison] = {}
-        self._log = read_label_log(self.directory)
+        self._labels = live_labels(read_label_log(self.directory))
         self._reload_pairs()
 
     def _reload_pairs(self) -> None:
@@ -135,8 +138,9 @@ class LabelSession:
         self._queue = [pair for pair in read_pairs(self.directory) if not pair.labelled]
         self._by_id = {pair.pair_id: pair for pair in self._queue}
 
-    def _live(self) -> list[tuple[str, str]]:
-        return [entry for entry in live_labels(self._log) if entry[0] in self._by_id]
+    def _live(self) -> dict[str, str]:
+        """The standing labels of queued pairs, oldest first."""
+        return {pair_id: label for pair_id, label in self._labels.items() if pair_id in self._by_id}
 
     def state(self) -> dict[str, Any]:
         """Progress, the counts of each answer, and the first unlabelled pair (``None`` when done)."""
@@ -145,7 +149,7 @@ class LabelSession:
             return self._state()
 
     def _state(self) -> dict[str, Any]:
-        live = dict(self._live())
+        live = self._live()
         position, current = next(
             ((i, p) for i, p in enumerate(self._queue, 1) if p.pair_id not in live), (0, None)
         )
@@ -215,10 +219,10 @@ class LabelSession:
         with self._lock:
             if pair_id not in self._by_id:
                 raise DatasetError(f"No pair {pair_id!r} waits for a label in {self.directory}.")
-            if pair_id in dict(self._live()):
+            if pair_id in self._labels:
                 raise DatasetError(f"Pair {pair_id!r} is already labelled; undo it first.")
             append_label(self.directory, pair_id, label)
-            self._log.append((pair_id, label))
+            self._labels[pair_id] = label
             return self._state()
 
     def undo(self) -> dict[str, Any]:
@@ -231,9 +235,9 @@ class LabelSession:
             live = self._live()
             if not live:
                 raise DatasetError("Nothing to undo.")
-            pair_id = live[-1][0]
+            pair_id = next(reversed(live))
             append_label(self.directory, pair_id, UNDO)
-            self._log.append((pair_id, UNDO))
+            del self._labels[pair_id]
             return self._state()
 
 
@@ -261,6 +265,7 @@ class _Refresher:
             if self._dirty.wait(0.5):
                 self._dirty.clear()
                 self._refresh()
+                self._stop.wait(REFRESH_SECONDS)  # the rewrite reads every row: not after each answer
 
     def close(self) -> None:
         self._stop.set()
