@@ -117,7 +117,8 @@ def server(tmp_path: Path):
 def test_binds_localhost_with_a_token_in_the_url(server: LabelServer) -> None:
     assert server._httpd.server_address[0] == "127.0.0.1"
     assert server.url == f"http://127.0.0.1:{server.port}/?token={server.token}" and len(server.token) >= 32
-    assert LabelServer(server.session.directory).token != server.token  # per launch
+    with LabelServer(server.session.directory) as other:
+        assert other.token != server.token and other.port != server.port  # per launch
 
 
 def test_requests_without_the_token_are_refused(server: LabelServer) -> None:
