@@ -165,38 +165,36 @@ class LateInteractionScorerHead(TextScorerHead):
 
 
 class CrossAttentionScorerHead(nn.Module):
-    """Candidates read the observation token by token (one cross-attention layer over its states).
+    """Candidates read the request token by token (one cross-attention layer over its states).
 
     The observation (instruction, history, page) is encoded once into token states, every candidate
-    (command + what it acts on) into its own. Each candidate token then attends over the observation's
-    tokens, which carry a learned segment embedding (instruction + history, or page), and the agreement
-    between a candidate token and what it read, ``proj(read_j) * proj(token_j)``, is pooled over the
-    candidate's tokens (mean and max). That lets ``select[3][pink]`` find the one instruction token that
-    says "pink" (a pooled observation vector holds every colour the page lists too) and a product link
-    find the attributes it shares with the request. The score is an MLP over the pooled observation,
-    the pooled instruction + history, the pooled candidate, their products and the pooled agreement.
+    (command + what it acts on) into its own. Each candidate token then attends over the instruction and
+    history tokens of the observation (contextualised by the page in the same pass), in a small learned
+    space, and the agreement between a candidate token and what it read, ``read_j * query_j``, is pooled
+    over the candidate's tokens (mean and max). That lets ``select[3][pink]`` find the one instruction
+    token that says "pink" (a pooled observation vector holds every colour the page lists too) and a
+    product link find the attributes it shares with the request. The score is an MLP over the pooled
+    observation, the pooled instruction + history, the pooled candidate, their products and the pooled
+    agreement.
 
     Attention runs per observation over all its candidates' tokens at once (a candidate token's read does
     not depend on the other candidates), so the cost is one small attention over ``K * Lc`` queries and
-    ``Lp`` keys per observation: far below a cross-encoder's ``K`` backbone passes over instruction +
-    candidate.
+    the instruction + history keys per observation: far below a cross-encoder's ``K`` backbone passes
+    over instruction + history + candidate.
     """
 
-    def __init__(self, hidden_size: int, width: int, num_heads: int = 4) -> None:
+    def __init__(self, hidden_size: int, width: int, match_dim: int = 64) -> None:
         super().__init__()
-        if hidden_size % num_heads:
-            num_heads = 1
-        self.segment = nn.Embedding(2, hidden_size)
-        nn.init.zeros_(self.segment.weight)
-        self.norm_query = nn.LayerNorm(hidden_size)
-        self.norm_memory = nn.LayerNorm(hidden_size)
-        self.attend = nn.MultiheadAttention(hidden_size, num_heads, batch_first=True)
-        self.read_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, width))
-        self.token_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, width))
+        # Attention runs in a small space (match_dim): it is computed for every token of every candidate,
+        # so its cost, not the backbone's, would otherwise dominate PPO updates on cached encodings.
+        self.cand_token_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, match_dim))
+        self.key_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, match_dim))
+        self.value_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, match_dim))
         self.obs_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, width))
         self.request_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, width))
         self.cand_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, width))
-        self.scorer = nn.Sequential(nn.Linear(7 * width, width), nn.GELU(), nn.Linear(width, 1))
+        features = 5 * width + 2 * match_dim
+        self.scorer = nn.Sequential(nn.Linear(features, width), nn.GELU(), nn.Linear(width, 1))
         self.value_head = value_mlp(hidden_size, width)
 
     def score_tokens(
@@ -220,29 +218,34 @@ class CrossAttentionScorerHead(nn.Module):
         """
         obs_mask_f = obs_mask.to(obs_tokens.dtype)
         obs_h = mean_pool(obs_tokens, obs_mask_f)
-        request = query.to(obs_tokens.dtype) * obs_mask_f
+        request = query.bool() & obs_mask.bool()
         # Rows without instruction marks (an encoder that cannot mark them) read the whole observation.
-        request = torch.where(request.sum(1, keepdim=True) > 0, request, obs_mask_f)
-        request_h = mean_pool(obs_tokens, request)
-        b, k = valid.shape
-        lc, hidden = cand_tokens.shape[1], cand_tokens.shape[2]
-        dense = cand_tokens.new_zeros((b, k, lc, hidden))
-        dense[valid] = cand_tokens
-        memory = self.norm_memory(obs_tokens + self.segment(request.round().long()))
-        read, _ = self.attend(
-            self.norm_query(dense.reshape(b, k * lc, hidden)),
-            memory,
-            memory,
-            key_padding_mask=~obs_mask.bool(),
-            need_weights=False,
+        request = torch.where(request.any(1, keepdim=True), request, obs_mask.bool())
+        request_h = mean_pool(obs_tokens, request.to(obs_tokens.dtype))
+        # The keys are the instruction + history tokens (a prefix of each row): what a candidate must
+        # match. The page reaches the score through the pooled observation, and attending over its
+        # hundreds of tokens from every candidate token would cost several times the whole head.
+        span = int(request.nonzero(as_tuple=True)[1].max()) + 1
+        keys = self.key_proj(obs_tokens[:, :span])  # [B, S, D]
+        values = self.value_proj(obs_tokens[:, :span])
+        queries = self.cand_token_proj(cand_tokens)  # [N, Lc, D]
+        # Each observation's valid candidates, packed into the first slots: a fixed-shape SB3 view has K
+        # (up to max_candidates) slots of which a page uses a few, and attention should not pay for the rest.
+        rows = valid.nonzero(as_tuple=True)[0]
+        slots = (valid.cumsum(1) - 1)[valid]
+        b, k = valid.shape[0], int(valid.sum(1).max())
+        lc, dim = queries.shape[1], queries.shape[2]
+        dense = queries.new_zeros((b, k, lc, dim))
+        dense[rows, slots] = queries
+        read = F.scaled_dot_product_attention(
+            dense.reshape(b, k * lc, dim), keys, values, attn_mask=request[:, :span].unsqueeze(1)
         )
-        read = read.reshape(b, k, lc, hidden)[valid]  # [N, Lc, H]
-        agree = self.read_proj(read) * self.token_proj(cand_tokens)  # [N, Lc, W]
+        read = read.reshape(b, k, lc, dim)[rows, slots]  # [N, Lc, D]
+        agree = read * queries
         tokens = cand_mask.bool().unsqueeze(-1)
         count = tokens.sum(1).clamp(min=1)
         agree_mean = agree.masked_fill(~tokens, 0.0).sum(1) / count
         agree_max = agree.masked_fill(~tokens, torch.finfo(agree.dtype).min).amax(1)
-        rows = valid.nonzero(as_tuple=True)[0]
         o = self.obs_proj(obs_h)[rows]
         r = self.request_proj(request_h)[rows]
         c = self.cand_proj(mean_pool(cand_tokens, cand_mask.to(cand_tokens.dtype)))
