@@ -28,7 +28,14 @@ from rlft.agents.checkpoint import (
     save_checkpoint,
     tensorboard_writer,
 )
-from rlft.agents.config import EnvConfig, PolicySpec, TrainConfig, autocast, check_resume_config
+from rlft.agents.config import (
+    DistributedConfig,
+    EnvConfig,
+    PolicySpec,
+    TrainConfig,
+    autocast,
+    check_resume_config,
+)
 from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
 from rlft.agents.policy_io import (
     env_spaces,
@@ -38,7 +45,7 @@ from rlft.agents.policy_io import (
     start_policy,
 )
 from rlft.demos.dataset import load_demos
-from rlft.demos.envs import check_env_id, make_env
+from rlft.demos.envs import check_env_id
 from rlft.errors import ConfigError, atomic_dir, check_choice, check_float, check_int
 
 __all__ = ["ALGORITHMS", "RLConfig", "RLResult", "train_rl"]
@@ -47,12 +54,14 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class RLConfig(TrainConfig, EnvConfig, PolicySpec):
+class RLConfig(TrainConfig, EnvConfig, PolicySpec, DistributedConfig):
     """PPO / MaskablePPO fine-tuning of a policy on an environment (train_rl; the rlft train rl flags).
 
     The environment defaults to the one the starting policy records (id, kwargs such as the tabletop
     view); without a starting policy a fresh one is built from backbone. The seed seeds the
     environments (env i resets from seed + i), PPO, the anchor's minibatches and a fresh policy's head.
+    With ray the n_envs environments run on num_workers x envs_per_worker Ray actors (the same
+    trajectories as in this process); the learner stays here.
     """
 
     algorithm: str = "auto"
@@ -93,11 +102,12 @@ class RLConfig(TrainConfig, EnvConfig, PolicySpec):
     checkpoint_every: int = 1024
     """Checkpoint every this many environment steps (rounded to whole rollouts) and at the end."""
 
-    RESUMABLE_CHANGES: ClassVar[frozenset[str]] = TrainConfig.RESUMABLE_CHANGES | {
-        "env_steps",
-        "checkpoint_every",
-    }
-    """A resumed run may train longer and checkpoint at another pace."""
+    RESUMABLE_CHANGES: ClassVar[frozenset[str]] = (
+        TrainConfig.RESUMABLE_CHANGES
+        | DistributedConfig.DISTRIBUTED_FIELDS
+        | {"env_steps", "checkpoint_every"}
+    )
+    """A resumed run may train longer, checkpoint at another pace and move its envs (same trajectories)."""
 
     def validate(self) -> None:
         """Check every field; raise ConfigError naming the bad one."""
@@ -105,12 +115,19 @@ class RLConfig(TrainConfig, EnvConfig, PolicySpec):
             raise ConfigError("RL supports precision fp32 or bf16 (SB3's update has no fp16 loss scaling).")
         super().validate()
         self.validate_env()
+        self.validate_distributed()
         if self.env_id is not None:
             check_env_id(self.env_id)
         check_choice("algorithm", self.algorithm, ALGORITHMS)
         check_choice("anchor", self.anchor, ANCHORS)
         for name in ("env_steps", "n_envs", "n_steps", "batch_size", "n_epochs", "anchor_batch_size"):
             check_int(name, getattr(self, name))
+        if self.ray is not None and self.num_ray_envs != self.n_envs:
+            raise ConfigError(
+                f"--ray runs num_workers x envs_per_worker = {self.num_workers} x {self.envs_per_worker} "
+                f"envs but n_envs is {self.n_envs}; make them agree (e.g. --num-workers {self.n_envs} "
+                "--envs-per-worker 1)."
+            )
         check_int("checkpoint_every", self.checkpoint_every)
         check_float("lr", self.lr, 0.0)
         check_float("gamma", self.gamma, 0.0, 1.0)
@@ -272,24 +289,25 @@ def _tensorboard_logger(folder: Path, purge_step: int) -> Any:
 
 
 def _make_vec_env(config: RLConfig, env: dict[str, Any], policy: Any, seed: int) -> Any:
-    """``n_envs`` environments in one process (``DummyVecEnv``), each seen through the policy's encoder.
+    """``n_envs`` environments, each seen through the policy's encoder: in this process or on Ray.
 
-    In-process on purpose: the wrapper encodes observations with the policy's tokenizer, and the policy
-    forward pass dominates the step time, so subprocess workers would only copy the model around.
+    In-process (``DummyVecEnv``) by default: the wrapper encodes observations with the policy's
+    tokenizer, and the policy forward pass dominates the step time, so subprocess workers would only copy
+    the model around. With ``ray`` the envs run on Ray actors (:class:`rlft.agents.ray_vec_env.RayVecEnv`),
+    for envs slow enough to be worth it (browsers, simulators) or more than one machine holds.
     """
-    from rlft.policies.sb3 import make_sb3_env
-    from stable_baselines3.common.monitor import Monitor
-    from stable_baselines3.common.vec_env import DummyVecEnv
+    from rlft.agents.ray_envs import sb3_env_factory
 
-    def factory() -> Any:
-        return Monitor(
-            make_sb3_env(
-                make_env(env["env_id"], env["split"], env["env_kwargs"], max_steps=env["max_steps"]), policy
-            ),
-            info_keywords=("success",),
-        )
+    vec_env: Any
+    if config.ray is not None:
+        from rlft.agents.ray_vec_env import RayVecEnv
 
-    vec_env = DummyVecEnv([factory] * config.n_envs)
+        factory = sb3_env_factory(env, policy, remote=True)
+        vec_env = RayVecEnv([factory] * config.n_envs, config.envs_per_worker, **config.pool_kwargs())
+    else:
+        from stable_baselines3.common.vec_env import DummyVecEnv
+
+        vec_env = DummyVecEnv([sb3_env_factory(env, policy)] * config.n_envs)
     vec_env.seed(seed)  # env i resets with seed + i
     return vec_env
 

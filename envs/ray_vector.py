@@ -28,12 +28,13 @@ Ray is imported through :func:`rlft.errors.require`; without it a :class:`Depend
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -48,7 +49,7 @@ __all__ = [
     "RayEnvPool",
     "RayVectorEnv",
     "RemoteEnv",
-    "WorkerRestarted",
+    "WorkerRestartedError",
     "init_ray",
     "restart_seed",
 ]
@@ -119,10 +120,13 @@ class EnvWorker:
             "pid": os.getpid(),
         }
 
-    def reset(self, slots: Sequence[int], seeds: Sequence[int | None], options: Any = None) -> list[Any]:
-        """``(obs, info)`` of ``env.reset(seed=..., options=...)`` for each slot."""
+    def reset(
+        self, slots: Sequence[int], seeds: Sequence[int | None], options: Sequence[Any] | None = None
+    ) -> list[Any]:
+        """``(obs, info)`` of ``env.reset(seed=..., options=...)`` for each slot (one options per slot)."""
+        opts = options if options is not None else [None] * len(slots)
         return [
-            self.envs[s].reset(seed=seed, options=options) for s, seed in zip(slots, seeds, strict=True)
+            self.envs[s].reset(seed=seed, options=o) for s, seed, o in zip(slots, seeds, opts, strict=True)
         ]
 
     def step(self, slots: Sequence[int], ops: Sequence[tuple[Any, ...]], autoreset: bool) -> list[Any]:
@@ -151,6 +155,22 @@ class EnvWorker:
             out.append(attr(*args, **kwargs) if callable(attr) else attr)
         return out
 
+    def get_attr(self, slots: Sequence[int], name: str) -> list[Any]:
+        """``env.get_wrapper_attr(name)`` for each slot (not called)."""
+        return [self.envs[slot].get_wrapper_attr(name) for slot in slots]
+
+    def is_wrapped(self, slots: Sequence[int], wrapper_class: type) -> list[bool]:
+        """Whether each slot's env has a wrapper of ``wrapper_class`` in its chain."""
+        out = []
+        for slot in slots:
+            env: Any = self.envs[slot]
+            found = False
+            while isinstance(env, gym.Wrapper):
+                found = found or isinstance(env, wrapper_class)
+                env = env.env
+            out.append(found)
+        return out
+
     def set_attr(self, slots: Sequence[int], name: str, values: Sequence[Any]) -> None:
         """``env.set_wrapper_attr(name, value)`` for each slot."""
         for slot, value in zip(slots, values, strict=True):
@@ -166,15 +186,11 @@ class EnvWorker:
             env.close()
 
 
-class WorkerRestarted(EnvWorkerError):
+class WorkerRestartedError(EnvWorkerError):
     """A call reached a worker that died or hung; it was replaced and its envs were reset.
 
     :meth:`RayEnvPool.map_episodes` catches it and reruns the episode from its seed.
     """
-
-
-class _Lost(Exception):
-    """A worker call that did not come back (the worker died or timed out)."""
 
 
 class RayEnvPool:
@@ -187,6 +203,8 @@ class RayEnvPool:
         timeout_s: longest wait for any worker reply, in seconds.
         max_restarts: consecutive failures of one worker (or reruns of one episode) before
             :class:`EnvWorkerError`.
+        ray_address: where to connect when Ray is not connected yet (see :func:`init_ray`); a pool
+            that connected shuts Ray down on :meth:`close`.
 
     Raises:
         DependencyError: Ray is not installed.
@@ -202,6 +220,7 @@ class RayEnvPool:
         worker_options: dict[str, Any] | None = None,
         timeout_s: float = 120.0,
         max_restarts: int = 3,
+        ray_address: str | None = None,
     ) -> None:
         ray = _ray()
         if not env_fns:
@@ -213,6 +232,7 @@ class RayEnvPool:
         self.num_workers = -(-self.num_envs // self.envs_per_worker)
         self._fns = list(env_fns)
         self._options = dict(worker_options if worker_options is not None else {"num_cpus": 1})
+        self._started_ray = init_ray(ray_address)
         self._actor_class = ray.remote(EnvWorker)
         self._lock = threading.RLock()
         self.restarts = [0] * self.num_workers
@@ -324,7 +344,7 @@ class RayEnvPool:
                 slots = list(self._slots(w))
                 seeds = [restart_seed(self._seeds[i], i, self.restarts[w]) for i in slots]
                 local = [i - slots[0] for i in slots]
-                out, lost = self._wait({w: self._workers[w].reset.remote(local, seeds, None)})
+                out, lost = self._wait({w: self._workers[w].reset.remote(local, seeds)})
                 if lost:
                     continue
                 logger.warning("env worker %d restarted (restart %d)", w, self.restarts[w])
@@ -341,19 +361,23 @@ class RayEnvPool:
 
     # ------------------------------------------------------------------ envs
     def reset(
-        self, indices: Sequence[int], seeds: Sequence[int | None], options: Any = None
+        self,
+        indices: Sequence[int],
+        seeds: Sequence[int | None],
+        options: Sequence[dict[str, Any] | None] | None = None,
     ) -> list[tuple[Any, dict[str, Any]]]:
-        """``(obs, info)`` of resetting each env in ``indices`` with its seed.
+        """``(obs, info)`` of resetting each env in ``indices`` with its seed (and options, one per env).
 
         An env whose worker was restarted since its last step returns the reset the restart did (with
         its reseeded seed) when ``seed`` is ``None``.
         """
         results: dict[int, Any] = {}
         todo = {}
+        option_of = dict(zip(indices, options if options is not None else [None] * len(indices), strict=True))
         for i, seed in zip(indices, seeds, strict=True):
             if seed is not None:
                 self._seeds[i] = int(seed)
-            if seed is None and options is None and self._fresh[i] is not None:
+            if seed is None and option_of[i] is None and self._fresh[i] is not None:
                 results[i] = self._fresh[i]
             else:
                 todo[i] = seed
@@ -361,7 +385,14 @@ class RayEnvPool:
         while todo:
             groups = self._by_worker(todo)
             calls = {
-                w: ("reset", ([i % self.envs_per_worker for i in idx], [todo[i] for i in idx], options))
+                w: (
+                    "reset",
+                    (
+                        [i % self.envs_per_worker for i in idx],
+                        [todo[i] for i in idx],
+                        [option_of[i] for i in idx],
+                    ),
+                )
                 for w, idx in groups.items()
             }
             out = self._submit(calls)
@@ -375,9 +406,7 @@ class RayEnvPool:
             self.last_obs[i] = obs
         return [results[i] for i in indices]
 
-    def step(
-        self, indices: Sequence[int], ops: Sequence[tuple[Any, ...]], autoreset: bool
-    ) -> list[Any]:
+    def step(self, indices: Sequence[int], ops: Sequence[tuple[Any, ...]], autoreset: bool) -> list[Any]:
         """One op per env of ``indices`` (``("step", action)`` or ``("reset", seed, options)``), at once.
 
         See :meth:`EnvWorker.step` for the results. An env whose worker was lost returns
@@ -411,7 +440,7 @@ class RayEnvPool:
             if i in results:
                 continue
             if op[0] == "reset":  # lost while resetting: reset on the restarted worker
-                results[i] = self.reset([i], [op[1]], op[2])[0]
+                results[i] = self.reset([i], [op[1]], [op[2]])[0]
                 continue
             # the worker was lost in this step or before it: cut the episode like a time limit does
             again = None
@@ -435,16 +464,25 @@ class RayEnvPool:
 
         A call that loses a worker is repeated on the restarted one (its envs were reset).
         """
+        return self._per_env(indices, "call", name, args, kwargs)
+
+    def get_attr(self, indices: Sequence[int], name: str) -> list[Any]:
+        """``env.get_wrapper_attr(name)`` of each env, as it is (repeated on a restarted worker)."""
+        return self._per_env(indices, "get_attr", name)
+
+    def is_wrapped(self, indices: Sequence[int], wrapper_class: type) -> list[bool]:
+        """Whether each env's wrapper chain holds a ``wrapper_class``."""
+        return self._per_env(indices, "is_wrapped", wrapper_class)
+
+    def _per_env(self, indices: Sequence[int], method: str, *args: Any) -> list[Any]:
         results: dict[int, Any] = {}
         todo = list(indices)
         while todo:
             groups = self._by_worker(todo)
             calls = {
-                w: ("call", ([i % self.envs_per_worker for i in idx], name, args, kwargs))
-                for w, idx in groups.items()
+                w: (method, ([i % self.envs_per_worker for i in idx], *args)) for w, idx in groups.items()
             }
-            out = self._submit(calls)
-            for w, values in out.items():
+            for w, values in self._submit(calls).items():
                 results.update(zip(groups[w], values, strict=True))
             todo = [i for i in todo if i not in results]
         return [results[i] for i in indices]
@@ -466,7 +504,9 @@ class RayEnvPool:
         """Env ``index`` as a single ``gym.Env`` (see :class:`RemoteEnv`)."""
         return RemoteEnv(self, check_int("index", index, 0, self.num_envs - 1))
 
-    def map_episodes(self, fn: Callable[[RemoteEnv, int, I], T], items: Iterable[I]) -> Iterator[T]:
+    def map_episodes(
+        self, fn: Callable[[RemoteEnv, int, I], T], items: Iterable[I]
+    ) -> Generator[T, None, None]:
         """``fn(env, slot, item)`` for each item, on all envs at once; results in the order of ``items``.
 
         Each call runs in a driver thread on the env ``slot`` (``0 .. num_envs - 1``; one call per env at
@@ -488,8 +528,10 @@ class RayEnvPool:
                 for attempt in range(self.max_restarts + 1):
                     try:
                         return fn(handles[slot], slot, item)
-                    except WorkerRestarted:
-                        logger.warning("rerunning an episode after a worker restart (attempt %d)", attempt + 2)
+                    except WorkerRestartedError:
+                        logger.warning(
+                            "rerunning an episode after a worker restart (attempt %d)", attempt + 2
+                        )
                 raise EnvWorkerError(
                     f"an episode failed {self.max_restarts + 1} times on restarted workers; giving up."
                 )
@@ -519,13 +561,13 @@ class RayEnvPool:
         from ray.exceptions import RayError
 
         refs = [worker.close.remote() for worker in self._workers]
-        try:
+        with contextlib.suppress(RayError):  # a dead worker has nothing left to close
             ray.wait(refs, num_returns=len(refs), timeout=min(self.timeout_s, 30.0))
-        except RayError:  # pragma: no cover - a dead worker has nothing left to close
-            pass
         for worker in self._workers:
             ray.kill(worker, no_restart=True)
         self._closed = True
+        if self._started_ray:
+            ray.shutdown()
 
 
 class RemoteEnv(gym.Env):
@@ -533,7 +575,7 @@ class RemoteEnv(gym.Env):
 
     ``reset``, ``step``, ``render`` and ``expert_action`` (rlft's privileged solver) run remotely; the
     spaces are local copies (the action space is this handle's own, so seeding it stays per env).
-    ``close`` is the pool's job. A call that loses the worker raises :class:`WorkerRestarted`.
+    ``close`` is the pool's job. A call that loses the worker raises :class:`WorkerRestartedError`.
     """
 
     def __init__(self, pool: RayEnvPool, index: int) -> None:
@@ -548,18 +590,18 @@ class RemoteEnv(gym.Env):
     def _check(self) -> None:
         if self._pool._cut[self.index]:
             self._pool._cut[self.index] = False
-            raise WorkerRestarted(f"the worker of env {self.index} was restarted mid-episode")
+            raise WorkerRestartedError(f"the worker of env {self.index} was restarted mid-episode")
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         """Reset the remote env."""
-        return self._pool.reset([self.index], [seed], options)[0]
+        return self._pool.reset([self.index], [seed], [options])[0]
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         """Step the remote env (no autoreset)."""
         self._check()
         obs, reward, terminated, truncated, info, _ = self._pool.step_one(self.index, action)
         if info.get("worker_restarted"):
-            raise WorkerRestarted(f"the worker of env {self.index} was restarted mid-episode")
+            raise WorkerRestartedError(f"the worker of env {self.index} was restarted mid-episode")
         return obs, reward, terminated, truncated, info
 
     def render(self) -> Any:
@@ -614,7 +656,9 @@ class RayVectorEnv(VectorEnv):
         self.single_action_space = self.pool.action_space
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._env_obs: list[Any] = [None] * self.num_envs
-        self._observations = create_empty_array(self.single_observation_space, n=self.num_envs, fn=np.zeros)
+        self._observations: Any = create_empty_array(
+            self.single_observation_space, n=self.num_envs, fn=np.zeros
+        )
         self._rewards = np.zeros((self.num_envs,), dtype=np.float64)
         self._terminations = np.zeros((self.num_envs,), dtype=np.bool_)
         self._truncations = np.zeros((self.num_envs,), dtype=np.bool_)
@@ -639,9 +683,11 @@ class RayVectorEnv(VectorEnv):
         else:
             mask = np.asarray(mask, dtype=np.bool_)
             if mask.shape != (self.num_envs,) or not mask.any():
-                raise ConfigError(f"options['reset_mask'] must be {self.num_envs} booleans, at least one true.")
+                raise ConfigError(
+                    f"options['reset_mask'] must be {self.num_envs} booleans, at least one true."
+                )
             indices = [int(i) for i in np.flatnonzero(mask)]
-        results = self.pool.reset(indices, [seeds[i] for i in indices], options or None)
+        results = self.pool.reset(indices, [seeds[i] for i in indices], [options or None] * len(indices))
         infos: dict[str, Any] = {}
         for i, (obs, info) in zip(indices, results, strict=True):
             self._env_obs[i] = obs
@@ -683,7 +729,7 @@ class RayVectorEnv(VectorEnv):
 
     def get_attr(self, name: str) -> tuple[Any, ...]:
         """The attribute ``name`` of every env."""
-        return self.call(name)
+        return tuple(self.pool.get_attr(range(self.num_envs), name))
 
     def set_attr(self, name: str, values: Any) -> None:
         """Set ``name`` on every env (one value for all, or one per env)."""
