@@ -184,7 +184,10 @@ def test_sb3_vec_env_matches_dummy_and_subproc(cluster: Any, web_policy: Any) ->
                 assert _equal(ray_obs, obs_) and _equal(ray_rew, rew) and _equal(ray_done, done)
                 for a, b in zip(ray_infos, infos, strict=True):
                     drop = {"episode"}  # Monitor's wall-clock time differs
-                    assert _equal({k: v for k, v in a.items() if k not in drop}, {k: v for k, v in b.items() if k not in drop})
+                    assert _equal(
+                        {k: v for k, v in a.items() if k not in drop},
+                        {k: v for k, v in b.items() if k not in drop},
+                    )
                     assert ("episode" in a) == ("episode" in b)
             assert results["ray"][1].dtype == results["dummy"][1].dtype
             dones += int(results["dummy"][2].sum())
@@ -227,3 +230,171 @@ def test_killed_worker_is_restarted_and_its_episodes_truncated(cluster: Any, web
         venv.step(actions)  # the new worker serves on
     finally:
         venv.close()
+
+
+def _weights(folder: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    files = sorted(folder.rglob("*.safetensors"))
+    assert files
+    return {f"{f.relative_to(folder)}:{k}": v for f in files for k, v in load_file(f).items()}
+
+
+def test_map_episodes_reruns_an_episode_whose_worker_died(cluster: Any) -> None:
+    pool = RayEnvPool([_web_factory(max_steps=6)] * 2, envs_per_worker=1, worker_options=WORKER)
+    killed: list[int] = []
+
+    def episode(env: gym.Env, slot: int, seed: int) -> tuple[int, list[str]]:
+        obs, _ = env.reset(seed=seed)
+        pages = [obs["page"]]
+        for step in range(3):
+            if seed == 12 and step == 1 and not killed:
+                killed.append(pool.worker_pids()[slot])
+                os.kill(killed[0], signal.SIGKILL)
+            obs, *_ = env.step(env.unwrapped.expert_action())  # type: ignore[attr-defined]
+            pages.append(obs["page"])
+        return seed, pages
+
+    try:
+        got = list(pool.map_episodes(episode, range(10, 15)))
+        cluster.look()
+    finally:
+        pool.close()
+    local = make_env(WEB, "train", {}, max_steps=6)
+    try:
+        want = [episode(local, 0, s) for s in range(10, 15)]
+    finally:
+        local.close()
+    assert killed and sum(pool.restarts) == 1
+    assert got == want
+
+
+def test_collect_ray_writes_the_same_dataset(cluster: Any, tmp_path: Path) -> None:
+    from rlft.agents.collect import CollectConfig, run_collect
+    from rlft.demos import load_demos
+
+    common = {"env_id": WEB, "episodes": 3, "seed": 5, "progress": False}
+    local = run_collect(CollectConfig(out_dir=str(tmp_path / "local"), **common))  # type: ignore[arg-type]
+    remote = run_collect(
+        CollectConfig(
+            out_dir=str(tmp_path / "ray"),
+            ray="local",
+            num_workers=2,
+            envs_per_worker=1,
+            worker_cpus=0.25,
+            **common,
+        )  # type: ignore[arg-type]
+    )
+    cluster.look()
+    assert (remote.kept, remote.attempted, remote.steps, remote.seeds) == (
+        local.kept,
+        local.attempted,
+        local.steps,
+        local.seeds,
+    )
+    a, b = load_demos(local.path), load_demos(remote.path)
+    meta_a, meta_b = dict(a.minari.storage.metadata), dict(b.minari.storage.metadata)
+    assert meta_a.keys() == meta_b.keys()
+    assert {k: v for k, v in meta_a.items() if "path" not in k} == {
+        k: v for k, v in meta_b.items() if "path" not in k
+    }
+    for x, y in zip(a.episodes(), b.episodes(), strict=True):
+        assert x.seed == y.seed and x.actions == y.actions and x.success == y.success
+        assert _equal(x.rewards, y.rewards) and _equal(x.observations, y.observations)
+
+
+def test_eval_ray_gives_the_same_report(cluster: Any) -> None:
+    from rlft.agents.evaluate import EvalConfig, run_eval
+
+    common = {"env_id": WEB, "agent": "random", "episodes": 4, "max_steps": 5, "seed": 3, "progress": False}
+    local = run_eval(EvalConfig(**common))  # type: ignore[arg-type]
+    remote = run_eval(EvalConfig(ray="local", num_workers=2, envs_per_worker=1, worker_cpus=0.25, **common))  # type: ignore[arg-type]
+    cluster.look()
+    for x, y in zip(local.results, remote.results, strict=True):
+        assert (x.returns, x.lengths, x.successes, x.seeds) == (y.returns, y.lengths, y.successes, y.seeds)
+
+
+def test_train_rl_ray_learns_the_same_policy(cluster: Any, tmp_path: Path) -> None:
+    from rlft.agents.rl import RLConfig, train_rl
+
+    common: dict[str, Any] = {
+        "env_id": WEB,
+        "backbone": "tiny-bert",
+        "anchor": "none",
+        "env_steps": 16,
+        "n_envs": 2,
+        "n_steps": 8,
+        "batch_size": 8,
+        "n_epochs": 1,
+        "max_steps": 4,
+        "progress": False,
+    }
+    local = train_rl(RLConfig(out_dir=str(tmp_path / "local"), **common))
+    remote = train_rl(
+        RLConfig(
+            out_dir=str(tmp_path / "ray"),
+            ray="local",
+            num_workers=2,
+            envs_per_worker=1,
+            worker_cpus=0.25,
+            **common,
+        )
+    )
+    cluster.look()
+    assert local.timesteps == remote.timesteps == 16
+    wa, wb = _weights(local.policy_dir), _weights(remote.policy_dir)
+    assert wa.keys() == wb.keys()
+    assert all(np.array_equal(wa[k], wb[k]) for k in wa)
+    assert local.metrics == remote.metrics
+
+
+def test_ray_flags_and_checks() -> None:
+    from rlft.agents.rl import RLConfig
+    from rlft.cli import build_parser
+    from rlft.errors import ConfigError
+
+    parser = build_parser()
+    assert parser.parse_args(["collect", WEB]).ray is None
+    assert parser.parse_args(["collect", WEB, "--ray"]).ray == "local"
+    args = parser.parse_args(
+        ["eval", WEB, "--agent", "random", "--ray", "ray://head:10001", "--num-workers", "3"]
+    )
+    assert args.ray == "ray://head:10001" and args.num_workers == 3
+    assert (
+        parser.parse_args(
+            ["train", "rl", WEB, "--out", "x", "--ray", "--envs-per-worker", "4"]
+        ).envs_per_worker
+        == 4
+    )
+    with pytest.raises(ConfigError, match="num_workers x envs_per_worker"):
+        RLConfig(env_id=WEB, out_dir="x", anchor="none", n_envs=4, ray="local", num_workers=3).validate()
+    with pytest.raises(ConfigError, match="worker_timeout"):
+        RLConfig(env_id=WEB, out_dir="x", anchor="none", worker_timeout=0.0).validate()
+
+
+def test_without_ray_a_dependency_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(DependencyError, match=r"rlft\[ray\]"):
+        RayEnvPool([_web_factory()])
+    with pytest.raises(DependencyError, match=r"rlft\[ray\]"):
+        RayVectorEnv([_web_factory()])
+
+
+def test_a_worker_that_keeps_dying_raises_instead_of_hanging(cluster: Any, tmp_path: Path) -> None:
+    marker = str(tmp_path / "crash")
+
+    def fragile() -> gym.Env:  # pickled by value into the worker
+        if os.path.exists(marker):
+            os._exit(1)  # a worker that dies as it starts
+        return make_env(WEB, "train")
+
+    pool = RayEnvPool([fragile], worker_options=WORKER, max_restarts=1, timeout_s=60)
+    try:
+        pool.reset([0], [0])
+        Path(marker).touch()
+        os.kill(pool.worker_pids()[0], signal.SIGKILL)
+        with pytest.raises(EnvWorkerError, match="failed 2 times in a row"):
+            pool.call([0], "expert_action")
+        cluster.look()
+    finally:
+        pool.close()
