@@ -17,12 +17,12 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import psutil
 import pytest
 from rlft.demos.envs import make_env
 from rlft.errors import DependencyError, EnvWorkerError
 
 ray = pytest.importorskip("ray")
-psutil = pytest.importorskip("psutil")
 
 from rlft.envs.ray_vector import RayEnvPool, RayVectorEnv, restart_seed  # noqa: E402
 
