@@ -87,15 +87,21 @@ class Accelerated:
             return per_row.mean()
         return per_row.sum() / global_rows
 
-    def sync_gradients(self, params: Iterable[Any]) -> None:
-        """Sum every parameter's gradient over the processes (no-op for one process)."""
+    def sync_gradients(self, params: Iterable[Any], average: bool = False) -> None:
+        """Sum (or, with ``average``, average) every gradient over the processes (no-op for one).
+
+        Sum pairs with :meth:`batch_loss`; average suits a loss that is already a per-process mean over
+        equal shares (PPO's minibatches).
+        """
         if self.num_processes == 1:
             return
         import torch
 
         for p in params:
+            if not p.requires_grad:
+                continue
             grad = p.grad if p.grad is not None else torch.zeros_like(p)
-            p.grad = self.accelerator.reduce(grad, reduction="sum")
+            p.grad = self.accelerator.reduce(grad, reduction="mean" if average else "sum")
 
     def total(self, value: float) -> float:
         """The sum of a scalar over the processes (the global loss from :meth:`batch_loss` parts)."""

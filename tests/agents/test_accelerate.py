@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rlft.agents import BCConfig, train_bc
+from rlft.agents import BCConfig, RLConfig, train_bc, train_rl
 from rlft.agents.accelerate import launched_processes, start_accelerate
 from rlft.demos import collect_demos
 from rlft.errors import ConfigError
@@ -99,3 +99,50 @@ def test_two_cpu_processes_learn_what_one_process_learns(login_demos: Path, tmp_
     assert a.keys() == b.keys()
     for k in a:  # the same update up to the order of float sums
         np.testing.assert_allclose(a[k], b[k], rtol=1e-4, atol=1e-6)
+
+
+def _rl_config(out: Path, **kw: object) -> RLConfig:
+    base: dict[str, object] = {
+        "env_id": "rlft/WebFormLogin-v0",
+        "backbone": "tiny-bert",
+        "anchor": "none",
+        "env_steps": 16,
+        "n_envs": 2,
+        "n_steps": 8,
+        "batch_size": 8,
+        "n_epochs": 1,
+        "max_steps": 4,
+        "device": "cpu",
+        "progress": False,
+    }
+    base.update(kw)
+    return RLConfig(out_dir=str(out), **base)  # type: ignore[arg-type]
+
+
+def test_rl_on_one_process_with_accelerate_is_the_run_without_it(tmp_path: Path) -> None:
+    plain = train_rl(_rl_config(tmp_path / "plain"))
+    accel = train_rl(_rl_config(tmp_path / "accel", accelerate=True))
+    assert plain.timesteps == accel.timesteps == 16 and plain.metrics == accel.metrics
+    a, b = _weights(plain.policy_dir), _weights(accel.policy_dir)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.integration
+def test_rl_on_two_cpu_processes_trains_and_counts_both(tmp_path: Path) -> None:
+    """Two processes, two envs each: 32 steps in total, gradients averaged, one policy written."""
+    launcher = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+    if launcher is None:
+        pytest.skip("the accelerate launcher is not installed next to this Python")
+    command = [
+        launcher, "launch", "--num_processes", "2", "--cpu", "--num_machines", "1", "--mixed_precision", "no",
+        "--dynamo_backend", "no", "--main_process_port", "0", "-m", "rlft.cli", "train", "rl",
+        "rlft/WebFormLogin-v0", "--out", str(tmp_path / "two"), "--backbone", "tiny-bert", "--anchor", "none",
+        "--env-steps", "32", "--n-envs", "2", "--n-steps", "8", "--batch-size", "8", "--n-epochs", "1",
+        "--checkpoint-every", "32", "--max-steps", "4", "--device", "cpu", "--no-progress", "--accelerate",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    checkpoints = sorted((tmp_path / "two" / "checkpoints").glob("step_*"))
+    assert [c.name for c in checkpoints] == ["step_00000032"]
+    assert _weights(tmp_path / "two" / "policy")
