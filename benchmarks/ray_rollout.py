@@ -5,10 +5,11 @@ encoder, ``Monitor``), ``--envs`` of them, stepped with seeded random valid acti
 side in one run: ``DummyVecEnv`` (one process), ``SubprocVecEnv`` (one process per env) and
 :class:`rlft.agents.ray_vec_env.RayVecEnv` with 1, 2 and 4 actors sharing the envs, on a local Ray
 started with ``--ray-cpus`` CPUs. Each line holds steps/s (env steps over all envs, after ``--warmup``
-steps), seconds to start the vector env, and the machine's load average when the setting ran. Figures
-are printed, never asserted.
+steps), seconds to start the vector env, and the machine's load average when the setting ran. The
+settings run round-robin ``--repeats`` times (so a load spike hits all of them alike); a ``summary``
+line per setting gives the median and range. Figures are printed, never asserted.
 
-    .venv/bin/python benchmarks/ray_rollout.py --envs 4 --steps 200
+    .venv/bin/python benchmarks/ray_rollout.py --envs 4 --steps 100 --repeats 3
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="untimed vector steps first")
     parser.add_argument("--actors", type=int, nargs="+", default=[1, 2, 4], help="Ray actor counts")
     parser.add_argument("--ray-cpus", type=int, default=2, help="CPUs of the local Ray")
+    parser.add_argument("--repeats", type=int, default=3, help="round-robin passes over the settings")
     args = parser.parse_args()
 
     import ray
@@ -110,9 +112,26 @@ def main() -> None:
             record = {"env_id": env_id, "split": "train", "env_kwargs": {}, "max_steps": 20}
             factory = sb3_env_factory(record, policy, remote=True)
             settings = [("dummy", 1), ("subproc", 1)] + [("ray", a) for a in args.actors]
-            for kind, actors in settings:
-                row = measure(kind, factory, args.envs, actors, args.steps, args.warmup)
-                print(json.dumps({"family": family, "env_id": env_id, **row}), flush=True)
+            rates: dict[str, list[float]] = {}
+            for repeat in range(args.repeats):
+                for kind, actors in settings:
+                    row = measure(kind, factory, args.envs, actors, args.steps, args.warmup)
+                    rates.setdefault(row["vec_env"], []).append(row["steps_per_s"])
+                    print(
+                        json.dumps({"family": family, "env_id": env_id, "repeat": repeat, **row}), flush=True
+                    )
+            for name, values in rates.items():
+                summary = {
+                    "summary": True,
+                    "family": family,
+                    "vec_env": name,
+                    "envs": args.envs,
+                    "median_steps_per_s": float(np.median(values)),
+                    "min_steps_per_s": min(values),
+                    "max_steps_per_s": max(values),
+                    "repeats": len(values),
+                }
+                print(json.dumps(summary), flush=True)
     finally:
         ray.shutdown()
 
