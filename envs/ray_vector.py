@@ -245,10 +245,16 @@ class RayEnvPool:
         self.last_obs: list[Any] = [None] * self.num_envs
         """The latest observation of each env (what a step that loses its worker returns)."""
         self._closed = False
-        self._workers = [self._spawn(w) for w in range(self.num_workers)]
-        first = self._call_worker(0, "describe")
-        for w in range(1, self.num_workers):
-            self._call_worker(w, "pid")  # every worker is up (or restarted) before the first step
+        self._warn_if_too_big(ray)
+        self._workers: list[Any] = []
+        try:
+            self._workers = [self._spawn(w) for w in range(self.num_workers)]
+            first = self._call_worker(0, "describe")
+            for w in range(1, self.num_workers):
+                self._call_worker(w, "pid")  # every worker is up (or restarted) before the first step
+        except BaseException:
+            self.close()
+            raise
         self.observation_space: gym.Space = first["observation_space"]
         self.action_space: gym.Space = first["action_space"]
         self.metadata: dict[str, Any] = first["metadata"]
@@ -256,6 +262,20 @@ class RayEnvPool:
         self.spec: Any = first["spec"]
 
     # ------------------------------------------------------------------ workers
+    def _warn_if_too_big(self, ray: Any) -> None:
+        """Warn when the workers ask for more CPUs than the cluster has (they would wait, then time out)."""
+        cpus = float(self._options.get("num_cpus", 1) or 0) * self.num_workers
+        total = float(ray.cluster_resources().get("CPU", 0))
+        if cpus > total:
+            logger.warning(
+                "%d env workers x %s CPUs = %.2f CPUs, but the Ray cluster has %.2f: some workers cannot "
+                "start until nodes join (lower --worker-cpus or --num-workers)",
+                self.num_workers,
+                self._options.get("num_cpus", 1),
+                cpus,
+                total,
+            )
+
     def _slots(self, w: int) -> range:
         return range(w * self.envs_per_worker, min((w + 1) * self.envs_per_worker, self.num_envs))
 
@@ -334,7 +354,8 @@ class RayEnvPool:
                 if self._failures[w] > self.max_restarts:
                     raise EnvWorkerError(
                         f"env worker {w} (envs {list(self._slots(w))}) failed {self._failures[w]} times in a "
-                        "row; giving up. Check the worker logs (ray logs), the node's health, or raise "
+                        "row; giving up. Check the worker logs (ray logs), the node's health and whether "
+                        "the cluster has the CPUs the workers ask for (--worker-cpus), or raise "
                         "--worker-timeout if the environments are just slow."
                     )
                 ray.kill(self._workers[w], no_restart=True)
@@ -560,12 +581,16 @@ class RayEnvPool:
         ray = _ray()
         from ray.exceptions import RayError
 
+        self._closed = True
+        if (
+            not ray.is_initialized()
+        ):  # Ray already ended (its workers with it); a remote call would restart it
+            return
         refs = [worker.close.remote() for worker in self._workers]
         with contextlib.suppress(RayError):  # a dead worker has nothing left to close
             ray.wait(refs, num_returns=len(refs), timeout=min(self.timeout_s, 30.0))
         for worker in self._workers:
             ray.kill(worker, no_restart=True)
-        self._closed = True
         if self._started_ray:
             ray.shutdown()
 
