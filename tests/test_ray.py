@@ -1,7 +1,9 @@
 """Environments on Ray: the same trajectories as the local vector envs, worker restarts, the commands.
 
-One module-scoped local cluster (a head and a second node on 127.0.0.1, one CPU each) serves every test;
-its teardown checks that no process it started is left.
+One module-scoped local cluster (a head and a second node on this machine, one CPU each) serves every
+test; its teardown checks that no process it started is left. The three slowest tests (about 20 s each
+on a loaded two-core machine: SB3 views with a policy in every worker, a worker restart, a PPO run) are
+marked integration.
 """
 
 from __future__ import annotations
@@ -152,6 +154,7 @@ def _sb3_factory(policy: Any, max_steps: int) -> Any:
     return sb3_env_factory(record, policy, remote=True)
 
 
+@pytest.mark.integration
 def test_sb3_vec_env_matches_dummy_and_subproc(cluster: Any, web_policy: Any) -> None:
     from rlft.agents.ray_vec_env import RayVecEnv
     from sb3_contrib.common.maskable.utils import get_action_masks
@@ -197,6 +200,7 @@ def test_sb3_vec_env_matches_dummy_and_subproc(cluster: Any, web_policy: Any) ->
             venv.close()
 
 
+@pytest.mark.integration
 def test_killed_worker_is_restarted_and_its_episodes_truncated(cluster: Any, web_policy: Any) -> None:
     from rlft.agents.ray_vec_env import RayVecEnv
 
@@ -314,6 +318,7 @@ def test_eval_ray_gives_the_same_report(cluster: Any) -> None:
         assert (x.returns, x.lengths, x.successes, x.seeds) == (y.returns, y.lengths, y.successes, y.seeds)
 
 
+@pytest.mark.integration
 def test_train_rl_ray_learns_the_same_policy(cluster: Any, tmp_path: Path) -> None:
     from rlft.agents.rl import RLConfig, train_rl
 
