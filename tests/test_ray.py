@@ -31,6 +31,8 @@ from rlft.envs.ray_vector import RayEnvPool, RayVectorEnv, restart_seed  # noqa:
 WEB = "rlft/WebFormLogin-v0"
 WORKER = {"num_cpus": 0.25}
 """Small CPU requests, so several workers fit on the two one-CPU nodes."""
+ON_RAY: dict[str, Any] = {"ray": "local", "num_workers": 2, "envs_per_worker": 1, "worker_cpus": 0.25}
+"""The distributed fields of the command tests (Ray is already connected to the test cluster)."""
 
 
 def _descendants() -> set[tuple[int, float]]:
@@ -236,14 +238,6 @@ def test_killed_worker_is_restarted_and_its_episodes_truncated(cluster: Any, web
         venv.close()
 
 
-def _weights(folder: Path) -> dict[str, np.ndarray]:
-    from safetensors.numpy import load_file
-
-    files = sorted(folder.rglob("*.safetensors"))
-    assert files
-    return {f"{f.relative_to(folder)}:{k}": v for f in files for k, v in load_file(f).items()}
-
-
 def test_map_episodes_reruns_an_episode_whose_worker_died(cluster: Any) -> None:
     pool = RayEnvPool([_web_factory(max_steps=6)] * 2, envs_per_worker=1, worker_options=WORKER)
     killed: list[int] = []
@@ -277,18 +271,9 @@ def test_collect_ray_writes_the_same_dataset(cluster: Any, tmp_path: Path) -> No
     from rlft.agents.collect import CollectConfig, run_collect
     from rlft.demos import load_demos
 
-    common = {"env_id": WEB, "episodes": 3, "seed": 5, "progress": False}
-    local = run_collect(CollectConfig(out_dir=str(tmp_path / "local"), **common))  # type: ignore[arg-type]
-    remote = run_collect(
-        CollectConfig(
-            out_dir=str(tmp_path / "ray"),
-            ray="local",
-            num_workers=2,
-            envs_per_worker=1,
-            worker_cpus=0.25,
-            **common,
-        )  # type: ignore[arg-type]
-    )
+    common: dict[str, Any] = {"env_id": WEB, "episodes": 3, "seed": 5, "progress": False}
+    local = run_collect(CollectConfig(out_dir=str(tmp_path / "local"), **common))
+    remote = run_collect(CollectConfig(out_dir=str(tmp_path / "ray"), **ON_RAY, **common))
     cluster.look()
     assert (remote.kept, remote.attempted, remote.steps, remote.seeds) == (
         local.kept,
@@ -310,44 +295,25 @@ def test_collect_ray_writes_the_same_dataset(cluster: Any, tmp_path: Path) -> No
 def test_eval_ray_gives_the_same_report(cluster: Any) -> None:
     from rlft.agents.evaluate import EvalConfig, run_eval
 
-    common = {"env_id": WEB, "agent": "random", "episodes": 4, "max_steps": 5, "seed": 3, "progress": False}
-    local = run_eval(EvalConfig(**common))  # type: ignore[arg-type]
-    remote = run_eval(EvalConfig(ray="local", num_workers=2, envs_per_worker=1, worker_cpus=0.25, **common))  # type: ignore[arg-type]
+    common: dict[str, Any] = {"env_id": WEB, "agent": "random", "episodes": 4, "max_steps": 5, "seed": 3}
+    local = run_eval(EvalConfig(progress=False, **common))
+    remote = run_eval(EvalConfig(progress=False, **ON_RAY, **common))
     cluster.look()
     for x, y in zip(local.results, remote.results, strict=True):
         assert (x.returns, x.lengths, x.successes, x.seeds) == (y.returns, y.lengths, y.successes, y.seeds)
 
 
 @pytest.mark.integration
-def test_train_rl_ray_learns_the_same_policy(cluster: Any, tmp_path: Path) -> None:
+def test_train_rl_ray_learns_the_same_policy(
+    cluster: Any, tmp_path: Path, tiny_rl_settings: dict[str, Any], weights: Any
+) -> None:
     from rlft.agents.rl import RLConfig, train_rl
 
-    common: dict[str, Any] = {
-        "env_id": WEB,
-        "backbone": "tiny-bert",
-        "anchor": "none",
-        "env_steps": 16,
-        "n_envs": 2,
-        "n_steps": 8,
-        "batch_size": 8,
-        "n_epochs": 1,
-        "max_steps": 4,
-        "progress": False,
-    }
-    local = train_rl(RLConfig(out_dir=str(tmp_path / "local"), **common))
-    remote = train_rl(
-        RLConfig(
-            out_dir=str(tmp_path / "ray"),
-            ray="local",
-            num_workers=2,
-            envs_per_worker=1,
-            worker_cpus=0.25,
-            **common,
-        )
-    )
+    local = train_rl(RLConfig(out_dir=str(tmp_path / "local"), **tiny_rl_settings))
+    remote = train_rl(RLConfig(out_dir=str(tmp_path / "ray"), **ON_RAY, **tiny_rl_settings))
     cluster.look()
     assert local.timesteps == remote.timesteps == 16
-    wa, wb = _weights(local.policy_dir), _weights(remote.policy_dir)
+    wa, wb = weights(local.policy_dir), weights(remote.policy_dir)
     assert wa.keys() == wb.keys()
     assert all(np.array_equal(wa[k], wb[k]) for k in wa)
     assert local.metrics == remote.metrics

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -39,19 +40,13 @@ def _config(dataset: Path, out: Path, **kw: object) -> BCConfig:
     return BCConfig(dataset=str(dataset), out_dir=str(out), **base)  # type: ignore[arg-type]
 
 
-def _weights(folder: Path) -> dict[str, np.ndarray]:
-    from safetensors.numpy import load_file
-
-    files = sorted(folder.rglob("*.safetensors"))
-    assert files
-    return {f"{f.relative_to(folder)}:{k}": v for f in files for k, v in load_file(f).items()}
-
-
-def test_one_process_with_accelerate_is_the_run_without_it(login_demos: Path, tmp_path: Path) -> None:
+def test_one_process_with_accelerate_is_the_run_without_it(
+    login_demos: Path, tmp_path: Path, weights: Any
+) -> None:
     plain = train_bc(_config(login_demos, tmp_path / "plain"))
     accel = train_bc(_config(login_demos, tmp_path / "accel", accelerate=True))
     assert plain.metrics == accel.metrics and plain.steps == accel.steps
-    a, b = _weights(plain.final_dir), _weights(accel.final_dir)
+    a, b = weights(plain.final_dir), weights(accel.final_dir)
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
@@ -79,7 +74,9 @@ def test_a_multi_process_launch_without_the_flag_is_refused(monkeypatch: pytest.
 
 
 @pytest.mark.integration
-def test_two_cpu_processes_learn_what_one_process_learns(login_demos: Path, tmp_path: Path) -> None:
+def test_two_cpu_processes_learn_what_one_process_learns(
+    login_demos: Path, tmp_path: Path, weights: Any
+) -> None:
     """``accelerate launch --num_processes 2 --cpu``: half a batch each, gradients summed (gloo)."""
     launcher = shutil.which("accelerate", path=str(Path(sys.executable).parent))
     if launcher is None:
@@ -95,40 +92,25 @@ def test_two_cpu_processes_learn_what_one_process_learns(login_demos: Path, tmp_
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    a, b = _weights(one.final_dir), _weights(tmp_path / "two" / "policy")
+    a, b = weights(one.final_dir), weights(tmp_path / "two" / "policy")
     assert a.keys() == b.keys()
     for k in a:  # the same update up to the order of float sums
         np.testing.assert_allclose(a[k], b[k], rtol=1e-4, atol=1e-6)
 
 
-def _rl_config(out: Path, **kw: object) -> RLConfig:
-    base: dict[str, object] = {
-        "env_id": "rlft/WebFormLogin-v0",
-        "backbone": "tiny-bert",
-        "anchor": "none",
-        "env_steps": 16,
-        "n_envs": 2,
-        "n_steps": 8,
-        "batch_size": 8,
-        "n_epochs": 1,
-        "max_steps": 4,
-        "device": "cpu",
-        "progress": False,
-    }
-    base.update(kw)
-    return RLConfig(out_dir=str(out), **base)  # type: ignore[arg-type]
-
-
-def test_rl_on_one_process_with_accelerate_is_the_run_without_it(tmp_path: Path) -> None:
-    plain = train_rl(_rl_config(tmp_path / "plain"))
-    accel = train_rl(_rl_config(tmp_path / "accel", accelerate=True))
+def test_rl_on_one_process_with_accelerate_is_the_run_without_it(
+    tmp_path: Path, tiny_rl_settings: dict[str, Any], weights: Any
+) -> None:
+    common = {**tiny_rl_settings, "device": "cpu"}
+    plain = train_rl(RLConfig(out_dir=str(tmp_path / "plain"), **common))
+    accel = train_rl(RLConfig(out_dir=str(tmp_path / "accel"), accelerate=True, **common))
     assert plain.timesteps == accel.timesteps == 16 and plain.metrics == accel.metrics
-    a, b = _weights(plain.policy_dir), _weights(accel.policy_dir)
+    a, b = weights(plain.policy_dir), weights(accel.policy_dir)
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
 @pytest.mark.integration
-def test_rl_on_two_cpu_processes_trains_and_counts_both(tmp_path: Path) -> None:
+def test_rl_on_two_cpu_processes_trains_and_counts_both(tmp_path: Path, weights: Any) -> None:
     """Two processes, two envs each: 32 steps in total, gradients averaged, one policy written."""
     launcher = shutil.which("accelerate", path=str(Path(sys.executable).parent))
     if launcher is None:
@@ -145,4 +127,4 @@ def test_rl_on_two_cpu_processes_trains_and_counts_both(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     checkpoints = sorted((tmp_path / "two" / "checkpoints").glob("step_*"))
     assert [c.name for c in checkpoints] == ["step_00000032"]
-    assert _weights(tmp_path / "two" / "policy")
+    assert weights(tmp_path / "two" / "policy")
