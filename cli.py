@@ -58,6 +58,9 @@ _NEGATIVE_FLAGS: dict[str, tuple[str, str]] = {
 }
 """Boolean fields with a second, named spelling of ``--no-FIELD`` (flag, help)."""
 
+_OPTIONAL_VALUE: dict[str, str] = {"ray": "local"}
+"""Flags whose value may be left out, and the value they then take (``--ray`` alone: a local Ray)."""
+
 _EXTRA_HELP: dict[str, str] = {
     "env_kwargs": (
         "Repeat --env-kwarg KEY=VALUE; VALUE is parsed as the type the env declares: bool true/false "
@@ -149,6 +152,10 @@ def add_config_flags(
                 parser.add_argument(negative, dest=f.name, action="store_false", help=negative_help)
         elif typing.get_origin(hint) is dict:
             parser.add_argument(flag, dest=f.name, action="append", metavar="KEY=VALUE", help=help_text)
+        elif f.name in _OPTIONAL_VALUE:
+            parser.add_argument(
+                flag, dest=f.name, nargs="?", const=_OPTIONAL_VALUE[f.name], default=default, help=help_text
+            )
         else:
             parser.add_argument(
                 flag, dest=f.name, type=_scalar_type(hint), default=default, required=required, help=help_text

@@ -46,6 +46,10 @@ class UnknownBackboneError(UnknownNameError):
     """A backbone name is not registered."""
 
 
+class EnvWorkerError(RlftError, RuntimeError):
+    """A remote environment worker (a Ray actor) kept failing, or was used after its pool closed."""
+
+
 class DependencyError(RlftError, ImportError):
     """An optional dependency or an external program (browser, weights package) is missing."""
 

@@ -9,7 +9,9 @@ after an interruption resumes from the latest one, with the same data order, bec
 step depends only on ``(seed, step)``. Ctrl-C (SIGINT) or SIGTERM checkpoints the step just done and
 raises :class:`rlft.agents.TrainingInterrupted`; a resumed run refuses settings that differ from the
 ones it started with (``bc_config.json``) unless ``force_config`` is set, and TensorBoard drops what
-a crashed run logged past its last checkpoint, so no step appears twice.
+a crashed run logged past its last checkpoint, so no step appears twice. With ``accelerate`` (and
+``accelerate launch``) each process trains on its share of every batch and the gradients are summed
+across processes (:mod:`rlft.agents.accelerate`); only the main process writes files.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from rlft.agents.accelerate import start_accelerate
 from rlft.agents.checkpoint import (
     latest_checkpoint,
     load_optimizer,
@@ -29,7 +32,7 @@ from rlft.agents.checkpoint import (
     save_checkpoint,
     tensorboard_writer,
 )
-from rlft.agents.config import PolicySpec, TrainConfig, autocast, check_resume_config
+from rlft.agents.config import AccelerateConfig, PolicySpec, TrainConfig, autocast, check_resume_config
 from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
 from rlft.agents.policy_io import save_agent_policy, split_space_of, start_policy
 from rlft.demos.dataset import load_demos
@@ -41,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class BCConfig(TrainConfig, PolicySpec):
+class BCConfig(TrainConfig, PolicySpec, AccelerateConfig):
     """Behaviour cloning: fit a policy to a demonstration dataset (train_bc; the rlft train bc flags).
 
     The environment (id, kwargs such as the tabletop view, split) is the one the dataset records; the
@@ -73,8 +76,9 @@ class BCConfig(TrainConfig, PolicySpec):
         "steps",
         "eval_every",
         "checkpoint_every",
+        "accelerate",
     }
-    """A resumed run may train longer and validate or checkpoint at another pace."""
+    """A resumed run may train longer, validate or checkpoint at another pace, or change its processes."""
 
     def validate(self) -> None:
         """Check every field; raise ConfigError naming the bad one."""
@@ -150,6 +154,16 @@ def validate_bc(policy: Any, transitions: list[tuple[Any, Any]], batch_size: int
     return {"val_loss": sum(losses) / n, "val_accuracy": hits / n}
 
 
+class _NoWriter:
+    """The TensorBoard writer of processes other than the main one: writes nothing."""
+
+    def add_scalar(self, *args: Any, **kwargs: Any) -> None:
+        """Drop the value."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
 def train_bc(config: BCConfig) -> BCResult:
     """Train a policy by behaviour cloning on ``config.dataset``; see the module docstring.
 
@@ -167,7 +181,8 @@ def train_bc(config: BCConfig) -> BCResult:
 
     t0 = time.perf_counter()
     config.validate()
-    device = config.torch_device()
+    run = start_accelerate(config.accelerate, config.torch_device())
+    device = run.device
     torch.set_num_threads(config.num_threads)
     run_dir = config.run_dir()
 
@@ -206,6 +221,8 @@ def train_bc(config: BCConfig) -> BCResult:
         save_agent_policy(p, folder, env_record)
 
     def checkpoint(done: int) -> Path:
+        if not run.is_main:
+            return run_dir / "checkpoints"
         return save_checkpoint(
             run_dir,
             done,
@@ -216,7 +233,7 @@ def train_bc(config: BCConfig) -> BCResult:
             save_policy=save_policy,
         )
 
-    writer = tensorboard_writer(run_dir / "tb", start)
+    writer = tensorboard_writer(run_dir / "tb", start) if run.is_main else _NoWriter()
     metrics: dict[str, float] = {}
     policy.train()
     bar = tqdm(
@@ -227,19 +244,21 @@ def train_bc(config: BCConfig) -> BCResult:
         with stop_on_signals() as stop:
             for step in range(start, config.steps):
                 idx = _batch_indices(step, len(train), config.batch_size, config.seed)
+                mine = run.shard(idx)
                 with autocast(device, config.precision):
                     log_prob, entropy, _ = policy.evaluate_actions(
-                        [train[i][0] for i in idx], [train[i][1] for i in idx]
+                        [train[i][0] for i in mine], [train[i][1] for i in mine]
                     )
-                    loss = -log_prob.float().mean()
+                    loss = run.batch_loss(-log_prob.float(), len(idx))
                 optimizer.zero_grad()
                 scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)
+                run.sync_gradients(params)
                 torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
                 scaler.step(optimizer)
                 scaler.update()
                 done = step + 1
-                metrics["train_loss"] = loss.item()
+                metrics["train_loss"] = run.total(loss.item())
                 writer.add_scalar("bc/train_loss", metrics["train_loss"], done)
                 writer.add_scalar("bc/entropy", entropy.float().mean().item(), done)
                 bar.update(1)
@@ -260,7 +279,8 @@ def train_bc(config: BCConfig) -> BCResult:
                             "val_loss": metrics["val_loss"],
                             "step": done,
                         }
-                        atomic_dir(run_dir / "best", lambda d: save_policy(policy, d))
+                        if run.is_main:
+                            atomic_dir(run_dir / "best", lambda d: save_policy(policy, d))
                     logger.info("step %d: %s", done, {k: round(v, 4) for k, v in metrics.items()})
                 saved = None
                 if done % config.checkpoint_every == 0 or done == config.steps:
@@ -270,7 +290,9 @@ def train_bc(config: BCConfig) -> BCResult:
     finally:
         bar.close()
         writer.close()
-    atomic_dir(run_dir / "policy", lambda d: save_policy(policy, d))
+    if run.is_main:
+        atomic_dir(run_dir / "policy", lambda d: save_policy(policy, d))
+    run.wait()  # the other processes return once the policy is written
     use_best = (run_dir / "best").exists()
     return BCResult(
         policy_dir=run_dir / ("best" if use_best else "policy"),

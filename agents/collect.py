@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rlft.agents.config import AgentChoice, EnvConfig, RunConfig
+from rlft.agents.config import AgentChoice, DistributedConfig, EnvConfig, RunConfig
 from rlft.agents.evaluate import make_agent
 from rlft.agents.policy_io import check_policy_fits
 from rlft.demos.envs import check_env_id, make_env
@@ -21,11 +21,12 @@ __all__ = ["CollectConfig", "run_collect"]
 
 
 @dataclass
-class CollectConfig(RunConfig, EnvConfig, AgentChoice):
+class CollectConfig(RunConfig, EnvConfig, AgentChoice, DistributedConfig):
     """Record demonstrations of the expert, a saved policy or the random agent as a Minari dataset.
 
     The rlft collect flags are these fields. Episode i of the attempts resets with seed + i; the seed is
-    stored with each episode.
+    stored with each episode. With ray the attempts run on num_workers x envs_per_worker remote envs at
+    once (the agent acts in this process) and the dataset is the same as a local collect's.
     """
 
     episodes: int = 100
@@ -46,6 +47,7 @@ class CollectConfig(RunConfig, EnvConfig, AgentChoice):
         """Check every field; raise ConfigError naming the bad one."""
         super().validate()
         self.validate_env()
+        self.validate_distributed()
         self.collect_env_id()
         self.validate_agent(default="expert")
         check_int("episodes", self.episodes)
@@ -87,6 +89,11 @@ def run_collect(config: CollectConfig) -> CollectResult:
         finally:
             env.close()
     keep = config.keep_failures if config.keep_failures is not None else source != "expert"
+    env_pool = None
+    if config.ray is not None:
+        from rlft.agents.ray_envs import episode_pool
+
+        env_pool = episode_pool(config, env_id, config.goal_split, kwargs)
     return collect_demos(
         env_id,
         config.episodes,
@@ -102,4 +109,5 @@ def run_collect(config: CollectConfig) -> CollectResult:
         progress=config.show_progress,
         actor=None if source == "expert" else agent,
         source=source,
+        env_pool=env_pool,
     )

@@ -9,6 +9,9 @@ Each part owns one idea and each field is declared in exactly one place:
 * :class:`PolicyPath`: a saved policy folder to start from or to run.
 * :class:`PolicySpec`: a fresh policy (backbone, fine-tuning mode, extra policy settings).
 * :class:`AgentChoice`: who acts in collect / eval: a saved policy or a baseline, greedy or sampled.
+* :class:`DistributedConfig`: where the environments run: in this process, or on Ray actors.
+* :class:`AccelerateConfig`: whether training runs under Hugging Face ``accelerate`` (one process per
+  device).
 
 Collect, BC, RL and eval configs (and the coming reward-model and study runs) inherit the parts they
 need; the ``rlft`` sub-commands generate their flags from these fields and their docstrings.
@@ -30,13 +33,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rlft import __version__
-from rlft.errors import ConfigError, atomic_write_text, check_choice, check_int
+from rlft.errors import ConfigError, atomic_write_text, check_choice, check_float, check_int
 from rlft.policies.device import PRECISIONS, autocast, resolve_device, resolve_precision
 
 __all__ = [
     "AGENTS",
     "PRECISIONS",
+    "AccelerateConfig",
     "AgentChoice",
+    "DistributedConfig",
     "EnvConfig",
     "PolicyPath",
     "PolicySpec",
@@ -237,6 +242,67 @@ class AgentChoice(PolicyPath):
                 raise ConfigError("Pass --policy DIR (a saved policy) or --agent expert|random.")
             return default
         return check_choice("agent", self.agent, AGENTS)
+
+
+@dataclass(kw_only=True)
+class DistributedConfig:
+    """Where the environments run: in this process (the default) or on Ray actors (``rlft[ray]``)."""
+
+    ray: str | None = None
+    """Run the environments on Ray actors: --ray alone starts a local Ray (or joins the cluster
+    RAY_ADDRESS names), --ray ADDRESS joins a running cluster (auto, HOST:6379, ray://HOST:10001)."""
+    num_workers: int = 2
+    """Ray actors hosting environments (with --ray)."""
+    envs_per_worker: int = 2
+    """Environments each Ray actor hosts (with --ray; train rl needs num_workers x envs_per_worker =
+    n_envs; collect and eval run one episode per environment at a time)."""
+    worker_cpus: float = 1.0
+    """CPUs each Ray actor reserves (with --ray)."""
+    worker_timeout: float = 120.0
+    """Seconds to wait for a Ray actor's answer before it counts as dead and is restarted."""
+    worker_restarts: int = 3
+    """Restarts of one actor in a row (or reruns of one episode) before the run stops with an error."""
+
+    DISTRIBUTED_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"ray", "num_workers", "envs_per_worker", "worker_cpus", "worker_timeout", "worker_restarts"}
+    )
+    """Fields that choose where envs run, not what they do (a resumed run may change them)."""
+
+    def validate_distributed(self) -> None:
+        """Check the distributed fields; raise ConfigError naming the bad one."""
+        if self.ray is not None and not isinstance(self.ray, str):
+            raise ConfigError(f"ray must be an address string (or 'local'); got {self.ray!r}.")
+        check_int("num_workers", self.num_workers)
+        check_int("envs_per_worker", self.envs_per_worker)
+        check_float("worker_cpus", self.worker_cpus, 0.0)
+        check_float("worker_timeout", self.worker_timeout, 0.0)
+        check_int("worker_restarts", self.worker_restarts, 0)
+        if self.worker_timeout <= 0:
+            raise ConfigError(f"worker_timeout must be > 0 seconds; got {self.worker_timeout}.")
+
+    @property
+    def num_ray_envs(self) -> int:
+        """Environments on Ray: ``num_workers * envs_per_worker``."""
+        return self.num_workers * self.envs_per_worker
+
+    def pool_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`rlft.envs.ray_vector.RayEnvPool` (besides factories and M)."""
+        return {
+            "worker_options": {"num_cpus": self.worker_cpus},
+            "timeout_s": self.worker_timeout,
+            "max_restarts": self.worker_restarts,
+            "ray_address": self.ray,
+        }
+
+
+@dataclass(kw_only=True)
+class AccelerateConfig:
+    """Training under Hugging Face ``accelerate``: one process per device (see rlft.agents.accelerate)."""
+
+    accelerate: bool = False
+    """Train through accelerate: run the command under `accelerate launch` for one process per GPU
+    (gradients averaged across processes, each process reads its own share of the data); a plain run is
+    one process on the selected device."""
 
 
 def check_resume_config(config: ResumableConfig, path: Path, resuming: bool) -> None:

@@ -11,23 +11,27 @@ readable Markdown transcripts.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import gymnasium as gym
 import numpy as np
-from rlft.agents.config import AgentChoice, EnvConfig, RunConfig, autocast, provenance
-from rlft.agents.episodes import rollout_episode, write_gif, write_transcript
+from rlft.agents.config import AgentChoice, DistributedConfig, EnvConfig, RunConfig, autocast, provenance
+from rlft.agents.episodes import Episode, rollout_episode, write_gif, write_transcript
 from rlft.agents.policy_io import check_policy_fits, load_agent_policy, resolve_env
 from rlft.demos.envs import make_env
 from rlft.demos.record import expert_action
 from rlft.errors import check_float, check_int
+
+if TYPE_CHECKING:
+    from rlft.envs.ray_vector import RayEnvPool
 
 __all__ = [
     "Agent",
@@ -238,6 +242,7 @@ def evaluate_agent(
     env_kwargs: dict[str, Any] | None = None,
     progress: bool = False,
     check_fits: bool = True,
+    env_pool: Callable[..., RayEnvPool] | None = None,
 ) -> TaskResult:
     """Evaluate ``agent`` on ``episodes`` episodes of ``env_id`` (goal ``split``).
 
@@ -255,6 +260,9 @@ def evaluate_agent(
         env_kwargs: extra ``gym.make`` kwargs.
         progress: show a progress bar.
         check_fits: refuse a :class:`PolicyAgent` whose policy cannot read this env's observations.
+        env_pool: makes a :class:`rlft.envs.ray_vector.RayEnvPool` of the same env (called with the
+            ``render_mode`` to use) to run the episodes on all its envs at once, each with a shallow copy
+            of ``agent``; the results are those of a local run (an episode depends on its seed only).
 
     Raises:
         ModalityError: the policy was trained for another family or view (``check_fits``).
@@ -277,13 +285,24 @@ def evaluate_agent(
         env = make_env(env_id, split, env_kwargs, render_mode="rgb_array")
     returns, lengths, successes, seeds, recordings = [], [], [], [], []
     out = Path(record_dir) if record_dir is not None else None
+    episode_seeds = range(seed, seed + episodes)
+
+    def frames(s: int) -> bool:
+        return out is not None and s - seed < record_episodes and not text_actions
+
+    runs: Generator[Episode, None, None] = (
+        _pool_episodes(env_pool, env.render_mode, agent, episode_seeds, max_steps, frames)
+        if env_pool is not None
+        else (
+            rollout_episode(env, agent, s, max_steps=max_steps, record_frames=frames(s))
+            for s in episode_seeds
+        )
+    )
     try:
-        for i in tqdm(range(episodes), desc=f"eval {agent.name} {env_id}", unit="ep", disable=not progress):
+        bar = tqdm(runs, total=episodes, desc=f"eval {agent.name} {env_id}", unit="ep", disable=not progress)
+        for i, episode in enumerate(bar):
             ep_seed = seed + i
             record = out is not None and i < record_episodes
-            episode = rollout_episode(
-                env, agent, ep_seed, max_steps=max_steps, record_frames=record and not text_actions
-            )
             returns.append(episode.total_reward)
             lengths.append(episode.length)
             successes.append(episode.success)
@@ -299,6 +318,7 @@ def evaluate_agent(
                 if saved is not None:
                     recordings.append(str(saved))
     finally:
+        runs.close()  # ends the pool's workers, if any
         env.close()
     n_success = int(sum(successes))
     return TaskResult(
@@ -317,6 +337,28 @@ def evaluate_agent(
         seeds=seeds,
         recordings=recordings,
     )
+
+
+def _pool_episodes(
+    make_pool: Callable[..., RayEnvPool],
+    render_mode: str | None,
+    agent: Agent,
+    seeds: range,
+    max_steps: int | None,
+    record_frames: Callable[[int], bool],
+) -> Generator[Episode, None, None]:
+    """:func:`rollout_episode` of each seed on a pool's envs at once, in seed order; the pool closes after."""
+    pool = make_pool(render_mode=render_mode)
+    agents = [copy.copy(agent) for _ in range(pool.num_envs)]
+    try:
+        yield from pool.map_episodes(
+            lambda env, slot, s: rollout_episode(
+                env, agents[slot], s, max_steps=max_steps, record_frames=record_frames(s)
+            ),
+            seeds,
+        )
+    finally:
+        pool.close()
 
 
 def evaluate(
@@ -359,12 +401,13 @@ def evaluate(
 
 
 @dataclass
-class EvalConfig(RunConfig, EnvConfig, AgentChoice):
+class EvalConfig(RunConfig, EnvConfig, AgentChoice, DistributedConfig):
     """Evaluate a saved policy or a baseline: success rate, reward and length with confidence intervals.
 
     The rlft eval flags are these fields. The environment defaults to the one the policy records,
     with the env kwargs it was trained with; episode i resets with seed + i, so agents evaluated with
-    one seed face the same goals.
+    one seed face the same goals. With ray the episodes run on num_workers x envs_per_worker remote envs
+    at once (the agent acts in this process), with the same results.
     """
 
     episodes: int = 50
@@ -383,6 +426,7 @@ class EvalConfig(RunConfig, EnvConfig, AgentChoice):
         """Check every field; raise ConfigError naming the bad one."""
         super().validate()
         self.validate_env()
+        self.validate_distributed()
         self.validate_agent()
         check_int("episodes", self.episodes)
         check_int("record_episodes", self.record_episodes, 0)
@@ -401,6 +445,15 @@ def make_agent(
     if name:
         agent.name = name
     return agent
+
+
+def _episode_pool(config: DistributedConfig, env: dict[str, Any]) -> Callable[..., RayEnvPool] | None:
+    """The pool maker of ``--ray`` runs (None without ``--ray``)."""
+    if config.ray is None:
+        return None
+    from rlft.agents.ray_envs import episode_pool
+
+    return episode_pool(config, env["env_id"], env["split"], env["env_kwargs"])
 
 
 def run_eval(config: EvalConfig, env_ids: Sequence[str] = ()) -> EvalReport:
@@ -432,6 +485,7 @@ def run_eval(config: EvalConfig, env_ids: Sequence[str] = ()) -> EvalReport:
                 record_episodes=config.record_episodes,
                 env_kwargs=env["env_kwargs"],
                 progress=config.show_progress,
+                env_pool=_episode_pool(config, env),
             )
         )
     facts = {

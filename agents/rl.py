@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rlft.agents.accelerate import start_accelerate
 from rlft.agents.algorithms import ALGORITHMS, make_ppo, use_maskable
 from rlft.agents.anchor import ANCHORS, AnchorHook
 from rlft.agents.checkpoint import (
@@ -28,7 +29,15 @@ from rlft.agents.checkpoint import (
     save_checkpoint,
     tensorboard_writer,
 )
-from rlft.agents.config import EnvConfig, PolicySpec, TrainConfig, autocast, check_resume_config
+from rlft.agents.config import (
+    AccelerateConfig,
+    DistributedConfig,
+    EnvConfig,
+    PolicySpec,
+    TrainConfig,
+    autocast,
+    check_resume_config,
+)
 from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
 from rlft.agents.policy_io import (
     env_spaces,
@@ -38,7 +47,7 @@ from rlft.agents.policy_io import (
     start_policy,
 )
 from rlft.demos.dataset import load_demos
-from rlft.demos.envs import check_env_id, make_env
+from rlft.demos.envs import check_env_id
 from rlft.errors import ConfigError, atomic_dir, check_choice, check_float, check_int
 
 __all__ = ["ALGORITHMS", "RLConfig", "RLResult", "train_rl"]
@@ -47,12 +56,16 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class RLConfig(TrainConfig, EnvConfig, PolicySpec):
+class RLConfig(TrainConfig, EnvConfig, PolicySpec, DistributedConfig, AccelerateConfig):
     """PPO / MaskablePPO fine-tuning of a policy on an environment (train_rl; the rlft train rl flags).
 
     The environment defaults to the one the starting policy records (id, kwargs such as the tabletop
     view); without a starting policy a fresh one is built from backbone. The seed seeds the
     environments (env i resets from seed + i), PPO, the anchor's minibatches and a fresh policy's head.
+    With ray the n_envs environments run on num_workers x envs_per_worker Ray actors (the same
+    trajectories as in this process); the learner stays here. With accelerate under accelerate launch,
+    each of P processes runs its own n_envs envs (process r seeds them from seed + r x n_envs) for
+    env_steps / P steps, and PPO's gradients are averaged across processes before every optimizer step.
     """
 
     algorithm: str = "auto"
@@ -93,11 +106,12 @@ class RLConfig(TrainConfig, EnvConfig, PolicySpec):
     checkpoint_every: int = 1024
     """Checkpoint every this many environment steps (rounded to whole rollouts) and at the end."""
 
-    RESUMABLE_CHANGES: ClassVar[frozenset[str]] = TrainConfig.RESUMABLE_CHANGES | {
-        "env_steps",
-        "checkpoint_every",
-    }
-    """A resumed run may train longer and checkpoint at another pace."""
+    RESUMABLE_CHANGES: ClassVar[frozenset[str]] = (
+        TrainConfig.RESUMABLE_CHANGES
+        | DistributedConfig.DISTRIBUTED_FIELDS
+        | {"env_steps", "checkpoint_every", "accelerate"}
+    )
+    """A resumed run may train longer, checkpoint at another pace and move its envs (same trajectories)."""
 
     def validate(self) -> None:
         """Check every field; raise ConfigError naming the bad one."""
@@ -105,12 +119,19 @@ class RLConfig(TrainConfig, EnvConfig, PolicySpec):
             raise ConfigError("RL supports precision fp32 or bf16 (SB3's update has no fp16 loss scaling).")
         super().validate()
         self.validate_env()
+        self.validate_distributed()
         if self.env_id is not None:
             check_env_id(self.env_id)
         check_choice("algorithm", self.algorithm, ALGORITHMS)
         check_choice("anchor", self.anchor, ANCHORS)
         for name in ("env_steps", "n_envs", "n_steps", "batch_size", "n_epochs", "anchor_batch_size"):
             check_int(name, getattr(self, name))
+        if self.ray is not None and self.num_ray_envs != self.n_envs:
+            raise ConfigError(
+                f"--ray runs num_workers x envs_per_worker = {self.num_workers} x {self.envs_per_worker} "
+                f"envs but n_envs is {self.n_envs}; make them agree (e.g. --num-workers {self.n_envs} "
+                "--envs-per-worker 1)."
+            )
         check_int("checkpoint_every", self.checkpoint_every)
         check_float("lr", self.lr, 0.0)
         check_float("gamma", self.gamma, 0.0, 1.0)
@@ -165,7 +186,8 @@ def train_rl(config: RLConfig) -> RLResult:
 
     t0 = time.perf_counter()
     config.validate()
-    device = config.torch_device()
+    run = start_accelerate(config.accelerate, config.torch_device())
+    device, procs = run.device, run.num_processes
     torch.set_num_threads(config.num_threads)
     run_dir = config.run_dir()
     env = resolve_env(config, config.policy)
@@ -195,12 +217,12 @@ def train_rl(config: RLConfig) -> RLResult:
     env_record = {"env_id": env["env_id"], "env_kwargs": env["env_kwargs"], "split": env["split"]}
 
     # Environments in SB3's fixed-shape view, and the SB3 algorithm around the policy's own modules.
-    vec_env = _make_vec_env(config, env, policy, seed=config.seed + start)
+    vec_env = _make_vec_env(config, env, policy, seed=config.seed + start + run.process_index * config.n_envs)
     model = make_ppo(
         policy,
         vec_env,
         maskable=use_maskable(config.algorithm, policy),
-        seed=config.seed,
+        seed=config.seed + run.process_index,
         device=device,
         learning_rate=config.lr,
         n_steps=config.n_steps,
@@ -214,18 +236,21 @@ def train_rl(config: RLConfig) -> RLResult:
         max_grad_norm=config.max_grad_norm,
         verbose=0,
     )
-    model.set_logger(_tensorboard_logger(run_dir / "tb" / "rl_1", purge_step=start))
+    model.set_logger(_tensorboard_logger(run_dir / "tb" / "rl_1", purge_step=start, write=run.is_main))
     optimizer = model.policy.optimizer
     if latest is not None:
         load_optimizer(latest, optimizer)
-        model.num_timesteps = start
+        model.num_timesteps = start // procs  # this process's share; checkpoints count all processes
         logger.info("resuming RL from %s (timestep %d)", latest, start)
 
     hook = _make_anchor(config, model, policy, reference, demos)
     handle = optimizer.register_step_pre_hook(hook) if hook is not None else None
-    remaining = max(0, config.env_steps - start)
+    # After the anchor's hook: the averaged gradient includes every process's anchor term.
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    sync = optimizer.register_step_pre_hook(lambda *_: run.sync_gradients(params, average=True))
+    remaining = -(-max(0, config.env_steps - start) // procs)
     with stop_on_signals() as stop:
-        callback = _checkpoint_callback(run_dir, policy, config, hook, start, env_record, stop)
+        callback = _checkpoint_callback(run_dir, policy, config, hook, start, env_record, stop, run)
         try:
             if remaining > 0:
                 with autocast(device, config.precision):
@@ -238,14 +263,17 @@ def train_rl(config: RLConfig) -> RLResult:
         finally:
             if handle is not None:
                 handle.remove()
+            sync.remove()
             vec_env.close()
             model.logger.close()
-        done = int(model.num_timesteps)
+        done = int(model.num_timesteps) * procs
         if done > callback.last_saved:
             callback.save(done)
         if stop:
             raise TrainingInterrupted(done, latest_checkpoint(run_dir))
-    atomic_dir(run_dir / "policy", lambda d: save_agent_policy(policy, d, env_record))
+    if run.is_main:
+        atomic_dir(run_dir / "policy", lambda d: save_agent_policy(policy, d, env_record))
+    run.wait()  # the other processes return once the policy is written
     return RLResult(
         policy_dir=run_dir / "policy",
         timesteps=done,
@@ -255,13 +283,16 @@ def train_rl(config: RLConfig) -> RLResult:
     )
 
 
-def _tensorboard_logger(folder: Path, purge_step: int) -> Any:
+def _tensorboard_logger(folder: Path, purge_step: int, write: bool = True) -> Any:
     """An SB3 logger writing TensorBoard events to ``folder``, dropping events at or past ``purge_step``.
 
     A resumed run starts from its last checkpoint; what the interrupted run logged after it would
-    otherwise appear twice.
+    otherwise appear twice. Without ``write`` (processes other than the main one) it writes nothing.
     """
     from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat
+
+    if not write:
+        return Logger(folder=None, output_formats=[])
 
     class PurgingTensorBoard(TensorBoardOutputFormat):
         def __init__(self) -> None:
@@ -272,24 +303,25 @@ def _tensorboard_logger(folder: Path, purge_step: int) -> Any:
 
 
 def _make_vec_env(config: RLConfig, env: dict[str, Any], policy: Any, seed: int) -> Any:
-    """``n_envs`` environments in one process (``DummyVecEnv``), each seen through the policy's encoder.
+    """``n_envs`` environments, each seen through the policy's encoder: in this process or on Ray.
 
-    In-process on purpose: the wrapper encodes observations with the policy's tokenizer, and the policy
-    forward pass dominates the step time, so subprocess workers would only copy the model around.
+    In-process (``DummyVecEnv``) by default: the wrapper encodes observations with the policy's
+    tokenizer, and the policy forward pass dominates the step time, so subprocess workers would only copy
+    the model around. With ``ray`` the envs run on Ray actors (:class:`rlft.agents.ray_vec_env.RayVecEnv`),
+    for envs slow enough to be worth it (browsers, simulators) or more than one machine holds.
     """
-    from rlft.policies.sb3 import make_sb3_env
-    from stable_baselines3.common.monitor import Monitor
-    from stable_baselines3.common.vec_env import DummyVecEnv
+    from rlft.agents.ray_envs import sb3_env_factory
 
-    def factory() -> Any:
-        return Monitor(
-            make_sb3_env(
-                make_env(env["env_id"], env["split"], env["env_kwargs"], max_steps=env["max_steps"]), policy
-            ),
-            info_keywords=("success",),
-        )
+    vec_env: Any
+    if config.ray is not None:
+        from rlft.agents.ray_vec_env import RayVecEnv
 
-    vec_env = DummyVecEnv([factory] * config.n_envs)
+        factory = sb3_env_factory(env, policy, remote=True)
+        vec_env = RayVecEnv([factory] * config.n_envs, config.envs_per_worker, **config.pool_kwargs())
+    else:
+        from stable_baselines3.common.vec_env import DummyVecEnv
+
+        vec_env = DummyVecEnv([sb3_env_factory(env, policy)] * config.n_envs)
     vec_env.seed(seed)  # env i resets with seed + i
     return vec_env
 
@@ -370,8 +402,11 @@ def _checkpoint_callback(
     start: int,
     env_record: dict[str, Any],
     stop: Any,
+    run: Any,
 ) -> Any:
     """An SB3 callback: rollout metrics to the logger, atomic checkpoints every ``checkpoint_every`` steps.
+
+    Steps count every process of an accelerate run (``run``); only the main one writes checkpoints.
 
     The class is defined here, not at module level, so importing :mod:`rlft.agents.rl` stays free of
     stable-baselines3 (and torch) until training starts.
@@ -393,7 +428,7 @@ def _checkpoint_callback(
                 initial=start,
                 desc="train rl",
                 unit="step",
-                disable=not config.show_progress,
+                disable=not (config.show_progress and run.is_main),
             )
 
         def _on_training_end(self) -> None:
@@ -404,7 +439,7 @@ def _checkpoint_callback(
             for info in infos:
                 if "episode" in info:
                     self.successes.append(float(info.get("success", False)))
-            self.bar.update(len(infos))
+            self.bar.update(len(infos) * run.num_processes)
             return not stop  # a signal ends learn() here; train_rl then checkpoints
 
         def _on_rollout_end(self) -> None:
@@ -422,11 +457,14 @@ def _checkpoint_callback(
 
         def _on_rollout_start(self) -> None:
             # Runs after PPO's update for the previous rollout, so the saved weights include it.
-            steps = int(self.model.num_timesteps)
+            steps = int(self.model.num_timesteps) * run.num_processes
             if steps - self.last_saved >= config.checkpoint_every:
                 self.save(steps)
 
         def save(self, steps: int) -> None:
+            self.last_saved = steps
+            if not run.is_main:
+                return
             save_checkpoint(
                 run_dir,
                 steps,
@@ -436,6 +474,5 @@ def _checkpoint_callback(
                 keep=config.keep_checkpoints,
                 save_policy=lambda p, d: save_agent_policy(p, d, env_record),
             )
-            self.last_saved = steps
 
     return CheckpointCallback()

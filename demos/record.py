@@ -15,19 +15,23 @@ half-written dataset, and an existing dataset is only replaced when ``overwrite`
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
 from rlft.demos.dataset import default_dataset_dir, default_dataset_id, encode_observation, storage_space
 from rlft.demos.envs import make_env
 from rlft.errors import ConfigError, DatasetError, atomic_dir, check_choice, check_float, check_int
+
+if TYPE_CHECKING:
+    from rlft.envs.ray_vector import RayEnvPool
 
 __all__ = [
     "SOURCES",
@@ -213,6 +217,7 @@ def collect_demos(
     progress: bool = False,
     actor: Actor | None = None,
     source: str = "expert",
+    env_pool: Callable[..., RayEnvPool] | None = None,
 ) -> CollectResult:
     """Record ``episodes`` demonstrations of ``env_id`` (the expert's by default) as a Minari dataset.
 
@@ -234,6 +239,10 @@ def collect_demos(
         actor: who acts (default: the env's expert); see :class:`Actor`.
         source: who ``actor`` is, one of :data:`SOURCES`: the dataset id's suffix and its
             ``algorithm_name``.
+        env_pool: makes a :class:`rlft.envs.ray_vector.RayEnvPool` of the same env to run the attempts
+            on all its envs at once (each with a shallow copy of ``actor``, which must set all its
+            per-episode state in ``reset``); the kept episodes, and so the dataset, are the same as
+            without it, since an episode depends on its seed only.
 
     Returns:
         Where the dataset went and what it holds.
@@ -261,13 +270,18 @@ def collect_demos(
             f"{path} already exists; pass overwrite=True (--overwrite) or choose another --out."
         )
     env = make_env(env_id, split, env_kwargs)
+    seeds = range(seed, seed + max_attempts)
+    attempts: Generator[_Episode, None, None] = (
+        _pool_rollouts(env_pool, actor, seeds, max_steps)
+        if env_pool is not None
+        else (rollout(env, actor, s, max_steps) for s in seeds)
+    )
     try:
         obs_space, encoded_keys = storage_space(env.observation_space)
         kept: list[_Episode] = []
         returns: list[float] = []
         bar = tqdm(total=episodes, desc=f"collect {env_id}", unit="ep", disable=not progress)
-        for attempt in range(max_attempts):
-            episode = rollout(env, actor, seed + attempt, max_steps)
+        for attempt, episode in enumerate(attempts):
             returns.append(episode.episode_return)
             if keep_failures or episode.episode_return >= min_return:
                 kept.append(episode)
@@ -296,6 +310,7 @@ def collect_demos(
         }
         _write_dataset(path, dataset_id, env, kept, obs_space, encoded_keys, split, env_kwargs, stats, source)
     finally:
+        attempts.close()  # ends the pool's workers, if any
         env.close()
     steps = sum(len(e.actions) for e in kept)
     logger.info("wrote %d episodes (%d steps) to %s", len(kept), steps, path)
@@ -308,6 +323,18 @@ def collect_demos(
         seeds=[e.seed for e in kept],
         mean_return=float(np.mean(returns)),
     )
+
+
+def _pool_rollouts(
+    make_pool: Callable[..., RayEnvPool], actor: Actor, seeds: range, max_steps: int | None
+) -> Generator[_Episode, None, None]:
+    """:func:`rollout` of each seed on a pool's envs at once, in seed order; the pool closes at the end."""
+    pool = make_pool()
+    actors = [copy.copy(actor) for _ in range(pool.num_envs)]
+    try:
+        yield from pool.map_episodes(lambda env, slot, s: rollout(env, actors[slot], s, max_steps), seeds)
+    finally:
+        pool.close()
 
 
 def _write_dataset(

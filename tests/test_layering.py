@@ -155,6 +155,8 @@ THIRD_PARTY_HOMES: dict[str, tuple[str, ...]] = {
     "pybullet": ("rlft.envs.tabletop.sim",),
     "pybullet_data": ("rlft.envs.tabletop.sim",),
     "playwright": ("rlft.envs.web.backends",),
+    "ray": ("rlft.envs.ray_vector",),
+    "accelerate": ("rlft.agents.accelerate",),
 }
 """Third-party module -> the only modules (or packages) that may import it."""
 

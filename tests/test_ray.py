@@ -1,0 +1,371 @@
+"""Environments on Ray: the same trajectories as the local vector envs, worker restarts, the commands.
+
+One module-scoped local cluster (a head and a second node on this machine, one CPU each) serves every
+test; its teardown checks that no process it started is left. The three slowest tests (about 20 s each
+on a loaded two-core machine: SB3 views with a policy in every worker, a worker restart, a PPO run) are
+marked integration.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import psutil
+import pytest
+from rlft.demos.envs import make_env
+from rlft.errors import DependencyError, EnvWorkerError
+
+ray = pytest.importorskip("ray")
+
+from rlft.envs.ray_vector import RayEnvPool, RayVectorEnv, restart_seed  # noqa: E402
+
+WEB = "rlft/WebFormLogin-v0"
+WORKER = {"num_cpus": 0.25}
+"""Small CPU requests, so several workers fit on the two one-CPU nodes."""
+ON_RAY: dict[str, Any] = {"ray": "local", "num_workers": 2, "envs_per_worker": 1, "worker_cpus": 0.25}
+"""The distributed fields of the command tests (Ray is already connected to the test cluster)."""
+
+
+def _descendants() -> set[tuple[int, float]]:
+    """(pid, create time) of every process below this one (raylets, GCS, Ray workers)."""
+    out = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            out.add((child.pid, child.create_time()))
+        except psutil.NoSuchProcess:
+            continue
+    return out
+
+
+def _alive(procs: set[tuple[int, float]]) -> list[int]:
+    alive = []
+    for pid, created in procs:
+        try:
+            p = psutil.Process(pid)
+            if p.create_time() == created and p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            continue
+    return alive
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    """A head node and a second node on 127.0.0.1; on teardown, every process it started has ended."""
+    from ray.cluster_utils import Cluster
+
+    if ray.is_initialized():
+        ray.shutdown()
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    c.add_node(num_cpus=1)
+    ray.init(address=c.address, logging_level="WARNING")
+    c.wait_for_nodes()
+    seen: set[tuple[int, float]] = set()
+
+    class Watch:
+        """Remembers every Ray process started below this one (workers come and go)."""
+
+        def look(self) -> None:
+            seen.update(_descendants())
+
+    watch = Watch()
+    watch.look()
+    yield watch
+    watch.look()
+    ray.shutdown()
+    c.shutdown()
+    deadline = time.monotonic() + 20
+    while _alive(seen) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = _alive(seen)
+    assert not left, f"Ray processes left after shutdown: {left}"
+    assert len(seen) >= 3  # GCS and two raylets at least: the check looked at something
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    if isinstance(a, tuple | list):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+
+
+def _web_factory(max_steps: int = 4) -> Any:
+    return functools.partial(make_env, WEB, "train", {}, max_steps=max_steps)
+
+
+def _random_commands(obs: dict[str, Any], rng: np.random.Generator) -> tuple[str, ...]:
+    return tuple(str(c[int(rng.integers(len(c)))]) if len(c) else "" for c in obs["admissible_commands"])
+
+
+def test_vector_env_matches_sync_vector_env(cluster: Any) -> None:
+    fns = [_web_factory()] * 3
+    remote = RayVectorEnv(fns, envs_per_worker=2, worker_options=WORKER)
+    local = gym.vector.SyncVectorEnv(fns)
+    try:
+        assert remote.observation_space == local.observation_space
+        assert remote.single_action_space == local.single_action_space
+        assert remote.pool.num_workers == 2
+        first, local_first = remote.reset(seed=7), local.reset(seed=7)
+        assert _equal(first, local_first)
+        rng = np.random.default_rng(0)
+        obs = local_first[0]
+        ended = 0
+        for _ in range(10):  # max_steps=4: episodes end and autoreset on the next step
+            actions = _random_commands(obs, rng)
+            got, want = remote.step(actions), local.step(actions)
+            assert _equal(got, want)
+            obs = want[0]
+            ended += int(np.sum(want[2] | want[3]))
+            assert remote.call("expert_action") == local.call("expert_action")
+        assert ended > 0
+        remote.set_attr("spec_note", [1, 2, 3])
+        assert remote.get_attr("spec_note") == (1, 2, 3)
+        cluster.look()
+    finally:
+        remote.close()
+        local.close()
+
+
+@pytest.fixture(scope="module")
+def web_policy() -> Any:
+    """A tiny web policy (random weights): its encoder gives the SB3 view of the web env."""
+    from rlft.policies import PolicyConfig, build_policy
+
+    probe = make_env(WEB, "train")
+    try:
+        config = PolicyConfig(backbone="tiny-bert", seed=0)
+        return build_policy(config, probe.observation_space, probe.action_space, progress=False)
+    finally:
+        probe.close()
+
+
+def _sb3_factory(policy: Any, max_steps: int) -> Any:
+    from rlft.agents.ray_envs import sb3_env_factory
+
+    record = {"env_id": WEB, "split": "train", "env_kwargs": {}, "max_steps": max_steps}
+    return sb3_env_factory(record, policy, remote=True)
+
+
+@pytest.mark.integration
+def test_sb3_vec_env_matches_dummy_and_subproc(cluster: Any, web_policy: Any) -> None:
+    from rlft.agents.ray_vec_env import RayVecEnv
+    from sb3_contrib.common.maskable.utils import get_action_masks
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    factory = _sb3_factory(web_policy, max_steps=3)
+    venvs = {
+        "ray": RayVecEnv([factory] * 3, envs_per_worker=2, worker_options=WORKER),
+        "dummy": DummyVecEnv([factory] * 3),
+        "subproc": SubprocVecEnv([factory] * 3, start_method="fork"),
+    }
+    try:
+        assert venvs["ray"].env_is_wrapped(Monitor) == [True] * 3
+        for venv in venvs.values():
+            venv.seed(11)
+        obs = {name: venv.reset() for name, venv in venvs.items()}
+        assert _equal(obs["ray"], obs["dummy"]) and _equal(obs["ray"], obs["subproc"])
+        assert _equal(venvs["ray"].reset_infos, venvs["dummy"].reset_infos)
+        rng = np.random.default_rng(1)
+        dones = 0
+        for _ in range(8):
+            masks = {name: get_action_masks(venv) for name, venv in venvs.items()}
+            assert _equal(masks["ray"], masks["dummy"]) and _equal(masks["ray"], masks["subproc"])
+            actions = np.array([rng.choice(np.flatnonzero(row)) for row in masks["dummy"]])
+            results = {name: venv.step(actions) for name, venv in venvs.items()}
+            for name in ("dummy", "subproc"):
+                ray_obs, ray_rew, ray_done, ray_infos = results["ray"]
+                obs_, rew, done, infos = results[name]
+                assert _equal(ray_obs, obs_) and _equal(ray_rew, rew) and _equal(ray_done, done)
+                for a, b in zip(ray_infos, infos, strict=True):
+                    drop = {"episode"}  # Monitor's wall-clock time differs
+                    assert _equal(
+                        {k: v for k, v in a.items() if k not in drop},
+                        {k: v for k, v in b.items() if k not in drop},
+                    )
+                    assert ("episode" in a) == ("episode" in b)
+            assert results["ray"][1].dtype == results["dummy"][1].dtype
+            dones += int(results["dummy"][2].sum())
+        assert dones > 0
+    finally:
+        for venv in venvs.values():
+            venv.close()
+
+
+@pytest.mark.integration
+def test_killed_worker_is_restarted_and_its_episodes_truncated(cluster: Any, web_policy: Any) -> None:
+    from rlft.agents.ray_vec_env import RayVecEnv
+
+    factory = _sb3_factory(web_policy, max_steps=50)
+    venv = RayVecEnv([factory] * 4, envs_per_worker=2, worker_options=WORKER, timeout_s=60)
+    try:
+        venv.seed(3)
+        venv.reset()
+        before = venv.pool.worker_pids()
+        cluster.look()
+        masks = np.stack(venv.env_method("action_masks"))
+        actions = masks.sum(axis=1) % masks.shape[1]  # an empty slot: a no-op, the episodes go on
+        obs, _, dones, _ = venv.step(actions)
+        assert not dones.any()
+        os.kill(before[0], signal.SIGKILL)  # a crash of worker 0 (envs 0 and 1)
+        obs_after, rewards, dones, infos = venv.step(actions)
+        cluster.look()
+        local = factory()
+        for i in (0, 1):
+            assert dones[i] and rewards[i] == 0.0
+            assert infos[i]["TimeLimit.truncated"] and infos[i]["worker_restarted"]
+            assert _equal(infos[i]["terminal_observation"], {k: v[i] for k, v in obs.items()})
+            # the new episode is a fresh env's reset with the derived seed
+            fresh, _ = local.reset(seed=restart_seed(3 + i, i, 1))
+            assert _equal({k: v[i] for k, v in obs_after.items()}, fresh)
+        local.close()
+        assert not dones[2] and not dones[3] and "worker_restarted" not in infos[2]
+        after = venv.pool.worker_pids()
+        assert after[0] != before[0] and after[1] == before[1]
+        assert venv.pool.restarts == [1, 0]
+        venv.step(actions)  # the new worker serves on
+    finally:
+        venv.close()
+
+
+def test_map_episodes_reruns_an_episode_whose_worker_died(cluster: Any) -> None:
+    pool = RayEnvPool([_web_factory(max_steps=6)] * 2, envs_per_worker=1, worker_options=WORKER)
+    killed: list[int] = []
+
+    def episode(env: gym.Env, slot: int, seed: int) -> tuple[int, list[str]]:
+        obs, _ = env.reset(seed=seed)
+        pages = [obs["page"]]
+        for step in range(3):
+            if seed == 12 and step == 1 and not killed:
+                killed.append(pool.worker_pids()[slot])
+                os.kill(killed[0], signal.SIGKILL)
+            obs, *_ = env.step(env.unwrapped.expert_action())  # type: ignore[attr-defined]
+            pages.append(obs["page"])
+        return seed, pages
+
+    try:
+        got = list(pool.map_episodes(episode, range(10, 15)))
+        cluster.look()
+    finally:
+        pool.close()
+    local = make_env(WEB, "train", {}, max_steps=6)
+    try:
+        want = [episode(local, 0, s) for s in range(10, 15)]
+    finally:
+        local.close()
+    assert killed and sum(pool.restarts) == 1
+    assert got == want
+
+
+def test_collect_ray_writes_the_same_dataset(cluster: Any, tmp_path: Path) -> None:
+    from rlft.agents.collect import CollectConfig, run_collect
+    from rlft.demos import load_demos
+
+    common: dict[str, Any] = {"env_id": WEB, "episodes": 3, "seed": 5, "progress": False}
+    local = run_collect(CollectConfig(out_dir=str(tmp_path / "local"), **common))
+    remote = run_collect(CollectConfig(out_dir=str(tmp_path / "ray"), **ON_RAY, **common))
+    cluster.look()
+    assert (remote.kept, remote.attempted, remote.steps, remote.seeds) == (
+        local.kept,
+        local.attempted,
+        local.steps,
+        local.seeds,
+    )
+    a, b = load_demos(local.path), load_demos(remote.path)
+    meta_a, meta_b = dict(a.minari.storage.metadata), dict(b.minari.storage.metadata)
+    assert meta_a.keys() == meta_b.keys()
+    assert {k: v for k, v in meta_a.items() if "path" not in k} == {
+        k: v for k, v in meta_b.items() if "path" not in k
+    }
+    for x, y in zip(a.episodes(), b.episodes(), strict=True):
+        assert x.seed == y.seed and x.actions == y.actions and x.success == y.success
+        assert _equal(x.rewards, y.rewards) and _equal(x.observations, y.observations)
+
+
+def test_eval_ray_gives_the_same_report(cluster: Any) -> None:
+    from rlft.agents.evaluate import EvalConfig, run_eval
+
+    common: dict[str, Any] = {"env_id": WEB, "agent": "random", "episodes": 4, "max_steps": 5, "seed": 3}
+    local = run_eval(EvalConfig(progress=False, **common))
+    remote = run_eval(EvalConfig(progress=False, **ON_RAY, **common))
+    cluster.look()
+    for x, y in zip(local.results, remote.results, strict=True):
+        assert (x.returns, x.lengths, x.successes, x.seeds) == (y.returns, y.lengths, y.successes, y.seeds)
+
+
+@pytest.mark.integration
+def test_train_rl_ray_learns_the_same_policy(
+    cluster: Any, tmp_path: Path, tiny_rl_settings: dict[str, Any], weights: Any
+) -> None:
+    from rlft.agents.rl import RLConfig, train_rl
+
+    local = train_rl(RLConfig(out_dir=str(tmp_path / "local"), **tiny_rl_settings))
+    remote = train_rl(RLConfig(out_dir=str(tmp_path / "ray"), **ON_RAY, **tiny_rl_settings))
+    cluster.look()
+    assert local.timesteps == remote.timesteps == 16
+    wa, wb = weights(local.policy_dir), weights(remote.policy_dir)
+    assert wa.keys() == wb.keys()
+    assert all(np.array_equal(wa[k], wb[k]) for k in wa)
+    assert local.metrics == remote.metrics
+
+
+def test_ray_flags_and_checks() -> None:
+    from rlft.agents.rl import RLConfig
+    from rlft.cli import build_parser
+    from rlft.errors import ConfigError
+
+    parser = build_parser()
+    assert parser.parse_args(["collect", WEB]).ray is None
+    assert parser.parse_args(["collect", WEB, "--ray"]).ray == "local"
+    args = parser.parse_args(
+        ["eval", WEB, "--agent", "random", "--ray", "ray://head:10001", "--num-workers", "3"]
+    )
+    assert args.ray == "ray://head:10001" and args.num_workers == 3
+    assert (
+        parser.parse_args(
+            ["train", "rl", WEB, "--out", "x", "--ray", "--envs-per-worker", "4"]
+        ).envs_per_worker
+        == 4
+    )
+    with pytest.raises(ConfigError, match="num_workers x envs_per_worker"):
+        RLConfig(env_id=WEB, out_dir="x", anchor="none", n_envs=4, ray="local", num_workers=3).validate()
+    with pytest.raises(ConfigError, match="worker_timeout"):
+        RLConfig(env_id=WEB, out_dir="x", anchor="none", worker_timeout=0.0).validate()
+
+
+def test_without_ray_a_dependency_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(DependencyError, match=r"rlft\[ray\]"):
+        RayEnvPool([_web_factory()])
+    with pytest.raises(DependencyError, match=r"rlft\[ray\]"):
+        RayVectorEnv([_web_factory()])
+
+
+def test_a_worker_that_keeps_dying_raises_instead_of_hanging(cluster: Any, tmp_path: Path) -> None:
+    marker = str(tmp_path / "crash")
+
+    def fragile() -> gym.Env:  # pickled by value into the worker
+        if os.path.exists(marker):
+            os._exit(1)  # a worker that dies as it starts
+        return make_env(WEB, "train")
+
+    pool = RayEnvPool([fragile], worker_options=WORKER, max_restarts=1, timeout_s=60)
+    try:
+        pool.reset([0], [0])
+        Path(marker).touch()
+        os.kill(pool.worker_pids()[0], signal.SIGKILL)
+        with pytest.raises(EnvWorkerError, match="failed 2 times in a row"):
+            pool.call([0], "expert_action")
+        cluster.look()
+    finally:
+        pool.close()
