@@ -2,10 +2,11 @@
 
 Sub-commands: ``envs`` lists the registered environments; ``collect`` records demonstrations;
 ``train bc`` / ``train rl`` train policies; ``eval`` evaluates a policy or a baseline; ``demo`` runs the
-whole recipe; ``study`` sweeps it (:class:`rlft.agents.study.config.StudyArgs`). Each sub-command's flags are generated from the fields (and field docstrings) of its
-config dataclass (:class:`rlft.agents.CollectConfig`, ``BCConfig``, ``RLConfig``, ``EvalConfig``,
-``DemoConfig``), so the CLI and the Python API cannot drift; each handler only builds the config and
-calls the documented function. Errors rlft raises exit with status 2, an interrupted run with 130.
+whole recipe; ``study`` sweeps it. Each sub-command's flags are generated from the fields (and field
+docstrings) of its config dataclass (:class:`rlft.agents.CollectConfig`, ``BCConfig``, ``RLConfig``,
+``EvalConfig``, ``DemoConfig``, ``StudyArgs``), so the CLI and the Python API cannot drift; each handler
+only builds the config and calls the documented function. Errors rlft raises exit with status 2, an
+interrupted run with 130.
 """
 
 from __future__ import annotations
@@ -323,7 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(demo, DemoConfig)
     demo.set_defaults(handler=_cmd_demo)
 
-    study = add(sub, "study", "sweep demos x pretrained/scratch x bc, bc+rl, rl x seeds; CSV, plots, tests", StudyArgs)
+    study = add(
+        sub, "study", "sweep demos x pretrained/scratch x bc, bc+rl, rl x seeds; CSV, plots, tests", StudyArgs
+    )
     add_config_flags(study, StudyArgs)
     study.set_defaults(handler=_cmd_study)
     return parser

@@ -1,4 +1,4 @@
-"""``scratch:<spec>``: the backbone ``<spec>`` names, with the same architecture and tokenizer but random weights.
+"""``scratch:<spec>``: the backbone ``<spec>``, same architecture and tokenizer, random weights.
 
 The tabula-rasa control of every pretrained-versus-scratch comparison: ``scratch:minilm`` is MiniLM's
 BERT with freshly initialised weights, ``scratch:minilm+efficientnet`` re-initialises both streams of the

@@ -14,7 +14,15 @@ Importing this package is cheap; torch loads when a cell trains.
 """
 
 from rlft.agents.study.analysis import CSV_COLUMNS, mcnemar_exact, paired_tests, write_outputs
-from rlft.agents.study.cells import METHODS, Cell, DemoSet, Method, expand_cells, fair_rl_steps, register_method
+from rlft.agents.study.cells import (
+    METHODS,
+    Cell,
+    DemoSet,
+    Method,
+    expand_cells,
+    fair_rl_steps,
+    register_method,
+)
 from rlft.agents.study.config import (
     INITS,
     PRESETS,

@@ -124,7 +124,9 @@ def cell_rows(cells: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                     "cell": cell["key"],
                 }
             )
-    return sorted(rows, key=lambda r: (r["env_id"], r["split"], r["method"], r["init"], r["demos"], r["seed"]))
+    return sorted(
+        rows, key=lambda r: (r["env_id"], r["split"], r["method"], r["init"], r["demos"], r["seed"])
+    )
 
 
 def _csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -237,8 +239,8 @@ def markdown_table(rows: Sequence[dict[str, Any]], tests: Sequence[dict[str, Any
                 )
             lines.append("")
     lines.append(
-        "Success: pooled over seeds, 95% Wilson interval, n = test episodes. env steps: RL env steps per cell "
-        "(mean); wall s: training wall time per cell (mean)."
+        "Success: pooled over seeds, 95% Wilson interval, n = test episodes. env steps: RL env steps per "
+        "cell (mean); wall s: training wall time per cell (mean)."
     )
     return "\n".join(lines) + "\n"
 
@@ -255,7 +257,7 @@ def plot_scaling(rows: Sequence[dict[str, Any]], folder: Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
         counts = sorted({d for by_demos in series.values() for d in by_demos if d > 0}) or [1]
         for (method, init), by_demos in sorted(series.items()):
-            style = "-" if init == "pretrained" else "--"
+            style: Any = "-" if init == "pretrained" else "--"
             label = f"{method} ({init})"
             points = sorted(by_demos)
             stats = [_pooled_success(by_demos[d]) for d in points]

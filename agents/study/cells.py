@@ -1,4 +1,4 @@
-"""The cells of a study: methods, the grid expansion, each cell's resolved recipe and hash, and the budget rule.
+"""A study's cells: the methods, the grid expansion, each cell's resolved recipe and hash, the budget rule.
 
 A *cell* is one (env, demonstration count, initialisation, method, seed): one run folder that collects
 nothing itself (its demonstrations are a shared :class:`DemoSet`), trains the method's stages and
@@ -71,7 +71,9 @@ def register_method(method: Method, *, overwrite: bool = False) -> Method:
 
 register_method(Method("bc", ("bc",), True, "behaviour cloning on the demonstrations"))
 register_method(Method("bc+rl", ("bc", "rl"), True, "behaviour cloning, then PPO with a BC anchor"))
-register_method(Method("rl", ("rl",), False, "PPO from the (pretrained or scratch) backbone, no demonstrations"))
+register_method(
+    Method("rl", ("rl",), False, "PPO from the (pretrained or scratch) backbone, no demonstrations")
+)
 
 
 def family_of(env_id: str) -> str:
@@ -204,8 +206,8 @@ def resolve_recipe(env: StudyEnv, family: str, config: StudyConfig) -> dict[str,
         "eval_seed": config.eval_seed,
         "sample": env.sample,
         "eval_max_steps": env.eval_max_steps,
-        "env_kwargs": {**suite.env_kwargs, **env.env_kwargs},
-        "rl_env_kwargs": {**suite.rl_env_kwargs, **env.rl_env_kwargs},
+        "env_kwargs": dict(suite.env_kwargs if env.env_kwargs is None else env.env_kwargs),
+        "rl_env_kwargs": dict(suite.rl_env_kwargs if env.rl_env_kwargs is None else env.rl_env_kwargs),
         "bc": bc,
         "rl": {**suite.rl, **env.rl},
         "budget": config.budget,
@@ -253,4 +255,4 @@ def fair_rl_steps(rl_steps: int, bc_seconds: float, rl_steps_per_s: float, rollo
     if rollout < 1:
         raise ConfigError(f"fair_rl_steps: rollout={rollout!r} must be >= 1.")
     total = rl_steps + bc_seconds * rl_steps_per_s
-    return int(math.ceil(total / rollout)) * rollout
+    return math.ceil(total / rollout) * rollout

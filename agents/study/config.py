@@ -42,8 +42,8 @@ __all__ = [
     "StudyConfig",
     "StudyEnv",
     "load_study_file",
-    "read_study_file",
     "preset_config",
+    "read_study_file",
     "study_from_mapping",
 ]
 
@@ -79,10 +79,10 @@ class StudyEnv:
     """How the backbone trains (None: the demo suite's BC setting, else the family default)."""
     scratch_finetune: str | None = None
     """Fine-tuning mode of the scratch initialisation (None: the same as finetune)."""
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    """gym.make kwargs of every stage (None of them: the demo suite's, e.g. heightmap=true on tabletop)."""
-    rl_env_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Extra gym.make kwargs for the RL stage only (merged over the demo suite's)."""
+    env_kwargs: dict[str, Any] | None = None
+    """gym.make kwargs of every stage (None: the demo suite's, e.g. heightmap=true on tabletop)."""
+    rl_env_kwargs: dict[str, Any] | None = None
+    """Extra gym.make kwargs for the RL stage only (None: the demo suite's, e.g. max_steps=15 on web)."""
     bc: dict[str, Any] = field(default_factory=dict)
     """BCConfig overrides (merged over the demo suite's)."""
     rl: dict[str, Any] = field(default_factory=dict)
@@ -108,8 +108,7 @@ class StudyEnv:
         check_int(f"{self.env_id} eval_episodes", self.eval_episodes)
         if self.eval_max_steps is not None:
             check_int(f"{self.env_id} eval_max_steps", self.eval_max_steps)
-        check_env_kwargs(self.env_id, dict(self.env_kwargs))
-        check_env_kwargs(self.env_id, {**self.env_kwargs, **self.rl_env_kwargs})
+        check_env_kwargs(self.env_id, {**(self.env_kwargs or {}), **(self.rl_env_kwargs or {})})
         _check_overrides(self.env_id, "bc", self.bc, "rlft.agents.bc:BCConfig", _BC_OWNED)
         _check_overrides(self.env_id, "rl", self.rl, "rlft.agents.rl:RLConfig", _RL_OWNED)
 
@@ -131,7 +130,9 @@ _RL_OWNED = frozenset(
 """RLConfig fields the study sets itself."""
 
 
-def _check_overrides(env_id: str, stage: str, overrides: Mapping[str, Any], target: str, owned: frozenset[str]) -> None:
+def _check_overrides(
+    env_id: str, stage: str, overrides: Mapping[str, Any], target: str, owned: frozenset[str]
+) -> None:
     from rlft.errors import import_target
 
     cls = import_target(target)
@@ -214,8 +215,12 @@ def _field_types(cls: type) -> dict[str, Any]:
 def _coerce(owner: str, name: str, hint: Any, value: Any) -> Any:
     """``value`` checked against the field type ``hint`` (TOML gives lists for tuples)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if value is None and (hint is type(None) or type(None) in args):
-        return None
+    if type(None) in args:  # Optional[X]
+        if value is None:
+            return None
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1:
+            return _coerce(owner, name, rest[0], value)
     if origin is tuple:
         if isinstance(value, (str, int)) and not isinstance(value, bool):
             value = [value]  # a single entry for a list
@@ -252,8 +257,11 @@ def _build(cls: type, data: Mapping[str, Any], owner: str, skip: frozenset[str] 
                 f"Known: {', '.join(sorted(known))}."
             )
         values[key] = _coerce(owner, key, hints[key], value)
-    required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING and
-                f.default_factory is dataclasses.MISSING]
+    required = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     missing = [name for name in required if name not in values]
     if missing:
         raise ConfigError(f"{owner or 'the study'} lacks {', '.join(missing)}.")
@@ -319,7 +327,13 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "demos": [3, 30],
                 "eval_episodes": 30,
                 "bc": {"steps": 150, "eval_every": 50, "checkpoint_every": 50},
-                "rl": {"env_steps": 512, "n_envs": 4, "n_steps": 32, "batch_size": 64, "checkpoint_every": 256},
+                "rl": {
+                    "env_steps": 512,
+                    "n_envs": 4,
+                    "n_steps": 32,
+                    "batch_size": 64,
+                    "checkpoint_every": 256,
+                },
                 "rl_env_kwargs": {"max_steps": 15},
             }
         ],
@@ -371,7 +385,7 @@ def _items(text: str | None) -> list[str] | None:
 
 @dataclass(kw_only=True)
 class StudyArgs:
-    """Run a study: envs x demonstration counts x pretrained/scratch x bc, bc+rl, rl x seeds, as resumable cells.
+    """Run a study: envs x demonstration counts x pretrained/scratch x bc, bc+rl, rl x seeds, resumable.
 
     The settings come from --preset, then --config FILE.toml over it (its keys replace the preset's), then
     these flags. Re-running the same command resumes; results.csv, results.md, mcnemar.csv and plots/ are

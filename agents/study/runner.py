@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import functools
 import json
 import logging
 import multiprocessing
@@ -117,6 +118,7 @@ def _stage_bc(run: CellRun) -> dict[str, Any]:
     return {
         "policy_dir": str(result.policy_dir),
         "steps": result.steps,
+        "resumed_from": result.resumed_from,
         "seconds": result.seconds,
         # A resumed stage measured only its remaining steps: extrapolate to the whole stage.
         "seconds_full": result.seconds * result.steps / new if new > 0 else result.seconds,
@@ -159,6 +161,7 @@ def _stage_rl(run: CellRun) -> dict[str, Any]:
     return {
         "policy_dir": str(result.policy_dir),
         "env_steps": result.timesteps,
+        "resumed_from": result.resumed_from,
         "seconds": result.seconds,
         "seconds_full": result.seconds * result.timesteps / new if new > 0 else result.seconds,
         "steps_per_s": speed,
@@ -218,7 +221,11 @@ def collect_demo_set(demo_set: DemoSet, folder: Path, settings: dict[str, Any]) 
     if isinstance(_read_json(folder / "demoset.json"), dict):
         try:
             dataset = DemoDataset(folder / "dataset")
-            return {"path": str(folder / "dataset"), "episodes": dataset.total_episodes, "steps": dataset.total_steps}
+            return {
+                "path": str(folder / "dataset"),
+                "episodes": dataset.total_episodes,
+                "steps": dataset.total_steps,
+            }
         except DatasetError:
             logger.info("recording %s again (unreadable)", folder)
     t0 = time.perf_counter()
@@ -359,9 +366,9 @@ class _Task:
     deps: tuple[str, ...] = ()
 
 
-def _drive(tasks: list[_Task], executor: cf.Executor, on_done: Callable[[str, bool], None]) -> tuple[
-    dict[str, Any], dict[str, str]
-]:
+def _drive(
+    tasks: list[_Task], executor: cf.Executor, on_done: Callable[[str, bool], None]
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Run ``tasks`` as their dependencies finish; returns (results, errors) by task key."""
     pending = {t.key: t for t in tasks}
     running: dict[cf.Future[Any], str] = {}
@@ -428,9 +435,26 @@ def _rl_budget(cell: Cell, refs: list[dict[str, Any]]) -> int:
         bc, stage = ref["stages"]["bc"], ref["stages"]["rl"]
         speed = stage.get("steps_per_s")
         if speed is None:
-            raise ConfigError(f"{ref['key']} recorded no RL speed; delete its stages.json to measure it again.")
-        budgets.append(fair_rl_steps(int(stage["env_steps"]), float(bc["seconds_full"]), float(speed), rollout))
+            raise ConfigError(
+                f"{ref['key']} recorded no RL speed; delete its stages.json to measure it again."
+            )
+        budgets.append(
+            fair_rl_steps(int(stage["env_steps"]), float(bc["seconds_full"]), float(speed), rollout)
+        )
     return max(budgets)
+
+
+def _fixed(args: tuple[Any, ...], results: dict[str, Any]) -> tuple[Any, ...]:
+    return args
+
+
+def _cell_args(
+    cell: Cell, folder: Path, settings: dict[str, Any], refs: list[str], results: dict[str, Any]
+) -> tuple[Any, ...]:
+    """``run_cell``'s arguments, once the cell's demonstrations (and budget references) are done."""
+    demos = results[f"demos/{cell.demo_set.folder}"] if cell.demo_set is not None else None
+    budget = _rl_budget(cell, [results[r] for r in refs]) if refs else None
+    return (cell, folder, demos, settings, budget)
 
 
 def _cell_tasks(config: StudyConfig, cells: list[Cell], settings: dict[str, Any]) -> Iterator[_Task]:
@@ -438,7 +462,7 @@ def _cell_tasks(config: StudyConfig, cells: list[Cell], settings: dict[str, Any]
     demo_sets = {c.demo_set for c in cells if c.demo_set is not None}
     for ds in sorted(demo_sets, key=lambda d: (d.env_id, d.count, d.seed)):
         folder = out / "demos" / ds.folder
-        yield _Task(f"demos/{ds.folder}", collect_demo_set, lambda _r, ds=ds, f=folder: (ds, f, settings))
+        yield _Task(f"demos/{ds.folder}", collect_demo_set, functools.partial(_fixed, (ds, folder, settings)))
     by_group: dict[tuple[str, str, int], list[Cell]] = {}
     for c in cells:
         if c.method == "bc+rl":
@@ -450,11 +474,7 @@ def _cell_tasks(config: StudyConfig, cells: list[Cell], settings: dict[str, Any]
         if c.method == "rl" and config.budget == "matched":
             refs = [f"cells/{r.key}" for r in by_group.get((c.env_id, c.init, c.seed), [])]
 
-        def args(results: dict[str, Any], c: Cell = c, folder: Path = folder, refs: list[str] = refs) -> tuple:
-            demos = results[f"demos/{c.demo_set.folder}"] if c.demo_set is not None else None
-            budget = _rl_budget(c, [results[r] for r in refs]) if refs else None
-            return (c, folder, demos, settings, budget)
-
+        args = functools.partial(_cell_args, c, folder, settings, refs)
         yield _Task(f"cells/{c.key}", run_cell, args, (*deps, *refs))
 
 
@@ -482,7 +502,9 @@ def run_study(config: StudyConfig, executor: cf.Executor | None = None) -> Study
     t0 = time.perf_counter()
     config.validate()
     if config.budget == "matched" and "rl" in config.methods and "bc+rl" not in config.methods:
-        raise ConfigError("budget='matched' sizes rl from bc+rl's stages: add bc+rl to methods or use rl-stage.")
+        raise ConfigError(
+            "budget='matched' sizes rl from bc+rl's stages: add bc+rl to methods or use rl-stage."
+        )
     out = config.out_path
     families = {env.env_id: family_of(env.env_id) for env in config.envs}
     cells = expand_cells(config, families)
