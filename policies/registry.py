@@ -57,6 +57,7 @@ __all__ = [
     "get_entry",
     "list_backbones",
     "load_backbone",
+    "load_scratch",
     "register_backbone",
     "reload_entry_points",
     "spec_modality",
@@ -128,7 +129,7 @@ BUILTIN_BACKBONES: dict[str, tuple[str, str | None, str]] = {
         "any Hugging Face encoder or causal LM, type detected from its config: hf:<id-or-path>",
     ),
     "scratch:": (
-        "rlft.policies.scratch:load_scratch",
+        "rlft.policies.registry:load_scratch",
         None,
         "the same architecture and tokenizer with random weights (seeded by init_seed): scratch:<spec>",
     ),
@@ -394,3 +395,26 @@ def load_backbone(spec: str, **kwargs: Any) -> Backbone:
     backbone.spec = spec
     backbone.validate()
     return backbone.eval()
+
+
+def load_scratch(spec: str, init_seed: int = 0, **kwargs: Any) -> Backbone:
+    """The ``scratch:`` family: ``spec`` (any spec, a ``+`` pair too) with freshly initialised weights.
+
+    Same architecture, same tokenizer; the weights depend on ``init_seed`` alone (see
+    :mod:`rlft.policies.scratch`), so a checkpoint of a frozen scratch backbone rebuilds it exactly.
+
+    Args:
+        spec: The backbone whose architecture and tokenizer to keep (``"minilm"``).
+        init_seed: Seed of the random weights (``PolicyConfig.backbone_kwargs={"init_seed": 3}``).
+        **kwargs: Passed on to ``spec``'s own factory.
+
+    Raises:
+        ConfigError: a negative or non-integer ``init_seed``.
+    """
+    from rlft.policies.scratch import reinitialize
+
+    if not isinstance(init_seed, int) or isinstance(init_seed, bool) or init_seed < 0:
+        raise ConfigError(f"scratch:{spec} init_seed={init_seed!r}: pass an integer >= 0.")
+    backbone = load_backbone(spec, **kwargs)
+    reinitialize(backbone, init_seed)
+    return backbone

@@ -6,6 +6,8 @@ vision-language pair. Hugging Face models get their architecture's own initialis
 built from the checkpoint's config and its weights copied in); other modules (EfficientNet) get PyTorch's
 ``reset_parameters``. The weights depend on ``init_seed`` alone, so a policy checkpoint that stores only
 the trainable tensors rebuilds the same frozen random backbone from its spec and ``backbone_kwargs``.
+The registry's ``scratch:`` family (:func:`rlft.policies.registry.load_scratch`) loads the spec and calls
+:func:`reinitialize`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ from typing import Any
 
 import torch
 from rlft.errors import ConfigError
-from rlft.policies.backbone import Backbone
 
-__all__ = ["load_scratch", "reinitialize"]
+__all__ = ["reinitialize"]
 
 
 def _hf_roots(module: torch.nn.Module) -> list[Any]:
@@ -64,20 +65,3 @@ def reinitialize(module: torch.nn.Module, seed: int) -> torch.nn.Module:
             if id(child) not in covered and callable(reset):
                 reset()
     return module
-
-
-def load_scratch(spec: str, init_seed: int = 0, **kwargs: Any) -> Backbone:
-    """The ``scratch:`` family: load ``spec`` (any backbone spec, a ``+`` pair too) and re-initialise it.
-
-    Args:
-        spec: The backbone whose architecture and tokenizer to keep (``"minilm"``).
-        init_seed: Seed of the random weights (``PolicyConfig.backbone_kwargs={"init_seed": 3}``).
-        **kwargs: Passed on to ``spec``'s own factory.
-    """
-    from rlft.policies.registry import load_backbone
-
-    if not isinstance(init_seed, int) or isinstance(init_seed, bool) or init_seed < 0:
-        raise ConfigError(f"scratch:{spec} init_seed={init_seed!r}: pass an integer >= 0.")
-    backbone = load_backbone(spec, **kwargs)
-    reinitialize(backbone, init_seed)
-    return backbone

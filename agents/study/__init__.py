@@ -14,15 +14,7 @@ Importing this package is cheap; torch loads when a cell trains.
 """
 
 from rlft.agents.study.analysis import CSV_COLUMNS, mcnemar_exact, paired_tests, write_outputs
-from rlft.agents.study.cells import (
-    METHODS,
-    Cell,
-    DemoSet,
-    Method,
-    expand_cells,
-    fair_rl_steps,
-    register_method,
-)
+from rlft.agents.study.cells import Cell, DemoSet, expand_cells, fair_rl_steps
 from rlft.agents.study.config import (
     INITS,
     PRESETS,
@@ -32,6 +24,7 @@ from rlft.agents.study.config import (
     preset_config,
     study_from_mapping,
 )
+from rlft.agents.study.methods import METHODS, Method, register_method
 from rlft.agents.study.runner import STAGES, CellRun, StudyResult, register_stage, run_cell, run_study
 
 __all__ = [

@@ -174,7 +174,7 @@ class StudyConfig(RunConfig):
 
     def validate(self) -> None:
         """Check every field; raise ConfigError naming the bad one."""
-        from rlft.agents.study.cells import METHODS
+        from rlft.agents.study.methods import METHODS
 
         super().validate()
         if not self.envs:
