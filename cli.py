@@ -247,9 +247,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_study(args: argparse.Namespace) -> int:
     from rlft.agents.study.config import StudyArgs
-    from rlft.agents.study.runner import run_study
+    from rlft.agents.study.runner import plan_study, run_study
 
-    result = run_study(config_from_args(StudyArgs, args).to_study())
+    config = config_from_args(StudyArgs, args).to_study()
+    if args.plan:
+        print(plan_study(config))
+        return 0
+    result = run_study(config)
     print(result.table)
     print(f"{len(result.cells)} cells in {result.seconds:.0f} s -> {result.out_dir}")
     for name, path in result.outputs.items():

@@ -25,7 +25,15 @@ from rlft.agents.study.config import (
     study_from_mapping,
 )
 from rlft.agents.study.methods import METHODS, Method, register_method
-from rlft.agents.study.runner import STAGES, CellRun, StudyResult, register_stage, run_cell, run_study
+from rlft.agents.study.runner import (
+    STAGES,
+    CellRun,
+    StudyResult,
+    plan_study,
+    register_stage,
+    run_cell,
+    run_study,
+)
 
 __all__ = [
     "CSV_COLUMNS",
@@ -45,6 +53,7 @@ __all__ = [
     "load_study_file",
     "mcnemar_exact",
     "paired_tests",
+    "plan_study",
     "preset_config",
     "register_method",
     "register_stage",

@@ -48,6 +48,7 @@ __all__ = [
     "CellRun",
     "InlineExecutor",
     "StudyResult",
+    "plan_study",
     "register_stage",
     "run_cell",
     "run_study",
@@ -548,3 +549,40 @@ def run_study(config: StudyConfig, executor: cf.Executor | None = None) -> Study
         (out / "failures.json").unlink()
     outputs, table = write_outputs(out, records)
     return StudyResult(out, records, errors, time.perf_counter() - t0, table, outputs)
+
+
+def plan_study(config: StudyConfig) -> str:
+    """What :func:`run_study` would run: cells per env, method and init, demonstrations, nominal budgets.
+
+    Nothing is trained; ``rl`` cells are counted at the recipe's RL steps (the ``matched`` budget adds
+    the BC stage's compute, known only once ``bc+rl`` ran). Cells already finished in ``out_dir`` are
+    counted as such.
+    """
+    from rlft.agents.bc import BCConfig
+    from rlft.agents.rl import RLConfig
+
+    config.validate()
+    cells = expand_cells(config, {env.env_id: family_of(env.env_id) for env in config.envs})
+    bc_default = next(f.default for f in dataclasses.fields(BCConfig) if f.name == "steps")
+    rl_default = next(f.default for f in dataclasses.fields(RLConfig) if f.name == "env_steps")
+    lines = [f"study {config.out_path}: {len(cells)} cells, seeds {list(config.seeds)}"]
+    done = 0
+    for env in config.envs:
+        mine = [c for c in cells if c.env_id == env.env_id]
+        recipe = mine[0].recipe
+        counts: dict[tuple[str, str], int] = {}
+        for c in mine:
+            counts[(c.method, c.init)] = counts.get((c.method, c.init), 0) + 1
+            done += (config.out_path / "cells" / c.key / "result.json").is_file()
+        demo_sets = {c.demo_set for c in mine if c.demo_set is not None}
+        bc_steps = sum(int(recipe["bc"].get("steps", bc_default)) for c in mine if "bc" in c.stages)
+        rl_steps = sum(int(recipe["rl"].get("env_steps", rl_default)) for c in mine if "rl" in c.stages)
+        episodes = len(mine) * recipe["eval_episodes"] * len(recipe["eval_splits"])
+        lines.append(
+            f"  {env.env_id} ({recipe['family']}, backbone {recipe['backbone']}): {len(mine)} cells "
+            f"({', '.join(f'{m}/{i} x{n}' for (m, i), n in sorted(counts.items()))}); "
+            f"{len(demo_sets)} demonstration sets ({sum(d.count for d in demo_sets)} episodes); "
+            f"{bc_steps} BC steps; >= {rl_steps} RL env steps; {episodes} evaluation episodes"
+        )
+    lines.append(f"  {done} of {len(cells)} cells already finished in {config.out_path}")
+    return "\n".join(lines)

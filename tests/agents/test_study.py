@@ -16,6 +16,7 @@ from rlft.agents.study import (
     load_study_file,
     mcnemar_exact,
     paired_tests,
+    plan_study,
     preset_config,
     run_study,
     study_from_mapping,
@@ -348,8 +349,16 @@ def test_a_killed_cell_resumes_from_its_checkpoint(tmp_path: Path, toy_shop: str
     assert [c["hash"] for c in third.cells] == [c["hash"] for c in second.cells]
 
 
+def test_the_plan_counts_cells_and_finished_ones(tmp_path: Path, toy_shop: str) -> None:
+    config = _toy_study(tmp_path, toy_shop)
+    plan = plan_study(config)
+    assert "2 cells" in plan and "bc+rl/pretrained x1" in plan and "0 of 2 cells already finished" in plan
+    assert not (tmp_path / "study").exists()  # planning runs nothing
+
+
 def test_a_changed_study_does_not_reuse_old_cells(tmp_path: Path, toy_shop: str) -> None:
     run_study(_toy_study(tmp_path, toy_shop))
+    assert "2 of 2 cells already finished" in plan_study(_toy_study(tmp_path, toy_shop))
     with pytest.raises(ConfigError, match=r"other settings.*bc\.steps: 4 -> 5"):
         run_study(_toy_study(tmp_path, toy_shop, bc={**TINY_BC, "steps": 5}))
 
