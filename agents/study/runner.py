@@ -479,10 +479,36 @@ def _cell_tasks(config: StudyConfig, cells: list[Cell], settings: dict[str, Any]
         yield _Task(f"cells/{c.key}", run_cell, args, (*deps, *refs))
 
 
+def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
+    """Worker initializer: end this worker when the study process is gone (killed, not shut down).
+
+    A pool worker would otherwise finish its cell unattended and write into a folder a new study run
+    may be using. Stopping abruptly is safe: every checkpoint and record is written atomically, and the
+    next run resumes the cell from its last checkpoint.
+    """
+    import os
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="rlft-study-parent-watch", daemon=True).start()
+
+
 def _default_executor(workers: int) -> cf.Executor:
+    import os
+
     if workers == 1:
         return InlineExecutor()
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return cf.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
 
 
 def run_study(config: StudyConfig, executor: cf.Executor | None = None) -> StudyResult:
@@ -538,10 +564,16 @@ def run_study(config: StudyConfig, executor: cf.Executor | None = None) -> Study
     pool = executor or _default_executor(config.workers)
     try:
         results, errors = _drive(tasks, pool, on_done)
+    except BaseException:
+        # Ctrl-C reaches the workers too (they checkpoint and stop); do not wait for their cells here.
+        if owned:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        if owned:
+            pool.shutdown(wait=True)
     finally:
         bar.close()
-        if owned:
-            pool.shutdown(wait=True, cancel_futures=True)
     records = [results[f"cells/{c.key}"] for c in cells if f"cells/{c.key}" in results]
     if errors:
         _write_json(out / "failures.json", errors)

@@ -389,3 +389,23 @@ def test_two_workers_run_a_tiny_study_end_to_end(tmp_path: Path) -> None:
     scratch_bc = next(c for c in result.cells if c["method"] == "bc" and c["init"] == "scratch")
     assert scratch_bc["backbone"] == "scratch:tiny-bert"
     assert (tmp_path / "study" / "plots" / "WebFormLogin-v0_test.png").is_file()
+
+
+def test_a_worker_ends_when_the_study_process_is_gone() -> None:
+    import concurrent.futures as cf
+    import multiprocessing
+    import time
+    from concurrent.futures.process import BrokenProcessPool
+
+    # A pid that is not the worker's parent stands for a study process that was killed.
+    pool = cf.ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=study_runner._exit_with_parent,
+        initargs=(-1, 0.05),
+    )
+    try:
+        with pytest.raises(BrokenProcessPool):
+            pool.submit(time.sleep, 60).result(timeout=50)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
