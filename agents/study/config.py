@@ -398,13 +398,13 @@ class StudyArgs:
     preset: str | None = None
     """A built-in study: quick (2 cores, under an hour) or full (the README's results)."""
     out_dir: str | None = None
-    """Study folder (default: rlft-study); re-running resumes it."""
+    """Study folder (none: rlft-study); re-running resumes it."""
     workers: int | None = None
-    """Worker processes running cells in parallel (default: the study's, else 1)."""
+    """Worker processes running cells in parallel (none: the study's, else 1)."""
     seed: int | None = None
-    """First seed (default: the study's, else 0)."""
+    """First seed (none: the study's, else 0)."""
     n_seeds: int | None = None
-    """Seeds per cell (default: the study's, else 1)."""
+    """Seeds per cell (none: the study's, else 1)."""
     env_id: str | None = None
     """Comma-separated env ids: keep only these envs (new ones get default recipes)."""
     demos: str | None = None
@@ -418,13 +418,13 @@ class StudyArgs:
     eval_episodes: int | None = None
     """Evaluation episodes per split for every env."""
     budget: str | None = None
-    """How rl is budgeted: matched or rl-stage."""
+    """How rl is budgeted: matched or rl-stage (none: the study's, else matched)."""
     device: str | None = None
-    """auto, cpu, cuda or cuda:N (default: auto)."""
+    """auto, cpu, cuda or cuda:N (none: the study's, else auto)."""
     precision: str | None = None
-    """fp32, bf16 or fp16 (default: fp32)."""
+    """fp32, bf16 or fp16 (none: the study's, else fp32)."""
     num_threads: int | None = None
-    """torch CPU threads per worker (default: 1)."""
+    """torch CPU threads per worker (none: the study's, else 1)."""
     progress: bool | None = None
     """Progress bar over the study's tasks: on, off, or auto (on when stderr is a terminal)."""
     plan: bool = False

@@ -409,3 +409,19 @@ def test_a_worker_ends_when_the_study_process_is_gone() -> None:
             pool.submit(time.sleep, 60).result(timeout=50)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def test_cli_plans_helps_and_exits_2_on_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rlft.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["study", "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--config", "--preset", "--out", "--workers", "--progress, --no-progress", "--plan"):
+        assert flag in text, flag
+    assert main(["study", "--preset", "quick", "--plan", "--out", str(tmp_path / "q")]) == 0
+    assert "10 cells" in capsys.readouterr().out and not (tmp_path / "q").exists()
+    assert main(["study", "--out", str(tmp_path / "none")]) == 2
+    assert "no environment" in capsys.readouterr().err
+    assert main(["study", "--preset", "quik"]) == 2
+    assert "Did you mean 'quick'" in capsys.readouterr().err
