@@ -96,6 +96,13 @@ def _policy_kwargs(cell: Cell) -> dict[str, Any]:
     return {"backbone_kwargs": {"init_seed": cell.seed}} if cell.init == "scratch" else {}
 
 
+def _timing(done: int, resumed_from: int, seconds: float) -> dict[str, Any]:
+    """A stage's wall time; a resumed stage measured only its remaining steps: extrapolate to the whole."""
+    new = done - resumed_from
+    full = seconds * done / new if new > 0 else seconds
+    return {"resumed_from": resumed_from, "seconds": seconds, "seconds_full": full}
+
+
 def _stage_bc(run: CellRun) -> dict[str, Any]:
     """Behaviour cloning on the cell's demonstrations."""
     from rlft.agents.bc import BCConfig, train_bc
@@ -115,14 +122,10 @@ def _stage_bc(run: CellRun) -> dict[str, Any]:
             **cell.recipe["bc"],
         )
     )
-    new = result.steps - result.resumed_from
     return {
         "policy_dir": str(result.policy_dir),
         "steps": result.steps,
-        "resumed_from": result.resumed_from,
-        "seconds": result.seconds,
-        # A resumed stage measured only its remaining steps: extrapolate to the whole stage.
-        "seconds_full": result.seconds * result.steps / new if new > 0 else result.seconds,
+        **_timing(result.steps, result.resumed_from, result.seconds),
         "metrics": result.metrics,
     }
 
@@ -157,15 +160,13 @@ def _stage_rl(run: CellRun) -> dict[str, Any]:
             **overrides,
         )
     )
+    timing = _timing(result.timesteps, result.resumed_from, result.seconds)
     new = result.timesteps - result.resumed_from
-    speed = new / result.seconds if new > 0 and result.seconds > 0 else None
     return {
         "policy_dir": str(result.policy_dir),
         "env_steps": result.timesteps,
-        "resumed_from": result.resumed_from,
-        "seconds": result.seconds,
-        "seconds_full": result.seconds * result.timesteps / new if new > 0 else result.seconds,
-        "steps_per_s": speed,
+        **timing,
+        "steps_per_s": new / result.seconds if new > 0 and result.seconds > 0 else None,
         "metrics": result.metrics,
     }
 
