@@ -537,14 +537,17 @@ def run_study(config: StudyConfig, executor: cf.Executor | None = None) -> Study
     families = {env.env_id: family_of(env.env_id) for env in config.envs}
     cells = expand_cells(config, families)
     problems = []
-    for c in cells:
+    folders = [(out / "cells" / c.key, "cell.json", c.spec(), "study cell") for c in cells]
+    demo_sets = {c.demo_set for c in cells if c.demo_set is not None}
+    folders += [(out / "demos" / d.folder, "demoset.json", d.spec(), "demonstration") for d in demo_sets]
+    for folder, marker, spec, what in folders:
         try:
-            check_folder(out / "cells" / c.key, "cell.json", c.spec(), "study cell")
+            check_folder(folder, marker, spec, what)
         except ConfigError as err:
             problems.append(str(err))
     if problems:
         raise ConfigError(
-            f"{len(problems)} cell(s) of {out} were run with other settings; the first: {problems[0]}"
+            f"{len(problems)} folder(s) of {out} were run with other settings; the first: {problems[0]}"
         )
     _write_json(out / "study.json", {"config": config.to_dict(), "families": families, **provenance()})
     settings = {
