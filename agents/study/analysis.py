@@ -256,22 +256,25 @@ def plot_scaling(rows: Sequence[dict[str, Any]], folder: Path) -> list[Path]:
     for (env_id, split), series in sorted(_grouped(rows).items()):
         fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
         counts = sorted({d for by_demos in series.values() for d in by_demos if d > 0}) or [1]
+        methods = sorted({method for method, _ in series})
         for (method, init), by_demos in sorted(series.items()):
+            # One colour per method, solid for pretrained and dashed for scratch.
             style: Any = "-" if init == "pretrained" else "--"
+            color = f"C{methods.index(method)}"
             label = f"{method} ({init})"
             points = sorted(by_demos)
             stats = [_pooled_success(by_demos[d]) for d in points]
             if points == [0]:  # no demonstrations: a level across the demonstration axis
                 p, low, high, _ = stats[0]
-                line = ax.hlines(p, counts[0], counts[-1], linestyles=style, label=label)
-                ax.fill_between([counts[0], counts[-1]], low, high, alpha=0.15, color=line.get_color()[0])
+                ax.hlines(p, counts[0], counts[-1], linestyles=style, colors=color, label=label)
+                ax.fill_between([counts[0], counts[-1]], low, high, alpha=0.12, color=color)
                 continue
             xs = [d for d in points if d > 0]
             ys = [s[0] for d, s in zip(points, stats, strict=True) if d > 0]
             lows = [s[1] for d, s in zip(points, stats, strict=True) if d > 0]
             highs = [s[2] for d, s in zip(points, stats, strict=True) if d > 0]
-            (handle,) = ax.plot(xs, ys, style, marker="o", label=label)
-            ax.fill_between(xs, lows, highs, alpha=0.15, color=handle.get_color())
+            ax.plot(xs, ys, linestyle=style, color=color, marker="o", label=label)
+            ax.fill_between(xs, lows, highs, alpha=0.12, color=color)
         ax.set_xscale("log")
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("demonstrations")
