@@ -276,6 +276,8 @@ def plot_scaling(rows: Sequence[dict[str, Any]], folder: Path) -> list[Path]:
             ax.plot(xs, ys, linestyle=style, color=color, marker="o", label=label)
             ax.fill_between(xs, lows, highs, alpha=0.12, color=color)
         ax.set_xscale("log")
+        ax.set_xticks(counts, [str(c) for c in counts])
+        ax.minorticks_off()
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("demonstrations")
         ax.set_ylabel(f"success on {split} goals")
