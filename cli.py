@@ -8,6 +8,11 @@ config dataclass (:class:`rlft.agents.CollectConfig`, ``CompareConfig``, ``BCCon
 ``EvalConfig``, ``DemoConfig``, :class:`rlft.demos.label.LabelConfig`), so the CLI and the Python API
 cannot drift; each handler only builds the config and calls the documented function. Errors rlft raises
 exit with status 2, an interrupted run with 130.
+whole recipe; ``study`` sweeps it. Each sub-command's flags are generated from the fields (and field
+docstrings) of its config dataclass (:class:`rlft.agents.CollectConfig`, ``BCConfig``, ``RLConfig``,
+``EvalConfig``, ``DemoConfig``, ``StudyArgs``), so the CLI and the Python API cannot drift; each handler
+only builds the config and calls the documented function. Errors rlft raises exit with status 2, an
+interrupted run with 130.
 """
 
 from __future__ import annotations
@@ -283,6 +288,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_study(args: argparse.Namespace) -> int:
+    from rlft.agents.study.config import StudyArgs
+    from rlft.agents.study.runner import plan_study, run_study
+
+    config = config_from_args(StudyArgs, args).to_study()
+    if args.plan:
+        print(plan_study(config))
+        return 0
+    result = run_study(config)
+    print(result.table)
+    print(f"{len(result.cells)} cells in {result.seconds:.0f} s -> {result.out_dir}")
+    for name, path in result.outputs.items():
+        print(f"  {name}: {path}")
+    for key, error in result.failed.items():
+        print(f"rlft study: {key} failed: {error}", file=sys.stderr)
+    return 1 if result.failed else 0
+
+
 def _verbosity() -> argparse.ArgumentParser:
     """``-v`` accepted after the sub-command too (it adds to the count given before it)."""
     parent = argparse.ArgumentParser(add_help=False)
@@ -304,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     from rlft.agents.demo import DemoConfig
     from rlft.agents.evaluate import EvalConfig
     from rlft.agents.rl import RLConfig
+    from rlft.agents.study.config import StudyArgs
     from rlft.demos.label import LabelConfig
 
     parser = argparse.ArgumentParser(
@@ -363,6 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add(sub, "demo", "collect, BC, RL, evaluate; print random / BC / BC+RL / expert", DemoConfig)
     add_config_flags(demo, DemoConfig)
     demo.set_defaults(handler=_cmd_demo)
+
+    study = add(
+        sub, "study", "sweep demos x pretrained/scratch x bc, bc+rl, rl x seeds; CSV, plots, tests", StudyArgs
+    )
+    add_config_flags(study, StudyArgs)
+    study.set_defaults(handler=_cmd_study)
     return parser
 
 

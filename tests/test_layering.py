@@ -55,6 +55,12 @@ class Part:
 PARTS: tuple[Part, ...] = (
     Part("cli", "rlft.cli", "the `rlft` command: parses flags, calls the parts below", ("*",)),
     Part(
+        "study",
+        "rlft.agents.study",
+        "`rlft study`: sweeps of resumable cells over the agents, budgets, CSV, plots, paired tests",
+        ("agents", "policies", "demos", "root", "envs", "errors"),
+    ),
+    Part(
         "agents",
         "rlft.agents",
         "training and evaluation: BC, RL (SB3), evaluation, the demo pipeline",
@@ -157,6 +163,7 @@ THIRD_PARTY_HOMES: dict[str, tuple[str, ...]] = {
     "playwright": ("rlft.envs.web.backends",),
     "ray": ("rlft.envs.ray_vector",),
     "accelerate": ("rlft.agents.accelerate",),
+    "matplotlib": ("rlft.agents.study.analysis",),
 }
 """Third-party module -> the only modules (or packages) that may import it."""
 

@@ -1,0 +1,624 @@
+"""Running a study: shared demonstrations, resumable cells in worker processes, the budget rule, the outputs.
+
+The study folder::
+
+    study.json                   the study's settings (informational)
+    demos/<Env>/n<count>_s<seed>/ expert demonstrations shared by every cell with that env, count, seed
+    cells/<Env>/<method>/<init>/d<demos>_s<seed>/
+        cell.json                the cell's resolved settings and their hash (resume guard)
+        stages.json              one record per finished stage (policy folder, steps, seconds)
+        bc/ rl/                  the stages' run folders (checkpoints: an interrupted stage resumes)
+        eval/<split>.json        per-episode outcomes on the held-out goals (seeds, successes, returns)
+        result.json              written last: the cell is finished
+    results.csv results.md mcnemar.csv plots/   (see :mod:`rlft.agents.study.analysis`)
+
+A killed study resumes where it stopped: finished demonstrations and cells are reused, a cell's finished
+stages are skipped and an interrupted one continues from its checkpoint. A cell folder whose settings
+differ from the study's (a changed budget, say) is never reused: :func:`run_study` raises
+:class:`rlft.errors.ConfigError` listing the differences before anything runs.
+
+Work is a small dependency graph of tasks (collect -> cells; ``bc+rl`` cells -> the ``rl`` cells whose
+budget they fix), driven through any :class:`concurrent.futures.Executor`: the default is a process pool
+with the ``spawn`` start method (``workers``), or this process when ``workers == 1``. Another scheduler
+(a Ray cluster, for instance) plugs in by passing its own executor to :func:`run_study`; every task is a
+picklable top-level function call.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import functools
+import json
+import logging
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rlft.agents.config import provenance
+from rlft.agents.study.cells import Cell, DemoSet, demo_seed, expand_cells, fair_rl_steps, family_of
+from rlft.agents.study.config import StudyConfig
+from rlft.errors import ConfigError, DatasetError, atomic_write_text
+
+__all__ = [
+    "STAGES",
+    "CellRun",
+    "InlineExecutor",
+    "StudyResult",
+    "plan_study",
+    "register_stage",
+    "run_cell",
+    "run_study",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CellRun:
+    """What a stage function gets: the cell, its folder, its data, the run settings, the budget."""
+
+    cell: Cell
+    folder: Path
+    demos_dir: Path | None
+    settings: dict[str, Any]
+    """seed-independent run settings: device, precision, num_threads, progress."""
+    rl_env_steps: int | None = None
+    """Env steps of the RL stage fixed by the budget rule (``None``: the recipe's)."""
+    policy_dir: Path | None = None
+    """The policy the previous stage produced (``None`` before the first stage)."""
+
+
+StageFn = Callable[[CellRun], dict[str, Any]]
+"""A stage: train (or search) from ``run.policy_dir`` and return a JSON record with ``policy_dir``."""
+
+STAGES: dict[str, StageFn] = {}
+"""Stage name -> function, for :attr:`rlft.agents.study.Method.stages`."""
+
+
+def register_stage(name: str, fn: StageFn, *, overwrite: bool = False) -> StageFn:
+    """Make ``fn`` the stage ``name`` (a top-level function: worker processes import it by reference).
+
+    Raises:
+        ConfigError: the name is taken by another function and ``overwrite`` is off.
+    """
+    if name in STAGES and STAGES[name] is not fn and not overwrite:
+        raise ConfigError(f"A study stage {name!r} is already registered; pass overwrite=True.")
+    STAGES[name] = fn
+    return fn
+
+
+def _policy_kwargs(cell: Cell) -> dict[str, Any]:
+    """The scratch backbone's random weights are seeded by the cell's seed."""
+    return {"backbone_kwargs": {"init_seed": cell.seed}} if cell.init == "scratch" else {}
+
+
+def _timing(done: int, resumed_from: int, seconds: float) -> dict[str, Any]:
+    """A stage's wall time; a resumed stage measured only its remaining steps: extrapolate to the whole."""
+    new = done - resumed_from
+    full = seconds * done / new if new > 0 else seconds
+    return {"resumed_from": resumed_from, "seconds": seconds, "seconds_full": full}
+
+
+def _stage_bc(run: CellRun) -> dict[str, Any]:
+    """Behaviour cloning on the cell's demonstrations."""
+    from rlft.agents.bc import BCConfig, train_bc
+
+    cell = run.cell
+    if run.demos_dir is None:
+        raise ConfigError(f"{cell.key}: the bc stage needs demonstrations (demos >= 1).")
+    result = train_bc(
+        BCConfig(
+            dataset=str(run.demos_dir),
+            out_dir=str(run.folder / "bc"),
+            backbone=cell.backbone,
+            finetune=cell.finetune,
+            policy_kwargs=_policy_kwargs(cell),
+            seed=cell.seed,
+            **run.settings,
+            **cell.recipe["bc"],
+        )
+    )
+    return {
+        "policy_dir": str(result.policy_dir),
+        "steps": result.steps,
+        **_timing(result.steps, result.resumed_from, result.seconds),
+        "metrics": result.metrics,
+    }
+
+
+def _stage_rl(run: CellRun) -> dict[str, Any]:
+    """PPO / MaskablePPO: from the previous stage's policy (anchored to the demonstrations) or fresh."""
+    from rlft.agents.rl import RLConfig, train_rl
+
+    cell, recipe = run.cell, run.cell.recipe
+    overrides = dict(recipe["rl"])
+    if run.rl_env_steps is not None:
+        overrides["env_steps"] = run.rl_env_steps
+    if run.demos_dir is None or run.policy_dir is None:
+        overrides["anchor"] = "none"  # nothing to stay close to
+    anchored = overrides.get("anchor", "bc") == "bc"
+    settings = dict(run.settings)
+    if settings.get("precision") == "fp16":
+        settings["precision"] = "fp32"  # SB3's update has no fp16 loss scaling
+    result = train_rl(
+        RLConfig(
+            env_id=cell.env_id,
+            split=cell.env.train_split,
+            env_kwargs={**recipe["env_kwargs"], **recipe["rl_env_kwargs"]},
+            policy=str(run.policy_dir) if run.policy_dir is not None else None,
+            backbone=cell.backbone,
+            finetune=cell.finetune,
+            policy_kwargs=_policy_kwargs(cell),
+            out_dir=str(run.folder / "rl"),
+            anchor_dataset=str(run.demos_dir) if anchored and run.demos_dir is not None else None,
+            seed=cell.seed,
+            **settings,
+            **overrides,
+        )
+    )
+    timing = _timing(result.timesteps, result.resumed_from, result.seconds)
+    new = result.timesteps - result.resumed_from
+    return {
+        "policy_dir": str(result.policy_dir),
+        "env_steps": result.timesteps,
+        **timing,
+        "steps_per_s": new / result.seconds if new > 0 and result.seconds > 0 else None,
+        "metrics": result.metrics,
+    }
+
+
+register_stage("bc", _stage_bc)
+register_stage("rl", _stage_rl)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(data, indent=2, default=str))
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return out
+
+
+def check_folder(folder: Path, marker: str, spec: dict[str, Any], what: str) -> None:
+    """Refuse to reuse ``folder`` when its ``marker`` file records other settings than ``spec``.
+
+    Raises:
+        ConfigError: listing the differing settings and how to proceed.
+    """
+    stored = _read_json(folder / marker)
+    if isinstance(stored, dict) and stored.get("spec") != spec:
+        diffs = _differences(stored.get("spec") or {}, spec)
+        raise ConfigError(
+            f"{folder} holds a {what} run with other settings ({'; '.join(diffs[:6])}). Reusing it would mix "
+            "them: pass another --out for the new study, repeat the original settings, or delete that folder."
+        )
+
+
+def collect_demo_set(demo_set: DemoSet, folder: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """Record ``demo_set`` into ``folder`` once (a finished dataset with the same settings is reused)."""
+    from rlft.agents.collect import CollectConfig, run_collect
+    from rlft.demos.dataset import DemoDataset
+
+    spec = demo_set.spec()
+    check_folder(folder, "demoset.json", spec, "demonstration")
+    if isinstance(_read_json(folder / "demoset.json"), dict):
+        try:
+            dataset = DemoDataset(folder / "dataset")
+            return {
+                "path": str(folder / "dataset"),
+                "episodes": dataset.total_episodes,
+                "steps": dataset.total_steps,
+            }
+        except DatasetError:
+            logger.info("recording %s again (unreadable)", folder)
+    t0 = time.perf_counter()
+    result = run_collect(
+        CollectConfig(
+            env_id=demo_set.env_id,
+            episodes=demo_set.count,
+            out_dir=str(folder / "dataset"),
+            split=demo_set.split,
+            seed=demo_seed(demo_set.seed),
+            env_kwargs=dict(demo_set.env_kwargs),
+            overwrite=True,
+            device=settings.get("device", "auto"),
+            progress=settings.get("progress", False),
+        )
+    )
+    record = {"path": str(result.path), "episodes": result.kept, "steps": result.steps}
+    _write_json(folder / "demoset.json", {"spec": spec, **record, "seconds": time.perf_counter() - t0})
+    return record
+
+
+def _evaluate(run: CellRun, split: str) -> dict[str, Any]:
+    """Evaluate the cell's final policy on ``split`` (per-episode outcomes kept for paired tests)."""
+    from rlft.agents.evaluate import PolicyAgent, evaluate_agent
+    from rlft.agents.policy_io import load_agent_policy
+
+    cell, recipe = run.cell, run.cell.recipe
+    if run.policy_dir is None:
+        raise ConfigError(f"{cell.key}: no stage produced a policy to evaluate.")
+    settings = run.settings
+    policy = load_agent_policy(run.policy_dir, device=settings.get("device", "auto"), progress=False)
+    agent = PolicyAgent(policy, cell.method, not recipe["sample"], settings.get("precision", "fp32"))
+    t0 = time.perf_counter()
+    # Every cell is evaluated with the recipe's env kwargs (not the RL stage's shorter episodes).
+    result = evaluate_agent(
+        agent,
+        cell.env_id,
+        split=split,
+        episodes=recipe["eval_episodes"],
+        seed=recipe["eval_seed"],
+        max_steps=recipe["eval_max_steps"],
+        env_kwargs=dict(recipe["env_kwargs"]),
+        progress=settings.get("progress", False),
+    )
+    return {**dataclasses.asdict(result), "seconds": time.perf_counter() - t0}
+
+
+def run_cell(
+    cell: Cell,
+    folder: Path,
+    demos: dict[str, Any] | None,
+    settings: dict[str, Any],
+    rl_env_steps: int | None = None,
+) -> dict[str, Any]:
+    """Run (or resume, or reuse) one cell in ``folder``; returns its ``result.json`` record.
+
+    Args:
+        cell: the cell.
+        folder: its run folder.
+        demos: the record :func:`collect_demo_set` returned for its demonstrations (``None``: none).
+        settings: device, precision, num_threads, progress of every stage.
+        rl_env_steps: the budget rule's env steps for the RL stage (``None``: the recipe's). A cell that
+            started earlier keeps the budget it started with.
+
+    Raises:
+        ConfigError: the folder holds a cell with other settings.
+    """
+    spec, digest = cell.spec(), cell.spec_hash()
+    check_folder(folder, "cell.json", spec, "study cell")
+    done = _read_json(folder / "result.json")
+    if isinstance(done, dict) and done.get("hash") == digest:
+        return done
+    stored = _read_json(folder / "cell.json")
+    if isinstance(stored, dict) and stored.get("rl_env_steps") is not None:
+        rl_env_steps = int(stored["rl_env_steps"])
+    _write_json(folder / "cell.json", {"spec": spec, "hash": digest, "rl_env_steps": rl_env_steps})
+
+    demos_dir = Path(demos["path"]) if demos else None
+    run = CellRun(cell, folder, demos_dir, settings, rl_env_steps)
+    records: dict[str, Any] = _read_json(folder / "stages.json") or {}
+    for stage in cell.stages:
+        if stage not in records:
+            logger.info("%s: stage %s", cell.key, stage)
+            records[stage] = STAGES[stage](run)
+            _write_json(folder / "stages.json", records)
+        run.policy_dir = Path(records[stage]["policy_dir"])
+    evals = {}
+    for split in cell.recipe["eval_splits"]:
+        path = folder / "eval" / f"{split}.json"
+        stored_eval = _read_json(path)
+        if not isinstance(stored_eval, dict):
+            stored_eval = _evaluate(run, split)
+            _write_json(path, stored_eval)
+        evals[split] = stored_eval
+    rl = records.get("rl", {})
+    result = {
+        "key": cell.key,
+        "hash": digest,
+        "env_id": cell.env_id,
+        "demos": cell.demos,
+        "init": cell.init,
+        "method": cell.method,
+        "seed": cell.seed,
+        "backbone": cell.backbone,
+        "finetune": cell.finetune,
+        "env_steps": int(rl.get("env_steps", 0)),
+        "demo_steps": int(demos["steps"]) if demos else 0,
+        "bc_steps": int(records.get("bc", {}).get("steps", 0)),
+        "wall_s": sum(float(r.get("seconds_full", r.get("seconds", 0.0))) for r in records.values()),
+        "eval_s": sum(float(e.get("seconds", 0.0)) for e in evals.values()),
+        "rl_env_steps_budget": rl_env_steps,
+        "stages": records,
+        "evals": evals,
+    }
+    _write_json(folder / "result.json", result)
+    return result
+
+
+class InlineExecutor(cf.Executor):
+    """An executor that runs each task at submission, in this process (``workers == 1``, debugging)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        """Run ``fn(*args, **kwargs)`` now; the future holds its result or its exception."""
+        future: cf.Future[Any] = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as err:  # the driver records the failure
+            future.set_exception(err)
+        return future
+
+
+@dataclass
+class _Task:
+    key: str
+    fn: Callable[..., Any]
+    args: Callable[[dict[str, Any]], tuple[Any, ...]]
+    """The call's arguments, from the results of ``deps`` (run when they are all done)."""
+    deps: tuple[str, ...] = ()
+
+
+def _drive(
+    tasks: list[_Task], executor: cf.Executor, on_done: Callable[[str, bool], None]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Run ``tasks`` as their dependencies finish; returns (results, errors) by task key."""
+    pending = {t.key: t for t in tasks}
+    running: dict[cf.Future[Any], str] = {}
+    results: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    while pending or running:
+        for key, task in list(pending.items()):
+            failed = [d for d in task.deps if d in errors]
+            if failed:
+                errors[key] = f"not run: {failed[0]} failed"
+                del pending[key]
+                on_done(key, False)
+            elif all(d in results for d in task.deps):
+                del pending[key]
+                try:
+                    running[executor.submit(task.fn, *task.args(results))] = key
+                except Exception as err:  # a budget that cannot be computed, a broken pool
+                    errors[key] = f"{type(err).__name__}: {err}"
+                    on_done(key, False)
+        if not running:
+            if pending:  # unreachable with the graphs built here: every dependency is a task
+                raise ConfigError(f"study tasks wait on missing dependencies: {sorted(pending)}")
+            break
+        finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+        for future in finished:
+            key = running.pop(future)
+            try:
+                results[key] = future.result()
+                on_done(key, True)
+            except Exception as err:
+                errors[key] = f"{type(err).__name__}: {err}"
+                logger.error("study task %s failed: %s", key, errors[key])
+                on_done(key, False)
+    return results, errors
+
+
+@dataclass
+class StudyResult:
+    """What :func:`run_study` produced."""
+
+    out_dir: Path
+    """The study folder."""
+    cells: list[dict[str, Any]]
+    """The finished cells' records (``result.json``)."""
+    failed: dict[str, str] = field(default_factory=dict)
+    """Task key -> error, for the cells (or demonstrations) that did not finish."""
+    seconds: float = 0.0
+    """Wall time of this call."""
+    table: str = ""
+    """The markdown table (``results.md``)."""
+    outputs: dict[str, Path] = field(default_factory=dict)
+    """Output files by name (results_csv, results_md, mcnemar_csv, plots ...)."""
+
+
+def _rl_budget(cell: Cell, refs: list[dict[str, Any]]) -> int:
+    """The ``matched`` RL budget of an ``rl`` cell from its finished ``bc+rl`` reference cells."""
+    from rlft.agents.rl import RLConfig
+
+    rl = cell.recipe["rl"]
+    defaults = {f.name: f.default for f in dataclasses.fields(RLConfig)}
+    rollout = int(rl.get("n_envs", defaults["n_envs"])) * int(rl.get("n_steps", defaults["n_steps"]))
+    budgets = []
+    for ref in refs:
+        bc, stage = ref["stages"]["bc"], ref["stages"]["rl"]
+        speed = stage.get("steps_per_s")
+        if speed is None:
+            raise ConfigError(
+                f"{ref['key']} recorded no RL speed; delete its stages.json to measure it again."
+            )
+        budgets.append(
+            fair_rl_steps(int(stage["env_steps"]), float(bc["seconds_full"]), float(speed), rollout)
+        )
+    return max(budgets)
+
+
+def _fixed(args: tuple[Any, ...], results: dict[str, Any]) -> tuple[Any, ...]:
+    return args
+
+
+def _cell_args(
+    cell: Cell, folder: Path, settings: dict[str, Any], refs: list[str], results: dict[str, Any]
+) -> tuple[Any, ...]:
+    """``run_cell``'s arguments, once the cell's demonstrations (and budget references) are done."""
+    demos = results[f"demos/{cell.demo_set.folder}"] if cell.demo_set is not None else None
+    budget = _rl_budget(cell, [results[r] for r in refs]) if refs else None
+    return (cell, folder, demos, settings, budget)
+
+
+def _cell_tasks(config: StudyConfig, cells: list[Cell], settings: dict[str, Any]) -> Iterator[_Task]:
+    out = config.out_path
+    demo_sets = {c.demo_set for c in cells if c.demo_set is not None}
+    for ds in sorted(demo_sets, key=lambda d: (d.env_id, d.count, d.seed)):
+        folder = out / "demos" / ds.folder
+        yield _Task(f"demos/{ds.folder}", collect_demo_set, functools.partial(_fixed, (ds, folder, settings)))
+    by_group: dict[tuple[str, str, int], list[Cell]] = {}
+    for c in cells:
+        if c.method == "bc+rl":
+            by_group.setdefault((c.env_id, c.init, c.seed), []).append(c)
+    for c in cells:
+        folder = out / "cells" / c.key
+        deps: list[str] = [f"demos/{c.demo_set.folder}"] if c.demo_set is not None else []
+        refs: list[str] = []
+        if c.method == "rl" and config.budget == "matched":
+            refs = [f"cells/{r.key}" for r in by_group.get((c.env_id, c.init, c.seed), [])]
+
+        args = functools.partial(_cell_args, c, folder, settings, refs)
+        yield _Task(f"cells/{c.key}", run_cell, args, (*deps, *refs))
+
+
+def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
+    """Worker initializer: end this worker when the study process is gone (killed, not shut down).
+
+    A pool worker would otherwise finish its cell unattended and write into a folder a new study run
+    may be using. Stopping abruptly is safe: every checkpoint and record is written atomically, and the
+    next run resumes the cell from its last checkpoint.
+    """
+    import os
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="rlft-study-parent-watch", daemon=True).start()
+
+
+def _default_executor(workers: int) -> cf.Executor:
+    import os
+
+    if workers == 1:
+        return InlineExecutor()
+    return cf.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
+def run_study(config: StudyConfig, executor: cf.Executor | None = None) -> StudyResult:
+    """Run (or resume) the study ``config`` describes and write its outputs; what ``rlft study`` runs.
+
+    Args:
+        config: the study.
+        executor: where tasks run (default: ``config.workers`` spawned processes, or this process for 1).
+            Any :class:`concurrent.futures.Executor` whose workers can import rlft works; it is shut down
+            only when created here.
+
+    Raises:
+        ConfigError: invalid settings, or a study folder holding cells run with other settings.
+    """
+    from rlft.agents.study.analysis import write_outputs
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    config.validate()
+    if config.budget == "matched" and "rl" in config.methods and "bc+rl" not in config.methods:
+        raise ConfigError(
+            "budget='matched' sizes rl from bc+rl's stages: add bc+rl to methods or use rl-stage."
+        )
+    out = config.out_path
+    families = {env.env_id: family_of(env.env_id) for env in config.envs}
+    cells = expand_cells(config, families)
+    problems = []
+    folders = [(out / "cells" / c.key, "cell.json", c.spec(), "study cell") for c in cells]
+    demo_sets = {c.demo_set for c in cells if c.demo_set is not None}
+    folders += [(out / "demos" / d.folder, "demoset.json", d.spec(), "demonstration") for d in demo_sets]
+    for folder, marker, spec, what in folders:
+        try:
+            check_folder(folder, marker, spec, what)
+        except ConfigError as err:
+            problems.append(str(err))
+    if problems:
+        raise ConfigError(
+            f"{len(problems)} folder(s) of {out} were run with other settings; the first: {problems[0]}"
+        )
+    _write_json(out / "study.json", {"config": config.to_dict(), "families": families, **provenance()})
+    settings = {
+        "device": config.device,
+        "precision": config.precision,
+        "num_threads": config.num_threads,
+        # Several workers' bars would garble one terminal: the study's own bar counts cells instead.
+        "progress": config.show_progress and config.workers == 1,
+    }
+    tasks = list(_cell_tasks(config, cells, settings))
+    bar = tqdm(total=len(tasks), desc="study", unit="task", disable=not config.show_progress)
+
+    def on_done(key: str, ok: bool) -> None:
+        bar.update(1)
+        bar.set_postfix_str(("done " if ok else "FAILED ") + key[-40:])
+
+    owned = executor is None
+    pool = executor or _default_executor(config.workers)
+    try:
+        results, errors = _drive(tasks, pool, on_done)
+    except BaseException:
+        # Ctrl-C reaches the workers too (they checkpoint and stop); do not wait for their cells here.
+        if owned:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        if owned:
+            pool.shutdown(wait=True)
+    finally:
+        bar.close()
+    records = [results[f"cells/{c.key}"] for c in cells if f"cells/{c.key}" in results]
+    if errors:
+        _write_json(out / "failures.json", errors)
+    elif (out / "failures.json").exists():
+        (out / "failures.json").unlink()
+    outputs, table = write_outputs(out, records)
+    return StudyResult(out, records, errors, time.perf_counter() - t0, table, outputs)
+
+
+def plan_study(config: StudyConfig) -> str:
+    """What :func:`run_study` would run: cells per env, method and init, demonstrations, nominal budgets.
+
+    Nothing is trained; ``rl`` cells are counted at the recipe's RL steps (the ``matched`` budget adds
+    the BC stage's compute, known only once ``bc+rl`` ran). Cells already finished in ``out_dir`` are
+    counted as such.
+    """
+    from rlft.agents.bc import BCConfig
+    from rlft.agents.rl import RLConfig
+
+    config.validate()
+    cells = expand_cells(config, {env.env_id: family_of(env.env_id) for env in config.envs})
+    bc_default = next(f.default for f in dataclasses.fields(BCConfig) if f.name == "steps")
+    rl_default = next(f.default for f in dataclasses.fields(RLConfig) if f.name == "env_steps")
+    lines = [f"study {config.out_path}: {len(cells)} cells, seeds {list(config.seeds)}"]
+    done = 0
+    for env in config.envs:
+        mine = [c for c in cells if c.env_id == env.env_id]
+        recipe = mine[0].recipe
+        counts: dict[tuple[str, str], int] = {}
+        for c in mine:
+            counts[(c.method, c.init)] = counts.get((c.method, c.init), 0) + 1
+            done += (config.out_path / "cells" / c.key / "result.json").is_file()
+        demo_sets = {c.demo_set for c in mine if c.demo_set is not None}
+        bc_steps = sum(int(recipe["bc"].get("steps", bc_default)) for c in mine if "bc" in c.stages)
+        rl_steps = sum(int(recipe["rl"].get("env_steps", rl_default)) for c in mine if "rl" in c.stages)
+        episodes = len(mine) * recipe["eval_episodes"] * len(recipe["eval_splits"])
+        lines.append(
+            f"  {env.env_id} ({recipe['family']}, backbone {recipe['backbone']}): {len(mine)} cells "
+            f"({', '.join(f'{m}/{i} x{n}' for (m, i), n in sorted(counts.items()))}); "
+            f"{len(demo_sets)} demonstration sets ({sum(d.count for d in demo_sets)} episodes); "
+            f"{bc_steps} BC steps; >= {rl_steps} RL env steps; {episodes} evaluation episodes"
+        )
+    lines.append(f"  {done} of {len(cells)} cells already finished in {config.out_path}")
+    return "\n".join(lines)
