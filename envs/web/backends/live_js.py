@@ -93,8 +93,10 @@ _SNAPSHOT_JS = """async ([quiet, bound, hidden, fresh]) => {
   };
   const clickable = e => R.clickable.has(e) || typeof e.onclick === 'function'
     || ROLES.has(e.getAttribute('role') || '');
-  const label = e => (e.getAttribute('aria-label') || e.innerText || e.textContent || e.getAttribute('title')
-    || e.getAttribute('alt') || '').replace(/\\s+/g, ' ').trim().slice(0, 200);
+  // An icon without text is named by its title, alt text, or class names ("star", "trash").
+  const label = e => (e.getAttribute('aria-label') || (e.innerText || e.textContent || '').trim()
+    || e.getAttribute('title') || e.getAttribute('alt') || (e.getAttribute('class') || '').replace(/[-_]/g, ' ')
+    || '').replace(/\\s+/g, ' ').trim().slice(0, 200);
   const attr = (name, value) => value === null || value === undefined || value === '' ? ''
     : ` ${name}="${esc(value)}"`;
   const common = e => ` data-rlft-id="${number(e)}"` + attr('id', e.id) + attr('name', e.getAttribute('name'))
