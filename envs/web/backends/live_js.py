@@ -95,7 +95,7 @@ _SNAPSHOT_JS = """async ([quiet, bound, hidden, fresh]) => {
     || ROLES.has(e.getAttribute('role') || '');
   // An icon without text is named by its title, alt text, or class names ("star", "trash").
   const label = e => (e.getAttribute('aria-label') || (e.innerText || e.textContent || '').trim()
-    || e.getAttribute('title') || e.getAttribute('alt') || (e.getAttribute('class') || '').replace(/[-_]/g, ' ')
+    || e.getAttribute('title') || e.getAttribute('alt') || ((e.getAttribute('class') || '').trim().split(/\s+/)[0] || '').replace(/[-_]/g, ' ')
     || '').replace(/\\s+/g, ' ').trim().slice(0, 200);
   const attr = (name, value) => value === null || value === undefined || value === '' ? ''
     : ` ${name}="${esc(value)}"`;
@@ -145,7 +145,7 @@ _SNAPSHOT_JS = """async ([quiet, bound, hidden, fresh]) => {
         if (leaf) loose = text;
         const name = leaf ? label(e) : label(e).slice(0, 80);
         const open = (link ? `<a href="${esc(e.getAttribute('href'))}"` : '<button') + common(e)
-          + ` aria-label="${esc(name)}">`;
+          + ` data-rlft-tag="${lower}" aria-label="${esc(name)}">`;
         const close = link ? '</a>' : '</button>';
         if (leaf) {
           out.push((block ? '<div>' : '') + open);
