@@ -56,6 +56,8 @@ from rlft.errors import ConfigError, check_float
 logger = logging.getLogger(__name__)
 
 _TEXT_ROLES = frozenset(("textbox", "searchbox"))
+HOVER_MS = 250.0
+"""After the pointer reaches an element, how long a click waits for the element itself to be under it."""
 _NAVIGATED = ("Execution context was destroyed", "navigation", "Target page, context or browser has been closed")
 
 
@@ -335,7 +337,10 @@ class LiveBackend(ChromiumBackend):
         point = self._page.evaluate(live_js.POINT_JS, element_id)
         if point is None:
             raise CommandError(f"Element [{element_id}] is no longer on the page.")
-        self._page.mouse.click(point[0], point[1])
+        mouse = self._page.mouse
+        mouse.move(point[0], point[1])
+        point = self._page.evaluate(live_js.HIT_JS, [element_id, HOVER_MS]) or point
+        mouse.click(point[0], point[1])
 
     def _type(self, element: Element, text: str) -> None:
         self._mouse_click(element.id)

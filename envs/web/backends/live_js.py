@@ -93,9 +93,10 @@ _SNAPSHOT_JS = """async ([quiet, bound, hidden, fresh]) => {
   };
   const clickable = e => R.clickable.has(e) || typeof e.onclick === 'function'
     || ROLES.has(e.getAttribute('role') || '');
-  // An icon without text is named by its title, alt text, or class names ("star", "trash").
+  // An icon without text is named by its title, alt text, or the words of its class names ("star",
+  // "ui button spinner up").
   const label = e => (e.getAttribute('aria-label') || (e.innerText || e.textContent || '').trim()
-    || e.getAttribute('title') || e.getAttribute('alt') || ((e.getAttribute('class') || '').trim().split(/\s+/)[0] || '').replace(/[-_]/g, ' ')
+    || e.getAttribute('title') || e.getAttribute('alt') || [...new Set((e.getAttribute('class') || '').split(/[\s_-]+/))].join(' ')
     || '').replace(/\\s+/g, ' ').trim().slice(0, 200);
   const attr = (name, value) => value === null || value === undefined || value === '' ? ''
     : ` ${name}="${esc(value)}"`;
@@ -175,6 +176,21 @@ POINT_JS = """(n) => {
   return [r.left + r.width / 2, r.top + r.height / 2];
 }"""
 """The centre of element ``n`` in viewport coordinates after scrolling it into view (``null`` when gone)."""
+
+HIT_JS = """async ([n, bound]) => {
+  const R = window.__rlft, e = R && R.byId.get(n);
+  if (!e || !e.isConnected) return null;
+  const t0 = R.now();
+  for (;;) {
+    const r = e.getBoundingClientRect(), x = r.left + r.width / 2, y = r.top + r.height / 2;
+    const hit = r.width > 0 && r.height > 0 ? document.elementFromPoint(x, y) : null;
+    if ((hit && (hit === e || e.contains(hit))) || R.now() - t0 >= bound) return [x, y];
+    await R.wait(5);
+  }
+}"""
+"""Where to press on element ``n`` once the pointer hovers it: its centre, as soon as the element itself
+is what that point hits (a hover style may swap its image, a hover menu may cover it), at most ``bound``
+ms; then the centre, whatever covers it (the click lands there, as a person's would)."""
 
 HANDLE_JS = "(n) => (window.__rlft && window.__rlft.byId.get(n)) || null"
 """Element ``n`` itself (for element-handle actions)."""

@@ -285,12 +285,11 @@ def social_media(instruction: str, page: Page) -> str:
         raise ExpertError(f"no user in {instruction!r}")
     owners = _owners(page, _USER)
     mine = [e for e in _enabled(page) if owners.get(e.id) == user.group(0)]
+    def named(element: Element) -> bool:  # menu items name the user too: "Block @diam"
+        return element.name.strip().lower().split(" @")[0] == label
+
     for element in mine:
-        if element.name.strip().lower() == label:
-            return _click(element)
-    # Items of an open "more" menu sit below the post (they are named by their label).
-    for element in _enabled(page):
-        if element.name.strip().lower() == label:
+        if named(element):
             return _click(element)
     return _click(next(e for e in mine if e.name == "more"))
 
@@ -333,16 +332,6 @@ def click_collapsible_2(instruction: str, page: Page) -> str:
         return _click(elements[headers[0]])
     following = [i for i in headers if i > open_after]
     return _click(elements[following[0] if following else headers[0]])
-
-
-def click_menu_2(instruction: str, page: Page) -> str:
-    """``Click the "Menu" button, and then find and click on the item labeled "Save".``"""
-    quoted = _quoted(instruction)
-    if len(quoted) < 2:
-        raise ExpertError("the item is named by an icon, which the text does not show")
-    menu, item = quoted[:2]
-    found = _named(page, item)
-    return _click(found if found is not None else _need(_named(page, menu), f"button {menu!r}"))
 
 
 _ARITHMETIC = re.compile(r"^(-?\d+)\s*([-+x*/])\s*(-?\d+)\s*=$")
@@ -411,11 +400,15 @@ def text_transform(instruction: str, page: Page) -> str:
 
 
 def use_spinner(instruction: str, page: Page) -> str:
-    """``Select N with the spinner and hit Submit.``: type the number into the spinner's field."""
+    """``Select N with the spinner and hit Submit.``: the spinner ignores typing, so click up or down."""
     number = re.search(r"Select (-?\d+)", instruction)
     if number is None:
         raise ExpertError(f"no number in {instruction!r}")
-    return _fill([(_fields(page)[0], number.group(1))], _button(page))
+    target, now = int(number.group(1)), int(_fields(page)[0].value or 0)
+    if now == target:
+        return _click(_button(page))
+    way = " up " if now < target else " down "
+    return _click(next(e for e in _enabled(page, ("button",)) if way in f" {e.name} "))
 
 
 def _movie_fields(page: Page) -> dict[str, Element]:
@@ -473,7 +466,6 @@ EXPERTS: dict[str, Expert] = {
     "click-collapsible-nodelay": click_collapsible,
     "click-collapsible-2": click_collapsible_2,
     "click-collapsible-2-nodelay": click_collapsible_2,
-    "click-menu-2": click_menu_2,
     "simple-arithmetic": simple_arithmetic,
     "simple-algebra": simple_algebra,
     "form-sequence-2": form_sequence_2,
