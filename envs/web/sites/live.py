@@ -23,7 +23,7 @@ from rlft.envs.web.site import Site
 from rlft.envs.web.wsgi import StartResponse, WSGIEnviron
 from rlft.errors import ConfigError
 
-__all__ = ["LiveSite", "LiveState", "StaticSite", "check_origin"]
+__all__ = ["AppSite", "LiveSite", "LiveState", "StaticSite", "check_origin"]
 
 
 @dataclass(frozen=True)
@@ -156,3 +156,38 @@ class StaticSite(LiveSite):
         headers = [("Content-Type", kind), ("Content-Length", str(len(body))), ("Cache-Control", "max-age=3600")]
         start_response("200 OK", headers)
         return [b"" if method == "HEAD" else body]
+
+
+class AppSite(LiveSite):
+    """A user's own site: a WSGI application the backend serves, or a server already running elsewhere.
+
+    Args:
+        app: the WSGI application to serve on ``127.0.0.1`` (``None``: pages come from ``allowed_origins``).
+        allowed_origins: origins of servers the user runs (only when ``app`` is ``None``; at least one).
+        probe_js: the page probe (see :attr:`LiveSite.probe_js`).
+
+    Raises:
+        ConfigError: for neither or both of ``app`` and ``allowed_origins``.
+    """
+
+    name = "browser"
+
+    def __init__(
+        self, app: Any = None, allowed_origins: Iterable[str] = (), probe_js: str = "() => null"
+    ) -> None:
+        super().__init__(allowed_origins)
+        if (app is None) == (not self.allowed_origins):
+            raise ConfigError(
+                "A site is either served by rlft (give its WSGI app) or already running (give its "
+                "allowed_origins, e.g. ('http://127.0.0.1:8000',)), not both and not neither."
+            )
+        if app is not None and not callable(app):
+            raise ConfigError(f"app must be a WSGI callable, got {type(app).__name__}.")
+        self.app = app
+        self.probe_js = probe_js  # type: ignore[misc]
+
+    def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+        """Serve the user's application (or nothing when it runs elsewhere)."""
+        if self.app is None:
+            return super().__call__(environ, start_response)
+        return self.app(environ, start_response)  # type: ignore[no-any-return]

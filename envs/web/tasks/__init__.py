@@ -17,6 +17,7 @@ TASKS: LazyRegistry[Any] = LazyRegistry(
         "qa": "rlft.envs.web.tasks.qa:QATask",
         "forms": "rlft.envs.web.tasks.forms.task:FormTask",
         "miniwob": "rlft.envs.web.tasks.miniwob:MiniWoBTask",
+        "browser": "rlft.envs.web.tasks.browser:WebBrowserTask",
     },
 )
 """``site=`` key -> ``module:Class`` of its :class:`~rlft.envs.web.task.WebTask` (register your own)."""
