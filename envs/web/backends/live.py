@@ -44,7 +44,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import rlft.envs.web.backends.browser as browsers
-from rlft.envs.web.backends import live_js
+import rlft.envs.web.backends.live_js as live_js
 from rlft.envs.web.backends.base import Fields
 from rlft.envs.web.backends.chromium import ChromiumBackend
 from rlft.envs.web.commands import CommandError

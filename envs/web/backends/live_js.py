@@ -93,10 +93,10 @@ _SNAPSHOT_JS = """async ([quiet, bound, hidden, fresh]) => {
   };
   const clickable = e => R.clickable.has(e) || typeof e.onclick === 'function'
     || ROLES.has(e.getAttribute('role') || '');
-  // An icon without text is named by its title, alt text, or the words of its class names ("star",
-  // "ui button spinner up").
+  // An icon without text is named by its title, alt text, or the words of its class names and id ("star",
+  // "ui button spinner up", "close email").
   const label = e => (e.getAttribute('aria-label') || (e.innerText || e.textContent || '').trim()
-    || e.getAttribute('title') || e.getAttribute('alt') || [...new Set((e.getAttribute('class') || '').split(/[\s_-]+/))].join(' ')
+    || e.getAttribute('title') || e.getAttribute('alt') || [...new Set(((e.getAttribute('class') || '') + ' ' + e.id).split(/[\\s_-]+/))].join(' ')
     || '').replace(/\\s+/g, ' ').trim().slice(0, 200);
   const attr = (name, value) => value === null || value === undefined || value === '' ? ''
     : ` ${name}="${esc(value)}"`;

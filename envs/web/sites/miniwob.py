@@ -8,14 +8,14 @@ The ``miniwob`` wheel holds the tasks as HTML + JavaScript under ``miniwob/html/
   as its Selenium env does), the episode time limit from the URL (none by default), then
   ``core.startEpisodeReal()``, which generates the task instance;
 * probe (:attr:`MiniWoBSite.probe_js`): MiniWoB's globals ``WOB_DONE_GLOBAL``, ``WOB_RAW_REWARD_GLOBAL``
-  (raw reward in [-1, 1]), ``WOB_REWARD_GLOBAL`` (the time-discounted one), ``WOB_REWARD_REASON``, and the
-  utterance (``core.getUtterance()``);
+  (raw reward in [-1, 1]), ``WOB_REWARD_REASON``, and the utterance (``core.getUtterance()``);
 * MiniWoB's own overlays (the reward display, the START cover, the click canvas) and the ``#query`` box
   (the utterance, shown as the instruction) are not rendered.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 from pathlib import Path
 from urllib.parse import urlencode
@@ -37,10 +37,15 @@ def miniwob_html() -> Path:
     Raises:
         DependencyError: when the package is not installed.
     """
+    locations: list[Path] = []
+    try:  # the installed distribution's own files: immune to a folder named "miniwob" on sys.path
+        locations.append(Path(str(importlib.metadata.distribution("miniwob").locate_file("miniwob"))))
+    except importlib.metadata.PackageNotFoundError:
+        pass
     spec = importlib.util.find_spec("miniwob")
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    locations += [Path(p) for p in (spec.submodule_search_locations or [])] if spec is not None else []
     for location in locations:
-        folder = Path(location) / "html"
+        folder = location / "html"
         if (folder / "core" / "core.js").is_file():
             return folder
     raise DependencyError(
@@ -71,7 +76,7 @@ class MiniWoBSite(StaticSite):
         const said = core.getUtterance();
         utterance = typeof said === 'object' && said !== null ? String(said.utterance) : String(said);
       } catch (error) { utterance = ''; }
-      return {done: WOB_DONE_GLOBAL, raw_reward: WOB_RAW_REWARD_GLOBAL, env_reward: WOB_REWARD_GLOBAL,
+      return {done: WOB_DONE_GLOBAL, raw_reward: WOB_RAW_REWARD_GLOBAL,
               reason: WOB_REWARD_REASON === null ? null : String(WOB_REWARD_REASON),
               utterance: utterance, ready: WOB_TASK_READY !== false};
     }"""

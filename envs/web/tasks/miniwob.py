@@ -9,8 +9,9 @@ One :class:`MiniWoBTask` per ``rlft/MiniWoB-<task>-v0`` id, ``task`` being MiniW
 * **Instruction**: the task's utterance (``core.getUtterance()``), read once the start page is shown.
 * **Reward**: MiniWoB's raw reward (``WOB_RAW_REWARD_GLOBAL``, in [-1, 1], not discounted by time)
   mapped to [0, 1] as ``max(0, raw)``, earned when the page ends the episode (``WOB_DONE_GLOBAL``).
-  ``info["success"]`` is ``raw > 0``. ``info["evaluation"]`` holds ``raw_reward``, ``env_reward`` (MiniWoB's
-  time-discounted reward) and ``reason``.
+  ``info["success"]`` is ``raw > 0``. ``info["evaluation"]`` holds ``raw_reward`` and ``reason`` (MiniWoB's
+  time-discounted ``WOB_REWARD_GLOBAL`` is not reported: it depends on the wall clock, so it would break
+  determinism per seed).
 * **Time limit**: MiniWoB's own episode timer (10 s by default in its Selenium env) is disabled unless
   ``time_limit_s`` is given; then the page ends the episode when it runs out (terminated, reward 0,
   reason ``timed out``). The env's ``max_steps`` truncates as for every web id.
@@ -87,14 +88,11 @@ class MiniWoBTask(WebTask[MiniWoBSite]):
         """MiniWoB's raw reward, mapped to [0, 1], once the page reports the episode done."""
         probe = self.site.live.probe
         if not isinstance(probe, dict):
-            return Evaluation(0.0, False, False, {"raw_reward": 0.0, "env_reward": 0.0, "reason": None})
+            return Evaluation(0.0, False, False, {"raw_reward": 0.0, "reason": None})
         done = bool(probe.get("done"))
         raw = float(probe.get("raw_reward") or 0.0) if done else 0.0
-        details: dict[str, Any] = {
-            "raw_reward": raw,
-            "env_reward": float(probe.get("env_reward") or 0.0) if done else 0.0,
-            "reason": probe.get("reason"),
-        }
+        # MiniWoB's time-discounted WOB_REWARD_GLOBAL is left out: it depends on the wall clock.
+        details: dict[str, Any] = {"raw_reward": raw, "reason": probe.get("reason")}
         return Evaluation(min(1.0, max(0.0, raw)), done and raw > 0, done, details)
 
     def candidates(self, task: Task, page: Page) -> list[str]:

@@ -256,6 +256,13 @@ def _email_action(instruction: str, page: Page, icon: str) -> str:
     if sender is None:
         raise ExpertError(f"no sender in {instruction!r}")
     elements = list(page.elements)
+    closers = [e for e in _enabled(page) if e.name.startswith("close ")]
+    if any(e.name in ("close reply", "close forward") for e in closers):  # a reply or forward form is open
+        return _click(next(e for e in closers if e.name in ("close reply", "close forward")))
+    if _named(page, "Reply", ("button",)) is not None:  # an email is open: act on it, or close it
+        if sender.group(1) in (line.strip() for line in _text_lines(page)):
+            return _click(_need(_named(page, icon), f"{icon} icon"))
+        return _click(_need(_named(page, "close email"), "close button"))
     for index, element in enumerate(elements):
         if element.name.startswith(sender.group(1) + " "):
             for after in elements[index + 1 :]:
