@@ -4,7 +4,9 @@
 page's sight (a non-enumerable ``window.__rlft``): which elements got a click-like listener (by wrapping
 ``EventTarget.prototype.addEventListener``, so jQuery's and d3's handlers count), when the DOM last
 changed (a ``MutationObserver``), how many ``fetch``/``XMLHttpRequest`` calls are in flight, and which
-short ``setTimeout`` callbacks are pending.
+short ``setTimeout`` callbacks are pending. A response arriving or a timer firing counts as activity, like a
+DOM change: the page must then stay quiet for ``quiet`` ms (what the page does with a response, after an
+``await``, happens a little later).
 
 :func:`snapshot_js` builds the function evaluated after every action: it waits until the page has
 settled (no request in flight, no pending short timer, and no DOM change for ``quiet`` ms; at most
@@ -47,17 +49,21 @@ INIT_JS = """(() => {
   const fetch0 = window.fetch;
   if (fetch0) window.fetch = function (...args) {
     R.inflight++;
-    return fetch0.apply(this, args).finally(() => { R.inflight--; });
+    return fetch0.apply(this, args).finally(() => { R.inflight--; R.mutated = now(); });
   };
   const send0 = XMLHttpRequest.prototype.send;
   XMLHttpRequest.prototype.send = function (...args) {
     R.inflight++;
-    add.call(this, 'loadend', () => { R.inflight--; }, {once: true});
+    add.call(this, 'loadend', () => { R.inflight--; R.mutated = now(); }, {once: true});
     return send0.apply(this, args);
   };
   window.setTimeout = function (callback, delay, ...args) {
     if (typeof callback !== 'function' || !(+delay <= R.maxTimer)) return set0(callback, delay, ...args);
-    const id = set0(function () { R.timers.delete(id); return callback.apply(this, arguments); }, delay, ...args);
+    const id = set0(function () {
+      R.timers.delete(id);
+      R.mutated = now();  // what the callback starts (a request, an animation) counts as activity
+      return callback.apply(this, arguments);
+    }, delay, ...args);
     R.timers.add(id);
     return id;
   };
