@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 from rlft.envs.contract import check_split
-from rlft.envs.web.commands import Type, format_command, parse_command
+from rlft.envs.web.commands import Click, Type, format_command, parse_command
 from rlft.envs.web.page import Page
 from rlft.envs.web.sites.miniwob import MiniWoBSite, task_names
 from rlft.envs.web.task import Evaluation, Task, Trace, WebTask
@@ -96,14 +96,19 @@ class MiniWoBTask(WebTask[MiniWoBSite]):
         return Evaluation(min(1.0, max(0.0, raw)), done and raw > 0, done, details)
 
     def candidates(self, task: Task, page: Page) -> list[str]:
-        """For every text field: typing each quoted phrase of the instruction, and the expert's text."""
+        """For every text field: clicking it, typing each quoted phrase of the instruction, the expert's text."""
         fields = [e for e in page.elements if e.role in ("textbox", "searchbox") and not e.disabled]
         if not fields:
             return []
         phrases = list(dict.fromkeys(_QUOTED.findall(task.instruction)))
-        out = [format_command(Type(e.id, p)) for e in fields for p in phrases]
+        # On a live page clicking a field does something (it focuses it: focus-text asks for just that).
+        out = [format_command(Click(e.id)) for e in fields]
+        out += [format_command(Type(e.id, p)) for e in fields for p in phrases]
         if self.task in EXPERTS:
-            suggestion = EXPERTS[self.task](task.instruction, page)
+            try:
+                suggestion = self.expert_action(task, page, Trace())
+            except ExpertError:  # a page the expert does not know: no suggestion
+                return out
             if isinstance(parse_command(suggestion), Type):
                 out.append(suggestion)
         return out

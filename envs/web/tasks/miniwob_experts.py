@@ -268,7 +268,9 @@ def _email_action(instruction: str, page: Page, icon: str) -> str:
             for after in elements[index + 1 :]:
                 if after.name == icon:
                     return _click(after)
-    raise ExpertError(f"no {icon} icon for {sender.group(1)!r}")
+    # Another view (the search box): leave it.
+    leave = next((e for e in _enabled(page) if "cancel" in e.name or e.name.startswith("close ")), None)
+    return _click(_need(leave, f"{icon} icon for {sender.group(1)!r}"))
 
 
 def email_delete(instruction: str, page: Page) -> str:
