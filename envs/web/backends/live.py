@@ -86,7 +86,7 @@ class LiveBackend(ChromiumBackend):
         executable_path: str | None = None,
         viewport: tuple[int, int] | None = None,
         timeout_s: float = 15.0,
-        quiet_ms: float = 10.0,
+        quiet_ms: float = 5.0,
         settle_ms: float = 1500.0,
     ) -> None:
         if not isinstance(site, LiveSite):
@@ -108,6 +108,7 @@ class LiveBackend(ChromiumBackend):
         self._page_view: Page | None = None
         self._html: str | None = None
         self._urls: list[str] = []
+        self._centres: dict[str, list[float]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
@@ -334,7 +335,9 @@ class LiveBackend(ChromiumBackend):
         return handle
 
     def _mouse_click(self, element_id: int) -> None:
-        point = self._page.evaluate(live_js.POINT_JS, element_id)
+        # The last snapshot's centre when it was in view, else scroll the element into view first; either
+        # way HIT_JS then clicks where the element is now.
+        point = self._centres.get(str(element_id)) or self._page.evaluate(live_js.POINT_JS, element_id)
         if point is None:
             raise CommandError(f"Element [{element_id}] is no longer on the page.")
         mouse = self._page.mouse
@@ -365,8 +368,8 @@ class LiveBackend(ChromiumBackend):
                 self._page.wait_for_load_state("load")
                 args[3] = fresh
         if result is None:  # the document has no bookkeeping (a browser error page)
-            result = [self._page.url, "", "", None]
-        href, title, html, probe = result
+            result = [self._page.url, "", "", None, {}]
+        href, title, html, probe, self._centres = result
         url = self.shown_url(href)
         if not self._urls or self._urls[-1] != url:
             self._urls.append(url)

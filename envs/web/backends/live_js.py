@@ -14,8 +14,9 @@ settled (no request in flight, no pending short timer, and no DOM change for ``q
 :func:`~rlft.envs.web.render.parse_html` renders as it renders any served page: current values written
 as attributes (``value``, ``checked``, ``selected``), every control tagged with its stable number
 (``data-rlft-id``, given once per element per episode), elements with a click listener transcribed as
-buttons named by their visible text, invisible subtrees dropped. It returns ``[href, title, html, probe]``
-where ``probe`` is the site's own probe function's result.
+buttons named by their visible text, invisible subtrees dropped. It returns ``[href, title, html, probe,
+centres]`` where ``probe`` is the site's own probe function's result and ``centres`` maps each control's
+number to its centre when that lies in the viewport (the next click moves the pointer there directly).
 """
 
 from __future__ import annotations
@@ -90,11 +91,14 @@ _SNAPSHOT_JS = """async ([quiet, bound, hidden, fresh]) => {
   const shown = e => e.checkVisibility ? e.checkVisibility({opacityProperty: true, visibilityProperty: true,
     checkOpacity: true, checkVisibilityCSS: true}) : e.getClientRects().length > 0;
   let emitted = 0, loose = 0;
+  const centres = {}, width = window.innerWidth, height = window.innerHeight;
   const number = e => {
     emitted++;
     let n = R.ids.get(e);
     if (n === undefined) { n = R.next++; R.ids.set(e, n); }
     R.byId.set(n, e);
+    const r = e.getBoundingClientRect(), x = r.left + r.width / 2, y = r.top + r.height / 2;
+    if (x >= 0 && y >= 0 && x < width && y < height) centres[n] = [x, y];
     return n;
   };
   const clickable = e => R.clickable.has(e) || typeof e.onclick === 'function'
@@ -171,7 +175,7 @@ _SNAPSHOT_JS = """async ([quiet, bound, hidden, fresh]) => {
   };
   if (document.body) walk(document.body);
   const probe = (__PROBE__)();
-  return [location.href, document.title, out.join(''), probe === undefined ? null : probe];
+  return [location.href, document.title, out.join(''), probe === undefined ? null : probe, centres];
 }"""
 
 POINT_JS = """(n) => {
@@ -188,7 +192,13 @@ HIT_JS = """async ([n, bound]) => {
   if (!e || !e.isConnected) return null;
   const t0 = R.now();
   for (;;) {
-    const r = e.getBoundingClientRect(), x = r.left + r.width / 2, y = r.top + r.height / 2;
+    let r = e.getBoundingClientRect();
+    if (r.left + r.width / 2 < 0 || r.top + r.height / 2 < 0 || r.left + r.width / 2 >= innerWidth
+        || r.top + r.height / 2 >= innerHeight) {
+      e.scrollIntoView({block: 'center', inline: 'center'});
+      r = e.getBoundingClientRect();
+    }
+    const x = r.left + r.width / 2, y = r.top + r.height / 2;
     const hit = r.width > 0 && r.height > 0 ? document.elementFromPoint(x, y) : null;
     if ((hit && (hit === e || e.contains(hit))) || R.now() - t0 >= bound) return [x, y];
     await R.wait(5);
