@@ -88,8 +88,17 @@ def main() -> None:
     total = sum(r["success_rate"] * r["episodes"] for r in results)
     episodes = sum(r["episodes"] for r in results)
     perfect = sum(r["success_rate"] == 1.0 for r in results)
-    print(json.dumps({"summary": True, "tasks": len(results), "episodes": episodes,
-                      "success_rate": total / max(1, episodes), "tasks_at_100pct": perfect}))
+    print(
+        json.dumps(
+            {
+                "summary": True,
+                "tasks": len(results),
+                "episodes": episodes,
+                "success_rate": total / max(1, episodes),
+                "tasks_at_100pct": perfect,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-
 MINIWOB_CONTRACT_TASKS = ("click-button", "enter-text", "choose-list", "email-inbox-delete")
 """The MiniWoB++ ids the full contract runs on (a click, typing, a select, clickable containers); every
 registered MiniWoB++ id gets the cheap reset/render/step smoke of ``tests/web/test_miniwob.py``."""
@@ -32,7 +31,9 @@ def served_web_ids() -> list[str]:
     """The web ids on served sites (snapshot-able, any backend): all but the live-page ids."""
     import rlft
 
-    return [i for i in rlft.ENV_IDS if i.startswith("rlft/Web") and gym.spec(i).kwargs.get("backend") != "live"]
+    return [
+        i for i in rlft.ENV_IDS if i.startswith("rlft/Web") and gym.spec(i).kwargs.get("backend") != "live"
+    ]
 
 
 def hold_browser() -> Iterator[None]:

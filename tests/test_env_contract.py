@@ -11,7 +11,6 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-import rlft
 from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
 from rlft.envs.contract import CORE_INFO_KEYS

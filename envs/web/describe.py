@@ -261,7 +261,6 @@ class Describer:
 
     def __call__(self, commands: Sequence[str], view: View) -> tuple[str, ...]:
         """The (finished) description of each of ``commands`` in ``view``, in order."""
-        elements = view.page.elements
         memo: dict[int, tuple[str, str]] = {}
         known = self._known
         if len(known) > self.max_entries:
@@ -276,7 +275,9 @@ class Describer:
             if self.finish is not None:
                 description = self.finish(description)
             out.append(description)
-            element = view.page.element(command.element) if isinstance(command, (Click, Type, Select)) else None
+            element = (
+                view.page.element(command.element) if isinstance(command, (Click, Type, Select)) else None
+            )
             if element is not None:
                 known[text] = (element.id, element, description)
         return tuple(out)

@@ -495,7 +495,9 @@ def renumber(document: Document, numbers: Sequence[int]) -> Document:
     if len(numbers) != len(document.elements):
         raise ValueError(f"{len(numbers)} numbers for {len(document.elements)} elements")
     elements = tuple(replace(e, id=int(n)) for e, n in zip(document.elements, numbers, strict=True))
-    return Document(document.title, document.lines, elements, tuple(_token(e) for e in elements), document.forms)
+    return Document(
+        document.title, document.lines, elements, tuple(_token(e) for e in elements), document.forms
+    )
 
 
 def render_page(html: str, url: str, values: Mapping[int, str] | None = None, status: int = 200) -> Page:

@@ -1,6 +1,6 @@
 """A worked example: your own small web app, a task on it, demonstrations and behaviour cloning.
 
-The app (``APP``) is one page whose behaviour lives in JavaScript: type a name, pick a colour, press
+The app (:func:`app`) is one page whose behaviour lives in JavaScript: type a name, pick a colour, press
 "Make card" and the page draws a greeting card. The task (``GreetingTask``) asks for a card for a given
 person in a given colour, scores the live page through a probe that reads the card, and ships an
 expert. Use it from the command line (see README.md next to this file)::
@@ -29,7 +29,9 @@ PAGE = """<!DOCTYPE html>
 <h1>Greeting cards</h1>
 <label for="name">Name</label> <input id="name">
 <label for="colour">Colour</label>
-<select id="colour"><option>red</option><option>green</option><option>blue</option><option>gold</option></select>
+<select id="colour">
+<option>red</option><option>green</option><option>blue</option><option>gold</option>
+</select>
 <button id="make">Make card</button>
 <div id="card"></div>
 <script>
@@ -54,10 +56,12 @@ NAMES = {
 COLOURS = ("red", "green", "blue", "gold")
 
 
-def APP(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     """The app: one page at ``/``."""
     body = PAGE.encode()
-    start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))])
+    start_response(
+        "200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
+    )
     return [body]
 
 
@@ -70,25 +74,34 @@ class GreetingTask(BrowserTask):
     }"""
 
     def app(self) -> Any:
-        return APP
+        """The app above, served by rlft on 127.0.0.1."""
+        return app
 
     def sample(self, rng: np.random.Generator, split: str) -> dict[str, Any]:
+        """A name of the split and a colour."""
         names = NAMES[split]
-        return {"name": names[int(rng.integers(len(names)))], "colour": COLOURS[int(rng.integers(len(COLOURS)))]}
+        return {
+            "name": names[int(rng.integers(len(names)))],
+            "colour": COLOURS[int(rng.integers(len(COLOURS)))],
+        }
 
     def instruction(self, goal: dict[str, Any]) -> str:
+        """What to make, for whom."""
         return f'Make a {goal["colour"]} greeting card for "{goal["name"]}".'
 
     def reward(self, goal: dict[str, Any], page: LiveState) -> float:
+        """Half for the right name on the card, half for the right colour."""
         if not page.probe:
             return 0.0
         name, colour = page.probe
         return (0.5 * (name == goal["name"])) + (0.5 * (colour == goal["colour"]))
 
     def done(self, goal: dict[str, Any], page: LiveState) -> bool:
+        """Over once a card was made, right or wrong."""
         return page.probe is not None and page.probe[0] != ""  # a card was made: right or wrong
 
     def expert(self, goal: dict[str, Any], page: Page) -> str | None:
+        """Type the name, pick the colour, press the button."""
         field = next(e for e in page.elements if e.name == "Name")
         colour = next(e for e in page.elements if e.name == "Colour")
         if field.value != goal["name"]:
@@ -98,5 +111,6 @@ class GreetingTask(BrowserTask):
         return format_command(Click(next(e for e in page.elements if e.name == "Make card").id))
 
     def candidates(self, goal: dict[str, Any], page: Page) -> list[str]:
+        """Typing the quoted name."""
         field = next((e for e in page.elements if e.name == "Name"), None)
         return [format_command(Type(field.id, goal["name"]))] if field is not None else []

@@ -18,7 +18,6 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-import rlft
 from gymnasium.utils.env_checker import check_env, data_equivalence
 
 _spec = importlib.util.spec_from_file_location("env_rollout", Path(__file__).parents[1] / "env_rollout.py")

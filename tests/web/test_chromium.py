@@ -40,7 +40,9 @@ _spec.loader.exec_module(toy_site)
 ToySite = toy_site.ToySite
 
 # Served sites only: the live-page ids (WebBrowser-v0) run on the live backend alone.
-WEB_IDS = [i for i in rlft.ENV_IDS if i.startswith("rlft/Web") and gym.spec(i).kwargs.get("backend") != "live"]
+WEB_IDS = [
+    i for i in rlft.ENV_IDS if i.startswith("rlft/Web") and gym.spec(i).kwargs.get("backend") != "live"
+]
 PARITY_SEEDS = (0, 1, 2)
 MAX_EXPERT_STEPS = 60
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import gymnasium as gym
 import pytest
-import rlft  # noqa: F401 (registers the ids)
+import rlft
 from rlft.envs.registration import MINIWOB_LEFT_OUT, MINIWOB_MAX_STEPS, MINIWOB_TASKS
 from rlft.envs.web.backends import browser as browsers
 from rlft.envs.web.backends.live import LiveBackend
@@ -92,11 +92,13 @@ def test_every_registered_task_resets_renders_and_steps(holder: LiveBackend, tas
         assert obs["page"].strip() or env.unwrapped.current_page().elements, "the task shows something"
         first = (obs["instruction"], obs["page"], obs["admissible_commands"])
         move = next(c for c in obs["admissible_commands"] if c != "stop")
-        obs, reward, terminated, truncated, info = env.step(move)
+        obs, reward, _, truncated, info = env.step(move)
         assert env.observation_space.contains(obs) and 0.0 <= reward <= 1.0
         assert not truncated and not obs["last_action_error"]
         obs, _ = env.reset(seed=1)
-        assert (obs["instruction"], obs["page"], obs["admissible_commands"]) == first, "same seed, same instance"
+        assert (obs["instruction"], obs["page"], obs["admissible_commands"]) == first, (
+            "same seed, same instance"
+        )
     finally:
         env.close()
 
@@ -105,12 +107,16 @@ def test_every_registered_task_resets_renders_and_steps(holder: LiveBackend, tas
 def test_miniwob_reward_seed_and_success(holder: LiveBackend) -> None:
     env = gym.make(_id("click-button"))
     try:
-        instances = {env.reset(seed=seed)[0]["instruction"] + env.unwrapped.current_page().text for seed in range(4)}
+        instances = {
+            env.reset(seed=seed)[0]["instruction"] + env.unwrapped.current_page().text for seed in range(4)
+        }
         assert len(instances) > 1, "seeds give different instances"
         assert env.unwrapped.current_task().goal["seed"].startswith("train-")
         obs, _ = env.reset(seed=5)
         wanted = obs["instruction"].split('"')[1]
-        wrong = next(e for e in env.unwrapped.current_page().elements if e.role == "button" and e.name != wanted)
+        wrong = next(
+            e for e in env.unwrapped.current_page().elements if e.role == "button" and e.name != wanted
+        )
         obs, reward, terminated, _, info = env.step(f"click[{wrong.id}]")
         assert terminated and reward == 0.0 and not info["success"]
         assert info["evaluation"]["raw_reward"] == -1.0

@@ -58,7 +58,11 @@ logger = logging.getLogger(__name__)
 _TEXT_ROLES = frozenset(("textbox", "searchbox"))
 HOVER_MS = 250.0
 """After the pointer reaches an element, how long a click waits for the element itself to be under it."""
-_NAVIGATED = ("Execution context was destroyed", "navigation", "Target page, context or browser has been closed")
+_NAVIGATED = (
+    "Execution context was destroyed",
+    "navigation",
+    "Target page, context or browser has been closed",
+)
 
 
 class LiveBackend(ChromiumBackend):
@@ -103,8 +107,8 @@ class LiveBackend(ChromiumBackend):
 
     def _init_runtime(self) -> None:
         super()._init_runtime()
-        self._snapshot_js = live_js.snapshot_js(self.site.probe_js)  # type: ignore[attr-defined]
-        self._hidden = ", ".join(self.site.hidden_selectors)  # type: ignore[attr-defined]
+        self._snapshot_js = live_js.snapshot_js(self.site.probe_js)
+        self._hidden = ", ".join(self.site.hidden_selectors)
         self._page_view: Page | None = None
         self._html: str | None = None
         self._urls: list[str] = []
@@ -194,7 +198,7 @@ class LiveBackend(ChromiumBackend):
         self._urls = []
         with self._guard("opening the start page"):
             self._page.goto(self.resolve(url, base="/"), wait_until="load")
-            start = self.site.start_js  # type: ignore[attr-defined]
+            start = self.site.start_js
             if start:
                 self._page.evaluate(start)
             self._observe(fresh=True)
@@ -251,10 +255,14 @@ class LiveBackend(ChromiumBackend):
         wanted = option.strip().lower()
         index = next((i for i, label in enumerate(element.options) if label.strip().lower() == wanted), None)
         if index is None:
-            index = next((i for i, v in enumerate(element.option_values) if v.strip().lower() == wanted), None)
+            index = next(
+                (i for i, v in enumerate(element.option_values) if v.strip().lower() == wanted), None
+            )
         if index is None:
             shown = ", ".join(element.options[:20])
-            raise CommandError(f"Combobox [{element_id}] has no option {option[:100]!r}; its options: {shown}.")
+            raise CommandError(
+                f"Combobox [{element_id}] has no option {option[:100]!r}; its options: {shown}."
+            )
         self._act("selecting", lambda: self._handle(element_id).select_option(index=index))
 
     def search(self, query: str) -> None:
@@ -395,4 +403,6 @@ def _accept(dialog: Any) -> None:
 
 def _is_refusal(error: Exception) -> bool:
     text = str(error)
-    return any(code in text for code in ("ERR_BLOCKED_BY_CLIENT", "ERR_PROXY_CONNECTION_FAILED", "ERR_NAME_NOT"))
+    return any(
+        code in text for code in ("ERR_BLOCKED_BY_CLIENT", "ERR_PROXY_CONNECTION_FAILED", "ERR_NAME_NOT")
+    )

@@ -106,7 +106,8 @@ _SNAPSHOT_JS = """async ([quiet, bound, hidden, fresh]) => {
   // An icon without text is named by its title, alt text, or the words of its class names and id ("star",
   // "ui button spinner up", "close email").
   const label = e => (e.getAttribute('aria-label') || (e.innerText || e.textContent || '').trim()
-    || e.getAttribute('title') || e.getAttribute('alt') || [...new Set(((e.getAttribute('class') || '') + ' ' + e.id).split(/[\\s_-]+/))].join(' ')
+    || e.getAttribute('title') || e.getAttribute('alt')
+    || [...new Set(((e.getAttribute('class') || '') + ' ' + e.id).split(/[\\s_-]+/))].join(' ')
     || '').replace(/\\s+/g, ' ').trim().slice(0, 200);
   const attr = (name, value) => value === null || value === undefined || value === '' ? ''
     : ` ${name}="${esc(value)}"`;
@@ -139,7 +140,8 @@ _SNAPSHOT_JS = """async ([quiet, bound, hidden, fresh]) => {
         out.push(`<label${attr('for', e.htmlFor)}>`); walk(e); out.push('</label>');
       } else if (tag === 'IMG' && !clickable(e)) {
         out.push(esc(e.alt || ''));
-      } else if (tag === 'BUTTON' || (tag === 'A' && e.hasAttribute('href')) || (tag !== 'BODY' && clickable(e))) {
+      } else if (tag === 'BUTTON' || (tag === 'A' && e.hasAttribute('href'))
+                 || (tag !== 'BODY' && clickable(e))) {
         // A leaf (no control inside) becomes one button or link holding its content (its text is no
         // longer loose); a container with text of its own gets its own token, then its content.
         const link = tag === 'A' && e.hasAttribute('href');

@@ -153,7 +153,11 @@ class StaticSite(LiveSite):
         if kind.startswith("text/") or kind in ("application/javascript", "text/javascript"):
             kind += "; charset=utf-8"
         # The files never change while served: let the browser cache them between episodes.
-        headers = [("Content-Type", kind), ("Content-Length", str(len(body))), ("Cache-Control", "max-age=3600")]
+        headers = [
+            ("Content-Type", kind),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "max-age=3600"),
+        ]
         start_response("200 OK", headers)
         return [b"" if method == "HEAD" else body]
 
@@ -190,4 +194,4 @@ class AppSite(LiveSite):
         """Serve the user's application (or nothing when it runs elsewhere)."""
         if self.app is None:
             return super().__call__(environ, start_response)
-        return self.app(environ, start_response)  # type: ignore[no-any-return]
+        return self.app(environ, start_response)

@@ -15,6 +15,7 @@ The ``miniwob`` wheel holds the tasks as HTML + JavaScript under ``miniwob/html/
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import importlib.util
 from pathlib import Path
@@ -38,10 +39,9 @@ def miniwob_html() -> Path:
         DependencyError: when the package is not installed.
     """
     locations: list[Path] = []
-    try:  # the installed distribution's own files: immune to a folder named "miniwob" on sys.path
+    # The installed distribution's own files first: immune to a folder named "miniwob" on sys.path.
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
         locations.append(Path(str(importlib.metadata.distribution("miniwob").locate_file("miniwob"))))
-    except importlib.metadata.PackageNotFoundError:
-        pass
     spec = importlib.util.find_spec("miniwob")
     locations += [Path(p) for p in (spec.submodule_search_locations or [])] if spec is not None else []
     for location in locations:

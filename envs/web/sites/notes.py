@@ -69,5 +69,7 @@ def notes_app(environ: WSGIEnviron, start_response: StartResponse) -> Iterable[b
         start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
         return [b"Not found."]
     body = NOTES_HTML.encode()
-    start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))])
+    start_response(
+        "200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
+    )
     return [body]

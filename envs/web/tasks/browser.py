@@ -65,7 +65,7 @@ class BrowserTask(abc.ABC):
     :attr:`LiveState.probe` (read the page's state here: a list, a score, a flag)."""
 
     def app(self) -> Any:
-        """The WSGI application rlft serves on ``127.0.0.1`` (``None`` when :attr:`allowed_origins` is set)."""
+        """The WSGI application rlft serves on ``127.0.0.1``; ``None`` when :attr:`allowed_origins` is set."""
         return None
 
     def sample(self, rng: np.random.Generator, split: str) -> dict[str, Any]:
@@ -102,7 +102,7 @@ class BrowserTask(abc.ABC):
 
 
 def load_task(task: str | BrowserTask | type[BrowserTask]) -> BrowserTask:
-    """A :class:`BrowserTask` from an instance, a class, ``"package.module:Class"`` or ``"path/file.py:Class"``.
+    """A :class:`BrowserTask` from an instance, a class, ``"package.module:Class"`` or ``"file.py:Class"``.
 
     Raises:
         ConfigError: when the reference is malformed or is not a :class:`BrowserTask`.
@@ -235,7 +235,10 @@ class NotesTask(BrowserTask):
         return "/?notes=" + quote("|".join(goal["start"]))
 
     def instruction(self, goal: dict[str, Any]) -> str:
-        """E.g. ``Add the note "buy milk", mark "call mom" as done and remove "pay the rent".``"""
+        """The asked changes in one sentence.
+
+        For example ``Add the note "buy milk", mark "call mom" as done and remove "pay the rent".``
+        """
         parts = []
         if "add" in goal:
             parts.append(f'add the note "{goal["add"]}"')
@@ -259,7 +262,9 @@ class NotesTask(BrowserTask):
     def reward(self, goal: dict[str, Any], page: LiveState) -> float:
         """Fraction of the asked changes made, 0 when any other note changed."""
         notes = {str(text): bool(done) for text, done in (page.probe or [])}
-        untouched = {k: v for k, v in self._wanted(goal).items() if k not in (goal.get("add"), goal.get("done"))}
+        untouched = {
+            k: v for k, v in self._wanted(goal).items() if k not in (goal.get("add"), goal.get("done"))
+        }
         if any(notes.get(text) != done for text, done in untouched.items()):
             return 0.0
         checks = []
@@ -282,7 +287,9 @@ class NotesTask(BrowserTask):
             box = next((e for e in elements if e.role == "checkbox" and e.name.strip() == goal["done"]), None)
             if box is not None and box.value != CHECKED:
                 return format_command(Click(box.id))
-        if "add" in goal and not any(e.role == "checkbox" and e.name.strip() == goal["add"] for e in elements):
+        if "add" in goal and not any(
+            e.role == "checkbox" and e.name.strip() == goal["add"] for e in elements
+        ):
             field = next(e for e in elements if e.role == "textbox")
             if field.value != goal["add"]:
                 return format_command(Type(field.id, goal["add"]))

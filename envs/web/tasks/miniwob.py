@@ -62,7 +62,9 @@ class MiniWoBTask(WebTask[MiniWoBSite]):
             raise UnknownNameError(unknown_name_message("MiniWoB++ task", str(task), known))
         self.task = task
         self.time_limit_ms = (
-            None if time_limit_s is None else int(1000 * check_float("time_limit_s", time_limit_s, 0.1, 3600.0))
+            None
+            if time_limit_s is None
+            else int(1000 * check_float("time_limit_s", time_limit_s, 0.1, 3600.0))
         )
         del content_seed
         super().__init__(MiniWoBSite())
@@ -96,7 +98,7 @@ class MiniWoBTask(WebTask[MiniWoBSite]):
         return Evaluation(min(1.0, max(0.0, raw)), done and raw > 0, done, details)
 
     def candidates(self, task: Task, page: Page) -> list[str]:
-        """For every text field: clicking it, typing each quoted phrase of the instruction, the expert's text."""
+        """Per text field: clicking it, typing each quoted phrase of the instruction; the expert's text."""
         fields = [e for e in page.elements if e.role in ("textbox", "searchbox") and not e.disabled]
         if not fields:
             return []
@@ -123,7 +125,8 @@ class MiniWoBTask(WebTask[MiniWoBSite]):
         expert = EXPERTS.get(self.task)
         if expert is None:
             raise ConfigError(
-                f"MiniWoB++ task {self.task!r} has no scripted expert; tasks with one: {', '.join(sorted(EXPERTS))}."
+                f"MiniWoB++ task {self.task!r} has no scripted expert; "
+                f"tasks with one: {', '.join(sorted(EXPERTS))}."
             )
         try:
             return expert(task.instruction, page)

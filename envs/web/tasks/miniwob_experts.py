@@ -129,7 +129,7 @@ def click_quoted(instruction: str, page: Page) -> str:
 
 
 def click_tab(instruction: str, page: Page) -> str:
-    """``Click on Tab #3.``"""
+    """Solve ``Click on Tab #3.``."""
     name = instruction.removeprefix("Click on ").rstrip(".")
     return _click(_need(_named(page, name, ("link", "button")), f"tab {name!r}"))
 
@@ -140,7 +140,7 @@ def click_the_button(instruction: str, page: Page) -> str:
 
 
 def click_named_button(instruction: str, page: Page) -> str:
-    """``Click button ONE.``"""
+    """Solve ``Click button ONE.``."""
     name = instruction.rstrip(".").split()[-1]
     return _click(_button(page, name))
 
@@ -174,7 +174,7 @@ def click_checkboxes(instruction: str, page: Page) -> str:
 
 
 def choose_list(instruction: str, page: Page) -> str:
-    """``Select X from the list and click Submit.``"""
+    """Solve ``Select X from the list and click Submit.``."""
     target = instruction.removeprefix("Select ").removesuffix(" from the list and click Submit.")
     box = _enabled(page, ("combobox",))[0]
     if box.value == target:
@@ -183,32 +183,32 @@ def choose_list(instruction: str, page: Page) -> str:
 
 
 def enter_text(instruction: str, page: Page) -> str:
-    """``Enter "X" into the text field and press Submit.``"""
+    """Solve ``Enter "X" into the text field and press Submit.``."""
     return _fill([(_fields(page)[0], _quoted(instruction)[0])], _button(page))
 
 
 def enter_text_2(instruction: str, page: Page) -> str:
-    """``Type "X" in all lower/upper case letters in the text input and press Submit.``"""
+    """Solve ``Type "X" in all lower/upper case letters in the text input and press Submit.``."""
     text = _quoted(instruction)[0]
     text = text.lower() if "lower case" in instruction else text.upper()
     return _fill([(_fields(page)[0], text)], _button(page))
 
 
 def enter_password(instruction: str, page: Page) -> str:
-    """``Enter the password "X" into both text fields and press submit.``"""
+    """Solve ``Enter the password "X" into both text fields and press submit.``."""
     password = _quoted(instruction)[0]
     return _fill([(field, password) for field in _fields(page)[:2]], _button(page))
 
 
 def login_user(instruction: str, page: Page) -> str:
-    """``Enter the username "U" and the password "P" into the text fields and press login.``"""
+    """Solve ``Enter the username "U" and the password "P" into the text fields and press login.``."""
     user, password = _quoted(instruction)[:2]
     fields = _fields(page)
     return _fill([(fields[0], user), (fields[1], password)], _button(page, "Login", "Log in"))
 
 
 def focus_text(instruction: str, page: Page) -> str:
-    """``Focus into the textbox.`` / ``Focus into the 2nd input textbox.``"""
+    """Solve ``Focus into the textbox.`` / ``Focus into the 2nd input textbox.``."""
     index = _ordinal(instruction) if re.search(r"\d(?:st|nd|rd|th)", instruction) else 0
     return _click(_fields(page)[index])
 
@@ -228,22 +228,24 @@ def click_widget(instruction: str, page: Page) -> str:
 
 
 def copy_paste(instruction: str, page: Page) -> str:
-    """``Copy the text in the (2nd) textarea below, paste it into the textbox and press Submit.``"""
+    """Solve ``Copy the text in the (2nd) textarea below, paste it into the textbox and press Submit.``."""
     areas = _areas(page)
     source = areas[_ordinal(instruction)] if re.search(r"\d(?:st|nd|rd|th)", instruction) else areas[0]
     return _fill([(_inputs(page)[0], source.value)], _button(page))
 
 
 def find_word(instruction: str, page: Page) -> str:
-    """``Find the 2nd word in the paragraph, type that into the textbox and press "Submit".``"""
+    """Solve ``Find the 2nd word in the paragraph, type that into the textbox and press "Submit".``."""
     words = " ".join(_text_lines(page)).split()
     word = re.sub(r"[^a-zA-Z0-9]", "", words[_ordinal(instruction)])
     return _fill([(_fields(page)[0], word)], _button(page))
 
 
 def read_table(instruction: str, page: Page) -> str:
-    """``Enter the value of Country into the text field and press Submit.``"""
-    label = instruction.removeprefix("Enter the value of ").removesuffix(" into the text field and press Submit.")
+    """Solve ``Enter the value of Country into the text field and press Submit.``."""
+    label = instruction.removeprefix("Enter the value of ").removesuffix(
+        " into the text field and press Submit."
+    )
     for line in _text_lines(page):
         key, _, value = line.partition(" | ")
         if key.strip() == label:
@@ -274,12 +276,12 @@ def _email_action(instruction: str, page: Page, icon: str) -> str:
 
 
 def email_delete(instruction: str, page: Page) -> str:
-    """``Find the email by X and click the trash icon to delete it.``"""
+    """Solve ``Find the email by X and click the trash icon to delete it.``."""
     return _email_action(instruction, page, "trash")
 
 
 def email_star(instruction: str, page: Page) -> str:
-    """``Find the email by X and click the star icon to mark it as important.``"""
+    """Solve ``Find the email by X and click the star icon to mark it as important.``."""
     return _email_action(instruction, page, "star")
 
 
@@ -294,6 +296,7 @@ def social_media(instruction: str, page: Page) -> str:
         raise ExpertError(f"no user in {instruction!r}")
     owners = _owners(page, _USER)
     mine = [e for e in _enabled(page) if owners.get(e.id) == user.group(0)]
+
     def named(element: Element) -> bool:  # menu items name the user too: "Block @diam"
         return element.name.strip().lower().split(" @")[0] == label
 
@@ -310,12 +313,12 @@ def buy_ticket(instruction: str, page: Page) -> str:
         key = {e.id: float(e.name.removeprefix("Book for $").replace(",", "")) for e in offers}
     else:
         key = {}
-        for line, element in zip(
-            [c for c in (e.caption for e in offers)], offers, strict=True
-        ):
+        for line, element in zip([c for c in (e.caption for e in offers)], offers, strict=True):
             hours = re.search(r"(\d+)h", line)
             minutes = re.search(r"(\d+)m", line)
-            key[element.id] = 60 * float(hours.group(1) if hours else 0) + float(minutes.group(1) if minutes else 0)
+            key[element.id] = 60 * float(hours.group(1) if hours else 0) + float(
+                minutes.group(1) if minutes else 0
+            )
     cheapest = "cheapest" in instruction or "shortest" in instruction
     best = (min if cheapest else max)(offers, key=lambda e: key[e.id])
     return _click(best)
@@ -369,16 +372,13 @@ def simple_algebra(instruction: str, page: Page) -> str:
         if match:
             left, op, right, total = match.group(1), match.group(2), match.group(3), Fraction(match.group(4))
             sign = 1 if op == "+" else -1
-            if left == "x":
-                value = total - sign * Fraction(right)
-            else:
-                value = sign * (total - Fraction(left))
+            value = total - sign * Fraction(right) if left == "x" else sign * (total - Fraction(left))
             return _fill([(_fields(page)[0], _number(value))], _button(page))
     raise ExpertError("no equation on the page")
 
 
 def form_sequence_2(instruction: str, page: Page) -> str:
-    """``Check the 1st radio button and enter the number "2" into the 3rd textbox.``"""
+    """Solve ``Check the 1st radio button and enter the number "2" into the 3rd textbox.``."""
     positions = re.findall(r"(\d+)(?:st|nd|rd|th)", instruction)
     radio = _enabled(page, ("radio",))[int(positions[0]) - 1]
     if radio.value != CHECKED:
@@ -388,7 +388,7 @@ def form_sequence_2(instruction: str, page: Page) -> str:
 
 
 def form_sequence_3(instruction: str, page: Page) -> str:
-    """``Choose X from the dropdown, then click the button labeled "Y".``"""
+    """Solve ``Choose X from the dropdown, then click the button labeled "Y".``."""
     choice = re.search(r"Choose (.+?) from the dropdown", instruction)
     box = _enabled(page, ("combobox",))[0]
     if choice is not None and box.value != choice.group(1):
@@ -397,13 +397,13 @@ def form_sequence_3(instruction: str, page: Page) -> str:
 
 
 def scroll_text(instruction: str, page: Page) -> str:
-    """``Find the last word in the text area, enter it into the text field and hit Submit.``"""
+    """Solve ``Find the last word in the text area, enter it into the text field and hit Submit.``."""
     word = re.sub(r"[^a-zA-Z0-9]", "", _areas(page)[0].value.split()[-1])
     return _fill([(_inputs(page)[0], word)], _button(page))
 
 
 def text_transform(instruction: str, page: Page) -> str:
-    """``Type the text below into the text field and press Submit.``"""
+    """Solve ``Type the text below into the text field and press Submit.``."""
     shown = " ".join(_text_lines(page)).strip()
     return _fill([(_fields(page)[0], shown)], _button(page))
 
@@ -436,7 +436,11 @@ def multi_form(instruction: str, page: Page) -> str:
     if match is None:
         raise ExpertError(f"no search in {instruction!r}")
     fields = _movie_fields(page)
-    pairs = [(fields["genre"], match.group(1)), (fields["director"], match.group(2)), (fields["year"], match.group(3))]
+    pairs = [
+        (fields["genre"], match.group(1)),
+        (fields["director"], match.group(2)),
+        (fields["year"], match.group(3)),
+    ]
     return _fill(pairs, _enabled(page, ("button",))[-1])
 
 
