@@ -125,12 +125,15 @@ class WebEnv(gym.Env[dict[str, Any], str]):
     :class:`~rlft.envs.web.site.Site`; a backend (:mod:`rlft.envs.web.backends`) browses that site.
 
     Args:
-        site: site key (``shop``, ``qa``, ``forms``; see :data:`rlft.envs.web.tasks.TASKS`), or a
+        site: site key (``shop``, ``qa``, ``forms``, ``miniwob``, ``browser``; see
+            :data:`rlft.envs.web.tasks.TASKS`), or a
             :class:`~rlft.envs.web.task.WebTask` instance (then ``family`` and ``site_kwargs`` must be
             empty).
         family: task family, forwarded to tasks that have families (forms).
         backend: ``text`` (in-process, default) or ``chromium`` (headless Chromium through Playwright; see
-            :mod:`rlft.envs.web.backends.chromium`). If that browser crashes or is killed, the step returns
+            :mod:`rlft.envs.web.backends.chromium`); live-page sites (``miniwob``, ``browser``) run on
+            ``live`` only (Chromium with the page's JavaScript and real input events; see
+            :mod:`rlft.envs.web.backends.live`; their ``get_state`` raises ``ConfigError``). If that browser crashes or is killed, the step returns
             ``truncated=True`` with ``info["backend_error"]`` and the next ``reset`` starts a fresh one;
             ``info["blocked_requests"]`` counts the requests its network sandbox aborted.
         backend_options: keyword arguments of the backend class (chromium: ``executable_path``,
