@@ -193,22 +193,24 @@ HIT_JS = """async ([n, bound]) => {
   const R = window.__rlft, e = R && R.byId.get(n);
   if (!e || !e.isConnected) return null;
   const t0 = R.now();
+  let scrolled = false;
   for (;;) {
-    let r = e.getBoundingClientRect();
-    if (r.left + r.width / 2 < 0 || r.top + r.height / 2 < 0 || r.left + r.width / 2 >= innerWidth
-        || r.top + r.height / 2 >= innerHeight) {
-      e.scrollIntoView({block: 'center', inline: 'center'});
-      r = e.getBoundingClientRect();
-    }
-    const x = r.left + r.width / 2, y = r.top + r.height / 2;
+    const r = e.getBoundingClientRect(), x = r.left + r.width / 2, y = r.top + r.height / 2;
     const hit = r.width > 0 && r.height > 0 ? document.elementFromPoint(x, y) : null;
     if ((hit && (hit === e || e.contains(hit))) || R.now() - t0 >= bound) return [x, y];
+    if (!scrolled) {
+      // Out of view, or clipped by a scrolled container: scroll every ancestor to it, once.
+      e.scrollIntoView({block: 'center', inline: 'center'});
+      scrolled = true;
+      continue;
+    }
     await R.wait(5);
   }
 }"""
 """Where to press on element ``n`` once the pointer hovers it: its centre, as soon as the element itself
-is what that point hits (a hover style may swap its image, a hover menu may cover it), at most ``bound``
-ms; then the centre, whatever covers it (the click lands there, as a person's would)."""
+is what that point hits (a hover style may swap its image, a hover menu may cover it; an element
+clipped by a scrolled container or out of view is scrolled to, once), at most ``bound`` ms; then the
+centre, whatever covers it (the click lands there, as a person's would)."""
 
 HANDLE_JS = "(n) => (window.__rlft && window.__rlft.byId.get(n)) || null"
 """Element ``n`` itself (for element-handle actions)."""

@@ -436,6 +436,8 @@ def multi_form(instruction: str, page: Page) -> str:
     if match is None:
         raise ExpertError(f"no search in {instruction!r}")
     fields = _movie_fields(page)
+    if len(fields) < 3:  # labels below their fields (read as the next field's caption): the form's order
+        fields = dict(zip(("genre", "director", "year"), _fields(page), strict=False))
     pairs = [
         (fields["genre"], match.group(1)),
         (fields["director"], match.group(2)),
