@@ -9,7 +9,8 @@ One :class:`MiniWoBTask` per ``rlft/MiniWoB-<task>-v0`` id, ``task`` being MiniW
 * **Instruction**: the task's utterance (``core.getUtterance()``), read once the start page is shown.
 * **Reward**: MiniWoB's raw reward (``WOB_RAW_REWARD_GLOBAL``, in [-1, 1], not discounted by time)
   mapped to [0, 1] as ``max(0, raw)``, earned when the page ends the episode (``WOB_DONE_GLOBAL``).
-  ``info["success"]`` is ``raw > 0``. ``info["evaluation"]`` holds ``raw_reward`` and ``reason`` (MiniWoB's
+  ``info["success"]`` is ``raw == 1`` (full reward; some tasks give partial credit, and MiniWoB's own
+  ``raw > 0`` would count those as successes). ``info["evaluation"]`` holds ``raw_reward`` and ``reason`` (MiniWoB's
   time-discounted ``WOB_REWARD_GLOBAL`` is not reported: it depends on the wall clock, so it would break
   determinism per seed).
 * **Time limit**: MiniWoB's own episode timer (10 s by default in its Selenium env) is disabled unless
@@ -87,7 +88,8 @@ class MiniWoBTask(WebTask[MiniWoBSite]):
         return Task(instruction=utterance, start_url=task.start_url, goal=task.goal)
 
     def evaluate(self, task: Task, trace: Trace) -> Evaluation:
-        """MiniWoB's raw reward, mapped to [0, 1], once the page reports the episode done."""
+        """MiniWoB's raw reward, mapped to [0, 1], once the page reports the episode done; success is full
+        reward."""
         probe = self.site.live.probe
         if not isinstance(probe, dict):
             return Evaluation(0.0, False, False, {"raw_reward": 0.0, "reason": None})
@@ -95,7 +97,7 @@ class MiniWoBTask(WebTask[MiniWoBSite]):
         raw = float(probe.get("raw_reward") or 0.0) if done else 0.0
         # MiniWoB's time-discounted WOB_REWARD_GLOBAL is left out: it depends on the wall clock.
         details: dict[str, Any] = {"raw_reward": raw, "reason": probe.get("reason")}
-        return Evaluation(min(1.0, max(0.0, raw)), done and raw > 0, done, details)
+        return Evaluation(min(1.0, max(0.0, raw)), done and raw >= 1.0, done, details)
 
     def candidates(self, task: Task, page: Page) -> list[str]:
         """Per text field: clicking it, typing each quoted phrase of the instruction; the expert's text."""
