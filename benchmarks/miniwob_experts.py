@@ -1,8 +1,8 @@
 """Success rate of the scripted MiniWoB++ experts: one JSON line per task, then a summary line.
 
 Each task runs ``--episodes`` episodes (seeds 0, 1, ...) with the expert's commands on the live
-backend; a line reports ``success_rate`` (``info["success"]``: MiniWoB's raw reward is 1) with its 95% Wilson interval,
-``mean_reward`` (raw reward mapped to [0, 1]), ``mean_steps``, ``expert_errors`` (commands the env
+backend; a line reports ``success_rate`` (``info["success"]``: MiniWoB's raw reward is 1) with its 95%
+Wilson interval, ``mean_reward`` (raw reward mapped to [0, 1]), ``mean_steps``, ``expert_errors`` (commands the env
 refused or the expert could not produce) and ``seconds``.
 
 Usage:

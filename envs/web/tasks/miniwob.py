@@ -10,8 +10,8 @@ One :class:`MiniWoBTask` per ``rlft/MiniWoB-<task>-v0`` id, ``task`` being MiniW
 * **Reward**: MiniWoB's raw reward (``WOB_RAW_REWARD_GLOBAL``, in [-1, 1], not discounted by time)
   mapped to [0, 1] as ``max(0, raw)``, earned when the page ends the episode (``WOB_DONE_GLOBAL``).
   ``info["success"]`` is ``raw == 1`` (full reward; some tasks give partial credit, and MiniWoB's own
-  ``raw > 0`` would count those as successes). ``info["evaluation"]`` holds ``raw_reward`` and ``reason`` (MiniWoB's
-  time-discounted ``WOB_REWARD_GLOBAL`` is not reported: it depends on the wall clock, so it would break
+  ``raw > 0`` would count those as successes). ``info["evaluation"]`` holds ``raw_reward`` and
+  ``reason`` (MiniWoB's time-discounted ``WOB_REWARD_GLOBAL`` is not reported: it depends on the wall clock, so it would break
   determinism per seed).
 * **Time limit**: MiniWoB's own episode timer (10 s by default in its Selenium env) is disabled unless
   ``time_limit_s`` is given; then the page ends the episode when it runs out (terminated, reward 0,
