@@ -2,8 +2,8 @@
 
 Each task runs ``--episodes`` episodes (seeds 0, 1, ...) with the expert's commands on the live
 backend; a line reports ``success_rate`` (``info["success"]``: MiniWoB's raw reward is 1) with its 95%
-Wilson interval, ``mean_reward`` (raw reward mapped to [0, 1]), ``mean_steps``, ``expert_errors`` (commands the env
-refused or the expert could not produce) and ``seconds``.
+Wilson interval, ``mean_reward`` (raw reward mapped to [0, 1]), ``mean_steps``, ``expert_errors``
+(commands the env refused or the expert could not produce) and ``seconds``.
 
 Usage:
   python benchmarks/miniwob_experts.py [--episodes 20] [--tasks click-button enter-text ...]
