@@ -130,11 +130,12 @@ class WebEnv(gym.Env[dict[str, Any], str]):
             :class:`~rlft.envs.web.task.WebTask` instance (then ``family`` and ``site_kwargs`` must be
             empty).
         family: task family, forwarded to tasks that have families (forms).
-        backend: ``text`` (in-process, default) or ``chromium`` (headless Chromium through Playwright; see
-            :mod:`rlft.envs.web.backends.chromium`); live-page sites (``miniwob``, ``browser``) run on
-            ``live`` only (Chromium with the page's JavaScript and real input events; see
-            :mod:`rlft.envs.web.backends.live`; their ``get_state`` raises ``ConfigError``). If a browser
-            crashes or is killed, the step returns ``truncated=True`` with ``info["backend_error"]`` and the next ``reset`` starts a fresh one;
+        backend: ``text`` (in-process, default) or ``chromium`` (headless Chromium through Playwright;
+            see :mod:`rlft.envs.web.backends.chromium`); live-page sites (``miniwob``, ``browser``) run
+            on ``live`` only (Chromium with the page's JavaScript and real input events; see
+            :mod:`rlft.envs.web.backends.live`; their ``get_state`` raises ``ConfigError``). If a
+            browser crashes or is killed, the step returns ``truncated=True`` with
+            ``info["backend_error"]`` and the next ``reset`` starts a fresh one;
             ``info["blocked_requests"]`` counts the requests its network sandbox aborted.
         backend_options: keyword arguments of the backend class (chromium: ``executable_path``,
             ``viewport=(width, height)``, ``timeout_s``; live also ``quiet_ms``, ``settle_ms``).
