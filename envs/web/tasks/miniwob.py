@@ -11,8 +11,8 @@ One :class:`MiniWoBTask` per ``rlft/MiniWoB-<task>-v0`` id, ``task`` being MiniW
   mapped to [0, 1] as ``max(0, raw)``, earned when the page ends the episode (``WOB_DONE_GLOBAL``).
   ``info["success"]`` is ``raw == 1`` (full reward; some tasks give partial credit, and MiniWoB's own
   ``raw > 0`` would count those as successes). ``info["evaluation"]`` holds ``raw_reward`` and
-  ``reason`` (MiniWoB's time-discounted ``WOB_REWARD_GLOBAL`` is not reported: it depends on the wall clock, so it would break
-  determinism per seed).
+  ``reason`` (MiniWoB's time-discounted ``WOB_REWARD_GLOBAL`` is not reported: it depends on the wall
+  clock, so it would break determinism per seed).
 * **Time limit**: MiniWoB's own episode timer (10 s by default in its Selenium env) is disabled unless
   ``time_limit_s`` is given; then the page ends the episode when it runs out (terminated, reward 0,
   reason ``timed out``). The env's ``max_steps`` truncates as for every web id.
@@ -88,8 +88,7 @@ class MiniWoBTask(WebTask[MiniWoBSite]):
         return Task(instruction=utterance, start_url=task.start_url, goal=task.goal)
 
     def evaluate(self, task: Task, trace: Trace) -> Evaluation:
-        """MiniWoB's raw reward, mapped to [0, 1], once the page reports the episode done; success is full
-        reward."""
+        """MiniWoB's raw reward, mapped to [0, 1], once the page reports the episode done (success: 1)."""
         probe = self.site.live.probe
         if not isinstance(probe, dict):
             return Evaluation(0.0, False, False, {"raw_reward": 0.0, "reason": None})
