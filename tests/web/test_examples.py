@@ -8,18 +8,12 @@ import gymnasium as gym
 import pytest
 import rlft  # noqa: F401 (registers the ids)
 from rlft.cli import main
-from rlft.envs.web.backends import browser as browsers
-from rlft.errors import ConfigError, DependencyError
+from rlft.errors import ConfigError
 
 TASK = str(Path(__file__).parents[2] / "examples" / "live_site" / "greeting.py") + ":GreetingTask"
 
-try:
-    browsers.find_chromium()
-    NO_BROWSER = ""
-except DependencyError as error:
-    NO_BROWSER = str(error)
 
-pytestmark = [pytest.mark.chromium, pytest.mark.skipif(bool(NO_BROWSER), reason=NO_BROWSER or "browser")]
+pytestmark = pytest.mark.chromium  # skipped without Chromium (tests/web/conftest.py)
 
 
 def test_the_example_task_collects_demos_and_trains_bc(tmp_path: Path) -> None:

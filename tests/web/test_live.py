@@ -15,24 +15,13 @@ from typing import Any
 import gymnasium as gym
 import pytest
 import rlft  # noqa: F401 (registers the ids)
-from rlft.envs.web.backends import browser as browsers
 from rlft.envs.web.backends.live import LiveBackend
 from rlft.envs.web.commands import CommandError
 from rlft.envs.web.sites.live import AppSite, LiveState, StaticSite, check_origin
-from rlft.envs.web.sites.notes import notes_app
 from rlft.envs.web.tasks.browser import BrowserTask
-from rlft.errors import ConfigError, DependencyError
+from rlft.errors import ConfigError
 
-try:
-    browsers.find_chromium()
-    NO_BROWSER = ""
-except DependencyError as error:
-    NO_BROWSER = str(error)
-
-pytestmark = [
-    pytest.mark.chromium,
-    pytest.mark.skipif(bool(NO_BROWSER), reason=f"live backend tests skipped: {NO_BROWSER}"),
-]
+pytestmark = pytest.mark.chromium  # skipped without Chromium (tests/web/conftest.py)
 
 PAGE = """<!DOCTYPE html><html><head><title>Live</title></head><body>
 <h1>Live page</h1>
@@ -104,14 +93,6 @@ class LiveTask(BrowserTask):
 
     def expert(self, goal: dict[str, Any], page: Any) -> str | None:
         return next(f"click[{e.id}]" for e in page.elements if e.name == "add one")
-
-
-@pytest.fixture(scope="module")
-def holder() -> Iterator[LiveBackend]:
-    backend = LiveBackend(AppSite(notes_app))
-    backend.restart("/")
-    yield backend
-    backend.close()
 
 
 @pytest.fixture

@@ -9,30 +9,15 @@ registered id gets a cheap smoke (about 1 minute for all 88 on a loaded 2-core m
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import gymnasium as gym
 import pytest
 import rlft
 from rlft.envs.registration import MINIWOB_LEFT_OUT, MINIWOB_MAX_STEPS, MINIWOB_TASKS
-from rlft.envs.web.backends import browser as browsers
 from rlft.envs.web.backends.live import LiveBackend
-from rlft.envs.web.sites.live import AppSite
 from rlft.envs.web.sites.miniwob import MiniWoBSite, task_names
-from rlft.envs.web.sites.notes import notes_app
 from rlft.envs.web.tasks.miniwob_experts import EXPERTS
-from rlft.errors import DependencyError, UnknownNameError
-
-try:
-    browsers.find_chromium()
-    NO_BROWSER = ""
-except DependencyError as error:
-    NO_BROWSER = str(error)
-
-needs_browser = [
-    pytest.mark.chromium,
-    pytest.mark.skipif(bool(NO_BROWSER), reason=f"MiniWoB++ browser tests skipped: {NO_BROWSER}"),
-]
+from rlft.errors import UnknownNameError
 
 
 def _id(task: str) -> str:
@@ -69,16 +54,7 @@ def test_the_site_serves_the_package_files_only() -> None:
     assert MiniWoBSite.start_url("click-button", "train-3").startswith("/miniwob/click-button.html?")
 
 
-# -- with a browser --------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def holder() -> Iterator[LiveBackend]:
-    """Keeps one Chromium open for the module."""
-    if NO_BROWSER:
-        pytest.skip(NO_BROWSER)
-    backend = LiveBackend(AppSite(notes_app))
-    backend.restart("/")
-    yield backend
-    backend.close()
+# -- with a browser (the holder fixture of tests/web/conftest.py keeps one open) ------------------------
 
 
 @pytest.mark.parametrize("task", MINIWOB_TASKS)
