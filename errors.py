@@ -160,6 +160,7 @@ def import_target(target: str) -> Any:
 
 EXTRAS: dict[str, str] = {
     "playwright": "web",
+    "miniwob": "web",
     "pybullet": "tabletop",
     "pybullet_data": "tabletop",
     "imageio": "tabletop",

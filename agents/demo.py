@@ -105,6 +105,35 @@ DEMO_SUITES: dict[str, DemoSuite] = {
         },
         rl_env_kwargs={"max_steps": 15},
     ),
+    "miniwob": DemoSuite(
+        name="miniwob",
+        env_id="rlft/MiniWoB-click-checkboxes-v0",
+        backbone="minilm",
+        train_split="train",
+        test_split="test",
+        # Live Chromium steps cost ~30-50 ms and episodes are 1-7 steps: demonstrations take seconds.
+        demo_episodes=150,
+        eval_episodes=50,
+        bc={
+            "steps": 300,
+            "batch_size": 32,
+            "lr": 1e-3,
+            "eval_every": 100,
+            "checkpoint_every": 100,
+            "finetune": "frozen",
+        },
+        rl={
+            "env_steps": 1024,
+            "n_envs": 2,
+            "n_steps": 64,
+            "batch_size": 64,
+            "n_epochs": 4,
+            "lr": 1e-3,
+            "anchor": "bc",
+            "anchor_coef": 0.1,
+            "checkpoint_every": 512,
+        },
+    ),
     "tabletop": DemoSuite(
         name="tabletop",
         env_id="rlft/TabletopPutBlockInBowl-v0",
@@ -225,7 +254,8 @@ class DemoConfig(RunConfig):
     """
 
     suite: str = "web"
-    """web (WebShop) or tabletop (TabletopPutBlockInBowl, top-down view)."""
+    """web (WebShop), miniwob (MiniWoB++ click-checkboxes on live Chromium) or tabletop
+    (TabletopPutBlockInBowl, top-down view)."""
     quick: bool = False
     """Tiny budgets (a smoke test, not the real table)."""
     backbone: str | None = None

@@ -8,10 +8,57 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+MINIWOB_CONTRACT_TASKS = ("click-button", "enter-text", "choose-list", "email-inbox-delete")
+"""The MiniWoB++ ids the full contract runs on (a click, typing, a select, clickable containers); every
+registered MiniWoB++ id gets the cheap reset/render/step smoke of ``tests/web/test_miniwob.py``."""
+
+
+def contract_ids() -> list[str]:
+    """Every registered id, MiniWoB++ ones only for :data:`MINIWOB_CONTRACT_TASKS` (CI time stays bounded)."""
+    import rlft
+
+    ids = [i for i in rlft.ENV_IDS if not i.startswith("rlft/MiniWoB-")]
+    return ids + [f"rlft/MiniWoB-{task}-v0" for task in MINIWOB_CONTRACT_TASKS]
+
+
+def served_web_ids() -> list[str]:
+    """The web ids on served sites (snapshot-able, any backend): all but the live-page ids."""
+    import rlft
+
+    return [
+        i for i in rlft.ENV_IDS if i.startswith("rlft/Web") and gym.spec(i).kwargs.get("backend") != "live"
+    ]
+
+
+def hold_browser() -> Iterator[None]:
+    """While the generator is suspended, one live-backend page keeps this thread's Chromium open.
+
+    Backends share a thread's browser and the last one to close closes it; a test module that makes many
+    live-page envs holds one open so each env only opens a context. Without Chromium it holds nothing.
+    """
+    from rlft.envs.web.backends.browser import find_chromium
+    from rlft.envs.web.backends.live import LiveBackend
+    from rlft.envs.web.sites.live import AppSite
+    from rlft.envs.web.sites.notes import notes_app
+    from rlft.errors import DependencyError
+
+    try:
+        find_chromium()
+    except DependencyError:
+        yield
+        return
+    holder = LiveBackend(AppSite(notes_app))
+    holder.restart("/")
+    try:
+        yield
+    finally:
+        holder.close()
 
 
 def update_digest(h: Any, value: Any) -> None:

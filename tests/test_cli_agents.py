@@ -193,7 +193,14 @@ def test_rl_killed_mid_run_resumes_from_its_last_checkpoint(demos: Path, tmp_pat
     assert "RL: 128 env steps" in done.stdout
 
 
-@pytest.mark.parametrize(("suite", "backbone"), [("web", "tiny-bert"), ("tabletop", "tiny-clip")])
+@pytest.mark.parametrize(
+    ("suite", "backbone"),
+    [
+        ("web", "tiny-bert"),
+        ("tabletop", "tiny-clip"),
+        pytest.param("miniwob", "tiny-bert", marks=pytest.mark.chromium),
+    ],
+)
 def test_demo_quick_runs_every_stage(
     suite: str,
     backbone: str,

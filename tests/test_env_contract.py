@@ -5,12 +5,12 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
-import rlft
 from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
 from rlft.envs.contract import CORE_INFO_KEYS
@@ -22,7 +22,8 @@ env_rollout = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(env_rollout)
 
 ROLLOUT_STEPS = 12
-WEB_IDS = [env_id for env_id in rlft.ENV_IDS if env_id.startswith("rlft/Web")]
+WEB_IDS = env_rollout.served_web_ids()
+CONTRACT_IDS = env_rollout.contract_ids()
 
 # Malformed commands an agent (or an adversary) might emit; none may raise.
 TEXT_FUZZ_INVALID = [
@@ -89,7 +90,13 @@ def fuzz_actions(space: spaces.Space) -> tuple[list, list]:
     raise AssertionError(f"no fuzz defined for action space {space}")
 
 
-@pytest.fixture(params=rlft.ENV_IDS)
+@pytest.fixture(scope="module", autouse=True)
+def _one_browser() -> Iterator[None]:
+    """Keeps one Chromium alive for the module, so live-page ids do not relaunch it per test."""
+    yield from env_rollout.hold_browser()
+
+
+@pytest.fixture(params=CONTRACT_IDS)
 def env_id(request: pytest.FixtureRequest) -> str:
     return request.param
 

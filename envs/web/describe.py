@@ -121,9 +121,7 @@ def _beside(element: Element) -> str:
 
 
 def _missing(page: Page, element_id: int) -> str:
-    count = len(page.elements)
-    listing = f"elements are numbered 1 to {count}" if count else "this page has no elements"
-    return f"no element [{element_id}] on this page ({listing})"
+    return f"no element [{element_id}] on this page ({page.numbering()})"
 
 
 def _click(element: Element) -> str:
@@ -263,7 +261,6 @@ class Describer:
 
     def __call__(self, commands: Sequence[str], view: View) -> tuple[str, ...]:
         """The (finished) description of each of ``commands`` in ``view``, in order."""
-        elements = view.page.elements
         memo: dict[int, tuple[str, str]] = {}
         known = self._known
         if len(known) > self.max_entries:
@@ -271,13 +268,16 @@ class Describer:
         out: list[str] = []
         for text in commands:
             hit = known.get(text)
-            if hit is not None and hit[0] <= len(elements) and elements[hit[0] - 1] is hit[1]:
+            if hit is not None and view.page.element(hit[0]) is hit[1]:
                 out.append(hit[2])
                 continue
             command, description = _describe_text(text, view, memo)
             if self.finish is not None:
                 description = self.finish(description)
             out.append(description)
-            if isinstance(command, (Click, Type, Select)) and 1 <= command.element <= len(elements):
-                known[text] = (command.element, elements[command.element - 1], description)
+            element = (
+                view.page.element(command.element) if isinstance(command, (Click, Type, Select)) else None
+            )
+            if element is not None:
+                known[text] = (element.id, element, description)
         return tuple(out)

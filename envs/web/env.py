@@ -125,16 +125,20 @@ class WebEnv(gym.Env[dict[str, Any], str]):
     :class:`~rlft.envs.web.site.Site`; a backend (:mod:`rlft.envs.web.backends`) browses that site.
 
     Args:
-        site: site key (``shop``, ``qa``, ``forms``; see :data:`rlft.envs.web.tasks.TASKS`), or a
+        site: site key (``shop``, ``qa``, ``forms``, ``miniwob``, ``browser``; see
+            :data:`rlft.envs.web.tasks.TASKS`), or a
             :class:`~rlft.envs.web.task.WebTask` instance (then ``family`` and ``site_kwargs`` must be
             empty).
         family: task family, forwarded to tasks that have families (forms).
-        backend: ``text`` (in-process, default) or ``chromium`` (headless Chromium through Playwright; see
-            :mod:`rlft.envs.web.backends.chromium`). If that browser crashes or is killed, the step returns
-            ``truncated=True`` with ``info["backend_error"]`` and the next ``reset`` starts a fresh one;
+        backend: ``text`` (in-process, default) or ``chromium`` (headless Chromium through Playwright;
+            see :mod:`rlft.envs.web.backends.chromium`); live-page sites (``miniwob``, ``browser``) run
+            on ``live`` only (Chromium with the page's JavaScript and real input events; see
+            :mod:`rlft.envs.web.backends.live`; their ``get_state`` raises ``ConfigError``). If a
+            browser crashes or is killed, the step returns ``truncated=True`` with
+            ``info["backend_error"]`` and the next ``reset`` starts a fresh one;
             ``info["blocked_requests"]`` counts the requests its network sandbox aborted.
         backend_options: keyword arguments of the backend class (chromium: ``executable_path``,
-            ``viewport=(width, height)``, ``timeout_s``).
+            ``viewport=(width, height)``, ``timeout_s``; live also ``quiet_ms``, ``settle_ms``).
         obs_mode: ``text`` (default), or ``text+screenshot`` to add ``screenshot``, the browser viewport as
             ``Box(0, 255, (height, width, 3), uint8)`` (needs a browser backend).
         split: goal split, one of :data:`rlft.envs.contract.SPLITS` (``train``, ``validation``, ``test``).
@@ -217,6 +221,13 @@ class WebEnv(gym.Env[dict[str, Any], str]):
             self.task = _make_task(site, family, dict(site_kwargs, content_seed=content_seed))
         self.site = self.task.site
         self.obs_mode = check_choice("obs_mode", obs_mode, OBS_MODES)
+        supported = self.task.backends
+        if supported is not None and backend not in supported:
+            raise ConfigError(
+                f"backend={backend!r} cannot run site={self.task.name!r}: use backend="
+                + " or ".join(map(repr, supported))
+                + "."
+            )
         self.backend = make_backend(backend, self.site, **(backend_options or {}))
         if obs_mode != "text" and not self.backend.takes_screenshots:
             self.backend.close()
@@ -264,6 +275,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         super().reset(seed=seed)
         self._episode = self.task.reset(self.np_random, self.split)
         self.backend.restart(self._episode.start_url)
+        self._episode = self.task.started(self._episode, self.backend.page())
         self._trace = Trace(visited=(self.backend.page().url,))
         self._steps = 0
         self._scroll = 0
@@ -442,15 +454,21 @@ class WebEnv(gym.Env[dict[str, Any], str]):
 
     def _screenshot(self) -> np.ndarray:
         # The image follows the text viewport: scrolled by the same fraction of the page.
-        last = max(1, len(page_lines(self.backend.page())) - self.viewport_lines)
-        return self.backend.screenshot(min(1.0, self._scroll / last))
+        return self.backend.screenshot(self._scroll_fraction())
 
     def _scroll_to(self, direction: str) -> None:
         count = len(page_lines(self.backend.page()))
         self._scroll = scroll_target(count, self._scroll, self.viewport_lines, direction)
+        self.backend.scroll_to(self._scroll_fraction())
 
     def _find(self, text: str) -> None:
         self._scroll = find_line(page_lines(self.backend.page()), self._scroll, text)
+        self.backend.scroll_to(self._scroll_fraction())
+
+    def _scroll_fraction(self) -> float:
+        """How far down the page the text viewport is (0 top, 1 bottom)."""
+        last = max(1, len(page_lines(self.backend.page())) - self.viewport_lines)
+        return min(1.0, self._scroll / last)
 
     def _quote(self, text: str) -> None:
         page = self.backend.page()

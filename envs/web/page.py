@@ -68,7 +68,23 @@ class Page:
     """The HTTP status the page was served with."""
 
     def element(self, element_id: int) -> Element | None:
-        """Return the element numbered ``element_id`` (numbers start at 1), or ``None``."""
+        """Return the element numbered ``element_id``, or ``None``.
+
+        Served pages number their elements 1, 2, ... in document order; live pages keep an element's
+        number while it exists, so their numbers may have gaps.
+        """
         if 1 <= element_id <= len(self.elements):
-            return self.elements[element_id - 1]
-        return None
+            element = self.elements[element_id - 1]
+            if element.id == element_id:
+                return element
+        return next((e for e in self.elements if e.id == element_id), None)
+
+    def numbering(self) -> str:
+        """How this page's elements are numbered, for error messages (``elements are numbered 1 to 7``)."""
+        count = len(self.elements)
+        if not count:
+            return "this page has no elements"
+        if self.elements[-1].id == count:
+            return f"elements are numbered 1 to {count}"
+        shown = ", ".join(str(e.id) for e in self.elements[:20])
+        return f"its elements are numbered {shown}" + (", ..." if count > 20 else "")

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from typing import Any
@@ -90,6 +90,8 @@ _BLOCK_TAGS = frozenset(
         "caption",
     ]
 )
+BLOCK_TAGS = _BLOCK_TAGS
+"""Tags that start a new line of text (the live backend keeps them when it transcribes a live DOM)."""
 _SKIP_TAGS = frozenset(("script", "style", "template", "noscript"))
 _TEXT_INPUT_TYPES = frozenset(
     [
@@ -478,6 +480,23 @@ def layout_page(
         elements=tuple(elements),
         forms=document.forms,
         status=status,
+    )
+
+
+def renumber(document: Document, numbers: Sequence[int]) -> Document:
+    """``document`` with its elements numbered ``numbers`` (in document order) instead of 1, 2, ...
+
+    The live backend keeps an element's number while the element exists, so the numbers of a page may
+    have gaps; text, tokens and descriptions are laid out exactly as for a served page.
+
+    Raises:
+        ValueError: when ``numbers`` does not give one number per element.
+    """
+    if len(numbers) != len(document.elements):
+        raise ValueError(f"{len(numbers)} numbers for {len(document.elements)} elements")
+    elements = tuple(replace(e, id=int(n)) for e, n in zip(document.elements, numbers, strict=True))
+    return Document(
+        document.title, document.lines, elements, tuple(_token(e) for e in elements), document.forms
     )
 
 

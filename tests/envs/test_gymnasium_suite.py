@@ -8,15 +8,21 @@ repository, with short rollouts so the suite stays fast.
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
 import re
 import warnings
+from collections.abc import Iterator
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
-import rlft
 from gymnasium.utils.env_checker import check_env, data_equivalence
+
+_spec = importlib.util.spec_from_file_location("env_rollout", Path(__file__).parents[1] / "env_rollout.py")
+env_rollout = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(env_rollout)
 
 SEED = 0
 NUM_STEPS = 4
@@ -38,7 +44,13 @@ PASSIVE_CHECK_IGNORE_WARNING = re.compile(
 )
 
 
-@pytest.fixture(params=rlft.ENV_IDS)
+@pytest.fixture(scope="module", autouse=True)
+def _one_browser() -> Iterator[None]:
+    """Keeps one Chromium alive for the module, so live-page ids do not relaunch it per test."""
+    yield from env_rollout.hold_browser()
+
+
+@pytest.fixture(params=env_rollout.contract_ids())
 def env_id(request: pytest.FixtureRequest) -> str:
     return request.param
 

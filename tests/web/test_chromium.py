@@ -39,7 +39,10 @@ toy_site = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(toy_site)
 ToySite = toy_site.ToySite
 
-WEB_IDS = [i for i in rlft.ENV_IDS if i.startswith("rlft/Web")]
+# Served sites only: the live-page ids (WebBrowser-v0) run on the live backend alone.
+WEB_IDS = [
+    i for i in rlft.ENV_IDS if i.startswith("rlft/Web") and gym.spec(i).kwargs.get("backend") != "live"
+]
 PARITY_SEEDS = (0, 1, 2)
 MAX_EXPERT_STEPS = 60
 

@@ -1,4 +1,4 @@
-"""Browser backends that load the sites: in-process text and Chromium.
+"""Browser backends that load the sites: in-process text, Chromium, and Chromium on live pages.
 
 :data:`BACKENDS` maps a ``backend=`` key to ``module:Class``; classes are imported only when used, so a
 backend's heavy dependency (Playwright for Chromium) loads only when that backend is chosen.
@@ -20,6 +20,7 @@ BACKENDS: LazyRegistry[Any] = LazyRegistry(
     {
         "text": "rlft.envs.web.backends.text:TextBackend",
         "chromium": "rlft.envs.web.backends.chromium:ChromiumBackend",
+        "live": "rlft.envs.web.backends.live:LiveBackend",
     },
 )
 """``backend=`` key -> ``module:Class`` of its :class:`~rlft.envs.web.backends.base.Backend`."""

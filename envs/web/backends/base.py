@@ -136,6 +136,12 @@ class Backend(abc.ABC):
         del scroll_fraction
         raise ConfigError(f"backend={self.name!r} cannot take screenshots: use backend='chromium'.")
 
+    def scroll_to(self, fraction: float) -> None:  # noqa: B027 (optional hook, not abstract)
+        """Follow the text viewport's scroll position (``fraction`` of the page, 0 top, 1 bottom).
+
+        A backend whose page reacts to scrolling (live pages) scrolls it; the others need not.
+        """
+
     def status_info(self) -> dict[str, Any]:
         """Backend-specific ``info`` entries (the Chromium backend's blocked requests, failures)."""
         return {}
@@ -180,9 +186,7 @@ class Backend(abc.ABC):
         page = self.page()
         element = page.element(element_id)
         if element is None:
-            count = len(page.elements)
-            listing = f"elements are numbered 1 to {count}" if count else "this page has no elements"
-            raise CommandError(f"No element [{element_id}] on this page ({listing}).")
+            raise CommandError(f"No element [{element_id}] on this page ({page.numbering()}).")
         if element.disabled:
             raise CommandError(f"Element [{element_id}] ({element.role} {element.name!r}) is disabled.")
         return element

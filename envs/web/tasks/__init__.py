@@ -16,6 +16,8 @@ TASKS: LazyRegistry[Any] = LazyRegistry(
         "shop": "rlft.envs.web.tasks.shop:ShopTask",
         "qa": "rlft.envs.web.tasks.qa:QATask",
         "forms": "rlft.envs.web.tasks.forms.task:FormTask",
+        "miniwob": "rlft.envs.web.tasks.miniwob:MiniWoBTask",
+        "browser": "rlft.envs.web.tasks.browser:WebBrowserTask",
     },
 )
 """``site=`` key -> ``module:Class`` of its :class:`~rlft.envs.web.task.WebTask` (register your own)."""
