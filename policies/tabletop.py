@@ -32,11 +32,11 @@ from rlft.policies.observations import TabletopObservationEncoder
 from rlft.policies.policy import Action, AgentPolicy, Observation
 from rlft.policies.registry import backbones_with_modality
 from rlft.policies.tabletop_heads import (
+    TARGET_LIMIT,
     BinnedActionHead,
     EEDeltaTrunk,
     SquashedGaussian,
     SquashedGaussianHead,
-    TARGET_LIMIT,
     state_dim,
 )
 from torch import nn
