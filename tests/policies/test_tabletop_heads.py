@@ -1,4 +1,4 @@
-"""The ee_delta heads (squashed Gaussian, quantile bins), the state features and the policies built on them."""
+"""The ee_delta heads (squashed Gaussian, quantile bins), the state features, the policies on them."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 from gymnasium import spaces
-from rlft.errors import ModalityError
 from rlft.envs.text import text_space
+from rlft.errors import ModalityError
 from rlft.policies import PolicyConfig, build_policy
 from rlft.policies.interface import EnvInterface, detect_interface
 from rlft.policies.tabletop_heads import (
