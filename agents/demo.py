@@ -25,12 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from rlft.agents.bc import BCConfig, train_bc
 from rlft.agents.config import RunConfig, provenance
+from rlft.agents.demo_stages import reuse_or_collect, stage_settings
 from rlft.agents.evaluate import Agent, ExpertAgent, PolicyAgent, RandomAgent, TaskResult, evaluate_agent
 from rlft.agents.policy_io import load_agent_policy
 from rlft.agents.rl import RLConfig, train_rl
-from rlft.demos.dataset import DemoDataset
-from rlft.demos.record import collect_demos
-from rlft.errors import DatasetError, UnknownNameError, unknown_name_message
+from rlft.errors import UnknownNameError, unknown_name_message
 
 if TYPE_CHECKING:
     from rlft.agents.multitask import MultiTaskResult
@@ -308,38 +307,28 @@ def run_demo(
         run: seed, device, precision and threads of every stage (default :class:`RunConfig`).
 
     """
+    run = run or RunConfig()
+    suite = _quick(suite) if quick else suite
+    suite = replace(suite, backbone=backbone) if backbone else suite
     if suite.env_ids:
         from rlft.agents.multitask import run_multitask_demo
 
-        return run_multitask_demo(suite, out_dir, quick=quick, backbone=backbone, progress=progress, run=run)
-    run = run or RunConfig()
-    shared: dict[str, Any] = {
-        "seed": run.seed,
-        "device": run.device,
-        "precision": run.precision,
-        "num_threads": run.num_threads,
-    }
-    suite = _quick(suite) if quick else suite
-    suite = replace(suite, backbone=backbone) if backbone else suite
+        return run_multitask_demo(suite, out_dir, quick=quick, progress=progress, run=run)
+    shared = stage_settings(run)
     out = Path(out_dir)
     seconds: dict[str, float] = {}
 
     t = time.perf_counter()
     demos_dir = out / "demos"
-    try:
-        dataset = DemoDataset(demos_dir)
-        logger.info("reusing %s", dataset)
-    except DatasetError:
-        collect_demos(
-            suite.env_id,
-            suite.demo_episodes,
-            out=demos_dir,
-            split=suite.train_split,
-            seed=run.seed,
-            env_kwargs=suite.env_kwargs,
-            overwrite=True,
-            progress=progress,
-        )
+    reuse_or_collect(
+        suite.env_id,
+        suite.demo_episodes,
+        demos_dir,
+        split=suite.train_split,
+        seed=run.seed,
+        env_kwargs=suite.env_kwargs,
+        progress=progress,
+    )
     seconds["collect"] = time.perf_counter() - t
 
     t = time.perf_counter()
