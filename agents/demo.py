@@ -11,7 +11,9 @@ minutes with the embedded MiniLM backbone: BC sees few demonstrations (so it is 
 fixes part of the remaining mistakes on train goals, which transfers to test goals. The tabletop suite
 reads the top-down colormap + heightmap (``heightmap=True``), whose pixels line up with the pick/place
 grid, and records 1,000 one-step demonstrations (about 35 s) so BC can ground colour words in the image;
-its episodes are cheap, so it evaluates 200 of them per agent.
+its episodes are cheap, so it evaluates 200 of them per agent. The ``tabletop-all`` suite trains one
+multi-task BC policy over the 11 tabletop families instead (:mod:`rlft.agents.multitask`), with the step
+index observed, and tables its success per family on train and test colours.
 """
 
 from __future__ import annotations
