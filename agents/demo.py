@@ -11,7 +11,9 @@ minutes with the embedded MiniLM backbone: BC sees few demonstrations (so it is 
 fixes part of the remaining mistakes on train goals, which transfers to test goals. The tabletop suite
 reads the top-down colormap + heightmap (``heightmap=True``), whose pixels line up with the pick/place
 grid, and records 1,000 one-step demonstrations (about 35 s) so BC can ground colour words in the image;
-its episodes are cheap, so it evaluates 200 of them per agent.
+its episodes are cheap, so it evaluates 200 of them per agent. The ``tabletop-all`` suite trains one
+multi-task BC policy over the 11 tabletop families instead (:mod:`rlft.agents.multitask`), with the step
+index observed, and tables its success per family on train and test colours.
 """
 
 from __future__ import annotations
@@ -21,16 +23,18 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rlft.agents.bc import BCConfig, train_bc
 from rlft.agents.config import RunConfig, provenance
+from rlft.agents.demo_stages import reuse_or_collect, stage_settings
 from rlft.agents.evaluate import Agent, ExpertAgent, PolicyAgent, RandomAgent, TaskResult, evaluate_agent
 from rlft.agents.policy_io import load_agent_policy
 from rlft.agents.rl import RLConfig, train_rl
-from rlft.demos.dataset import DemoDataset
-from rlft.demos.record import collect_demos
-from rlft.errors import DatasetError, UnknownNameError, unknown_name_message
+from rlft.errors import UnknownNameError, unknown_name_message
+
+if TYPE_CHECKING:
+    from rlft.agents.multitask import MultiTaskResult
 
 __all__ = ["DEMO_SUITES", "DemoConfig", "DemoResult", "DemoSuite", "run_demo", "run_demo_config"]
 
@@ -68,7 +72,25 @@ class DemoSuite:
     evaluates greedily (argmax), where a memoryless policy can loop on a repeated page."""
     eval_max_steps: int | None = None
     """Cap on steps per evaluation episode (``None``: the environment's own limit)."""
+    env_ids: tuple[str, ...] = ()
+    """Several environments: one multi-task BC policy over all of them, a row per id and split
+    (:mod:`rlft.agents.multitask`); ``env_id`` is then the first of them."""
 
+
+TABLETOP_FAMILIES: tuple[str, ...] = (
+    "PutBlockInBowl",
+    "PackObjectInBox",
+    "PlaceInZone",
+    "PutBlockOnBlock",
+    "PlaceNextTo",
+    "StackBlocks",
+    "StackPyramid",
+    "TowersOfHanoi",
+    "SortByColour",
+    "SeparatePiles",
+    "AlignBlocks",
+)
+"""The tabletop task families of the ``tabletop-all`` suite (``rlft/Tabletop<Name>-v0``)."""
 
 DEMO_SUITES: dict[str, DemoSuite] = {
     "web": DemoSuite(
@@ -162,6 +184,19 @@ DEMO_SUITES: dict[str, DemoSuite] = {
         # the front camera is not, and BC on it never got a single validation action right.
         env_kwargs={"heightmap": True},
     ),
+    "tabletop-all": DemoSuite(
+        name="tabletop-all",
+        env_id="rlft/TabletopPutBlockInBowl-v0",
+        env_ids=tuple(f"rlft/Tabletop{name}-v0" for name in TABLETOP_FAMILIES),
+        backbone="minilm+efficientnet",
+        train_split="train",
+        test_split="test",
+        demo_episodes=150,
+        eval_episodes=20,
+        bc={"steps": 1200, "batch_size": 16, "lr": 1e-3, "eval_every": 300, "checkpoint_every": 300},
+        env_kwargs={"heightmap": True, "step_observation": True},
+        sample_actions=False,
+    ),
 }
 """The suites ``rlft demo`` knows."""
 
@@ -254,15 +289,16 @@ class DemoConfig(RunConfig):
     """
 
     suite: str = "web"
-    """web (WebShop), miniwob (MiniWoB++ click-checkboxes on live Chromium) or tabletop
-    (TabletopPutBlockInBowl, top-down view)."""
+    """web (WebShop), miniwob (MiniWoB++ click-checkboxes on live Chromium), tabletop
+    (TabletopPutBlockInBowl, top-down view) or tabletop-all (one multi-task policy over the 11 tabletop
+    families, per-task success on train and test colours)."""
     quick: bool = False
     """Tiny budgets (a smoke test, not the real table)."""
     backbone: str | None = None
     """Replace the suite's backbone (none: minilm for web, minilm+efficientnet for tabletop)."""
 
 
-def run_demo_config(config: DemoConfig) -> DemoResult:
+def run_demo_config(config: DemoConfig) -> DemoResult | MultiTaskResult:
     """Run the demo ``config`` describes; what rlft demo runs.
 
     Raises:
@@ -289,8 +325,10 @@ def run_demo(
     backbone: str | None = None,
     progress: bool = False,
     run: RunConfig | None = None,
-) -> DemoResult:
+) -> DemoResult | MultiTaskResult:
     """Run the demo pipeline of ``suite`` into ``out_dir`` and return its table.
+
+    A suite with ``env_ids`` runs the multi-task pipeline of :mod:`rlft.agents.multitask` instead.
 
     Args:
         suite: one of :data:`DEMO_SUITES` (or your own).
@@ -302,33 +340,27 @@ def run_demo(
 
     """
     run = run or RunConfig()
-    shared: dict[str, Any] = {
-        "seed": run.seed,
-        "device": run.device,
-        "precision": run.precision,
-        "num_threads": run.num_threads,
-    }
     suite = _quick(suite) if quick else suite
     suite = replace(suite, backbone=backbone) if backbone else suite
+    if suite.env_ids:
+        from rlft.agents.multitask import run_multitask_demo
+
+        return run_multitask_demo(suite, out_dir, quick=quick, progress=progress, run=run)
+    shared = stage_settings(run)
     out = Path(out_dir)
     seconds: dict[str, float] = {}
 
     t = time.perf_counter()
     demos_dir = out / "demos"
-    try:
-        dataset = DemoDataset(demos_dir)
-        logger.info("reusing %s", dataset)
-    except DatasetError:
-        collect_demos(
-            suite.env_id,
-            suite.demo_episodes,
-            out=demos_dir,
-            split=suite.train_split,
-            seed=run.seed,
-            env_kwargs=suite.env_kwargs,
-            overwrite=True,
-            progress=progress,
-        )
+    reuse_or_collect(
+        suite.env_id,
+        suite.demo_episodes,
+        demos_dir,
+        split=suite.train_split,
+        seed=run.seed,
+        env_kwargs=suite.env_kwargs,
+        progress=progress,
+    )
     seconds["collect"] = time.perf_counter() - t
 
     t = time.perf_counter()
