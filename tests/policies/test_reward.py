@@ -28,7 +28,9 @@ def _perturb(model: RewardModel) -> None:
 
 @pytest.mark.parametrize("backbone", ["tiny-bert", "tiny-gpt2"])
 def test_left_and_right_padded_batches_pool_the_same(backbone: str) -> None:
-    model = RewardModel(RewardModelConfig(backbone=backbone, head_hidden=8))
+    # finetune="full": no encoding cache, so every call really runs the backbone on its padded rows.
+    model = RewardModel(RewardModelConfig(backbone=backbone, finetune="full", head_hidden=8))
+    assert model.cache is None
     right = model.encode_tokens(*model.tokenize(EPISODES, 64, padding_side="right"))
     left_ids, left_mask = model.tokenize(EPISODES, 64, padding_side="left")
     assert left_mask[2, 0] == 0 and left_mask[2, -1] == 1  # the short row really is left-padded
@@ -58,7 +60,7 @@ def _causal_without_pad_token() -> RewardModel:
     assert tok.pad_token is None
     backbone = HFCausalLMBackbone(TinyGPT2Backbone().model, tok)
     backbone.spec = "tiny-gpt2"
-    return RewardModel(RewardModelConfig(backbone="tiny-gpt2", head_hidden=8), backbone)
+    return RewardModel(RewardModelConfig(backbone="tiny-gpt2", finetune="full", head_hidden=8), backbone)
 
 
 def test_pad_token_equal_to_eos_pools_the_real_last_token() -> None:
