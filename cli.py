@@ -1,7 +1,7 @@
 """The ``rlft`` command line.
 
 Sub-commands: ``envs`` lists the registered environments; ``collect`` records demonstrations;
-``train bc`` / ``train rl`` train policies; ``eval`` evaluates a policy or a baseline; ``demo`` runs the
+``train bc`` / ``train rl`` train policies, ``train rm`` a reward model; ``eval`` evaluates a policy or a baseline; ``demo`` runs the
 whole recipe. Each sub-command's flags are generated from the fields (and field docstrings) of its
 config dataclass (:class:`rlft.agents.CollectConfig`, ``BCConfig``, ``RLConfig``, ``EvalConfig``,
 ``DemoConfig``), so the CLI and the Python API cannot drift; each handler only builds the config and
@@ -48,6 +48,7 @@ _FLAG_NAMES: dict[str, str] = {
     "out_dir": "--out",
     "env_kwargs": "--env-kwarg",
     "policy_kwargs": "--policy-kwarg",
+    "reward_kwargs": "--reward-kwarg",
 }
 """Flags spelled other than ``--field-name`` (one spelling each)."""
 
@@ -58,6 +59,7 @@ _EXTRA_HELP: dict[str, str] = {
         "e.g. --env-kwarg heightmap=true (tabletop) or --env-kwarg max_steps=20."
     ),
     "policy_kwargs": "Repeat --policy-kwarg KEY=VALUE; VALUE is JSON when it parses as JSON, else text.",
+    "reward_kwargs": "Repeat --reward-kwarg KEY=VALUE; VALUE is JSON when it parses as JSON, else text.",
 }
 
 _MARKUP = re.compile(r":[a-z]+:`~?([^`]*)`|``([^`]*)``|`([^`]*)`")
@@ -222,6 +224,15 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_rm(args: argparse.Namespace) -> int:
+    from rlft.agents.rm import RMConfig, train_rm
+
+    result = train_rm(config_from_args(RMConfig, args))
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result.metrics.items()))
+    print(f"RM: {result.steps} steps (resumed from {result.resumed_from}) {metrics} -> {result.model_dir}")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from rlft.agents.evaluate import EvalConfig, run_eval
 
@@ -264,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     from rlft.agents.demo import DemoConfig
     from rlft.agents.evaluate import EvalConfig
     from rlft.agents.rl import RLConfig
+    from rlft.agents.rm import RMConfig
 
     parser = argparse.ArgumentParser(
         prog="rlft",
@@ -291,7 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(collect, CollectConfig, positional={"env_id": None})
     collect.set_defaults(handler=_cmd_collect)
 
-    train = add(sub, "train", "train a policy: `train bc` (imitation) or `train rl` (PPO fine-tuning)")
+    train = add(
+        sub,
+        "train",
+        "train a policy: `train bc` (imitation), `train rl` (PPO fine-tuning) or `train rm` (reward model)",
+    )
     train_sub = train.add_subparsers(dest="algorithm_kind", metavar="KIND", required=True)
     bc = add(train_sub, "bc", "behaviour cloning on a demonstration dataset", BCConfig)
     add_config_flags(bc, BCConfig)
@@ -299,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     rl = add(train_sub, "rl", "PPO / MaskablePPO fine-tuning, from a BC policy or a fresh one", RLConfig)
     add_config_flags(rl, RLConfig, positional={"env_id": "?"})
     rl.set_defaults(handler=_cmd_train_rl)
+    rm = add(train_sub, "rm", "a reward model from pairwise comparisons (Bradley-Terry)", RMConfig)
+    add_config_flags(rm, RMConfig)
+    rm.set_defaults(handler=_cmd_train_rm)
 
     ev = add(sub, "eval", "success rate, reward and length with confidence intervals", EvalConfig)
     add_config_flags(ev, EvalConfig, positional={"env_id": "*"})

@@ -121,7 +121,7 @@ def split_episodes(n: int, val_fraction: float, seed: int) -> tuple[list[int], l
     return sorted(order[n_val:]), sorted(order[:n_val])
 
 
-def _batch_indices(step: int, n: int, batch_size: int, seed: int) -> np.ndarray:
+def batch_indices(step: int, n: int, batch_size: int, seed: int) -> np.ndarray:
     """The transitions of ``step``: a fresh seeded permutation per epoch, so resuming replays exactly."""
     per_epoch = math.ceil(n / batch_size)
     epoch, pos = divmod(step, per_epoch)
@@ -226,7 +226,7 @@ def train_bc(config: BCConfig) -> BCResult:
     try:
         with stop_on_signals() as stop:
             for step in range(start, config.steps):
-                idx = _batch_indices(step, len(train), config.batch_size, config.seed)
+                idx = batch_indices(step, len(train), config.batch_size, config.seed)
                 with autocast(device, config.precision):
                     log_prob, entropy, _ = policy.evaluate_actions(
                         [train[i][0] for i in idx], [train[i][1] for i in idx]

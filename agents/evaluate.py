@@ -26,7 +26,7 @@ from rlft.agents.config import AgentChoice, EnvConfig, RunConfig, autocast, prov
 from rlft.agents.policy_io import check_policy_fits, load_agent_policy, resolve_env
 from rlft.demos.envs import make_env
 from rlft.demos.record import expert_action
-from rlft.errors import check_float, check_int, require
+from rlft.errors import ConfigError, check_float, check_int, require
 
 __all__ = [
     "Agent",
@@ -41,6 +41,7 @@ __all__ = [
     "evaluate_agent",
     "make_agent",
     "run_eval",
+    "task_result",
     "wilson_interval",
 ]
 
@@ -180,6 +181,40 @@ class TaskResult:
     recordings: list[str] = field(default_factory=list)
 
 
+def task_result(
+    env_id: str,
+    split: str | None,
+    returns: Sequence[float],
+    lengths: Sequence[int],
+    successes: Sequence[bool],
+    seeds: Sequence[int],
+    *,
+    confidence: float = 0.95,
+    recordings: Sequence[str] = (),
+) -> TaskResult:
+    """Summarise per-episode outcomes: Wilson interval of the success rate, bootstrap intervals of the
+    mean reward and length (resampled with the first episode seed)."""
+    episodes = len(returns)
+    n_success = int(sum(bool(s) for s in successes))
+    boot_seed = int(seeds[0]) if seeds else 0
+    return TaskResult(
+        env_id=env_id,
+        split=split,
+        episodes=episodes,
+        success_rate=n_success / episodes if episodes else math.nan,
+        success_ci=wilson_interval(n_success, episodes, confidence),
+        mean_reward=float(np.mean(returns)) if episodes else math.nan,
+        reward_ci=bootstrap_interval(list(returns), confidence, seed=boot_seed),
+        mean_length=float(np.mean(lengths)) if episodes else math.nan,
+        length_ci=bootstrap_interval(list(lengths), confidence, seed=boot_seed),
+        returns=[float(r) for r in returns],
+        lengths=[int(n) for n in lengths],
+        successes=[bool(s) for s in successes],
+        seeds=[int(x) for x in seeds],
+        recordings=list(recordings),
+    )
+
+
 @dataclass
 class EvalReport:
     """Results of one agent over several tasks / splits, serializable to JSON."""
@@ -190,15 +225,21 @@ class EvalReport:
     provenance: dict[str, Any] = field(default_factory=dict)
     """How the report was made: policy path, sampled or greedy, env kwargs, max steps, seeds, rlft
     version, git commit, timestamp (see :func:`rlft.agents.config.provenance`)."""
+    search: list[Any] = field(default_factory=list)
+    """Best-of-N curves (:class:`rlft.agents.search.BestOfResult`), one per environment, when the
+    evaluation searched with a reward model; ``results`` then holds the reward model's picks."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
-        return {
+        out = {
             "agent": self.agent,
             "confidence": self.confidence,
             "provenance": self.provenance,
             "results": [asdict(r) for r in self.results],
         }
+        if self.search:
+            out["search"] = [s.to_dict() for s in self.search]
+        return out
 
     def save(self, path: str | Path) -> Path:
         """Write the JSON report (parent folders are created)."""
@@ -220,6 +261,7 @@ class EvalReport:
                 f"{r.success_rate:6.1%} [{r.success_ci[0]:.2f}, {r.success_ci[1]:.2f}]{'':<5} "
                 f"{r.mean_reward:.3f} [{r.reward_ci[0]:.2f}, {r.reward_ci[1]:.2f}]      {r.mean_length:6.1f}"
             )
+        rows += [line for curve in self.search for line in ("", curve.table())]
         return "\n".join(rows)
 
 
@@ -357,22 +399,8 @@ def evaluate_agent(
                     recordings.append(str(saved))
     finally:
         env.close()
-    n_success = int(sum(successes))
-    return TaskResult(
-        env_id=env_id,
-        split=split,
-        episodes=episodes,
-        success_rate=n_success / episodes,
-        success_ci=wilson_interval(n_success, episodes, confidence),
-        mean_reward=float(np.mean(returns)),
-        reward_ci=bootstrap_interval(returns, confidence, seed=seed),
-        mean_length=float(np.mean(lengths)),
-        length_ci=bootstrap_interval(lengths, confidence, seed=seed),
-        returns=returns,
-        lengths=lengths,
-        successes=successes,
-        seeds=seeds,
-        recordings=recordings,
+    return task_result(
+        env_id, split, returns, lengths, successes, seeds, confidence=confidence, recordings=recordings
     )
 
 
@@ -432,6 +460,12 @@ class EvalConfig(RunConfig, EnvConfig, AgentChoice):
     """Episodes saved per environment into out_dir/episodes (GIF for tabletop, Markdown for web)."""
     name: str | None = None
     """Agent name in the report (default: policy, expert or random)."""
+    best_of: int = 1
+    """Best-of-N search: sample this many episodes per goal from the same start and keep the one the
+    reward model scores highest (needs reward_model, and sample for a policy); the report adds the
+    oracle pick (highest true score) and the curve at N = 1, 4, 16, 64 up to this N."""
+    reward_model: str | None = None
+    """Reward model folder (rlft train rm --out) that best-of-N search ranks episodes with."""
 
     DEFAULT_SPLIT: ClassVar[str] = "test"
     """Evaluate on held-out goals unless told otherwise."""
@@ -440,10 +474,18 @@ class EvalConfig(RunConfig, EnvConfig, AgentChoice):
         """Check every field; raise ConfigError naming the bad one."""
         super().validate()
         self.validate_env()
-        self.validate_agent()
+        kind = self.validate_agent()
         check_int("episodes", self.episodes)
         check_int("record_episodes", self.record_episodes, 0)
         check_float("confidence", self.confidence, 0.5, 0.999)
+        check_int("best_of", self.best_of)
+        if self.best_of > 1 and self.reward_model is None:
+            raise ConfigError("--best-of N ranks samples with a reward model: pass --reward-model RM.")
+        if self.best_of > 1 and (kind == "expert" or (kind == "policy" and not self.sample)):
+            raise ConfigError(
+                "--best-of N needs sampled episodes: add --sample (a greedy policy or the expert plays the "
+                "same episode N times)."
+            )
 
 
 def make_agent(
@@ -471,11 +513,37 @@ def run_eval(config: EvalConfig, env_ids: Sequence[str] = ()) -> EvalReport:
     config.validate()
     agent = make_agent(config, config, config.name)
     ids: list[str | None] = [i for i in (config.env_id, *env_ids) if i] or [None]
-    results, env_kwargs = [], {}
+    results, env_kwargs, curves = [], {}, []
     out = Path(config.out_dir) if config.out_dir is not None else None
+    reward_model = None
+    if config.reward_model is not None:
+        from rlft.policies.reward import load_reward_model
+
+        reward_model = load_reward_model(
+            config.reward_model, device=config.torch_device(), progress=config.show_progress
+        )
     for env_id in ids:
         env = resolve_env(replace(config, env_id=env_id), config.policy)
         env_kwargs[env["env_id"]] = env["env_kwargs"]
+        if reward_model is not None:
+            from rlft.agents.search import best_of_n
+
+            curve = best_of_n(
+                agent,
+                reward_model,
+                env["env_id"],
+                best_of=config.best_of,
+                goals=config.episodes,
+                seed=config.seed,
+                split=env["split"],
+                max_steps=config.max_steps,
+                env_kwargs=env["env_kwargs"],
+                confidence=config.confidence,
+                progress=config.show_progress,
+            )
+            curves.append(curve)
+            results.append(curve.rm[config.best_of])
+            continue
         results.append(
             evaluate_agent(
                 agent,
@@ -501,8 +569,10 @@ def run_eval(config: EvalConfig, env_ids: Sequence[str] = ()) -> EvalReport:
         "episode_seeds": [r.seeds for r in results],
         "device": str(config.torch_device()),
         "precision": config.precision,
+        "best_of": config.best_of,
+        "reward_model": str(Path(config.reward_model).resolve()) if config.reward_model else None,
     }
-    report = EvalReport(agent.name, config.confidence, results, provenance(**facts))
+    report = EvalReport(agent.name, config.confidence, results, provenance(**facts), curves)
     if out is not None:
         report.save(out / "report.json")
     return report

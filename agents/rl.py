@@ -13,6 +13,7 @@ the environment they were trained on, so ``train_rl`` with only ``policy`` makes
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -39,7 +40,14 @@ from rlft.agents.policy_io import (
 )
 from rlft.demos.dataset import load_demos
 from rlft.demos.envs import check_env_id, make_env
-from rlft.errors import ConfigError, atomic_dir, check_choice, check_float, check_int
+from rlft.errors import (
+    ConfigError,
+    atomic_dir,
+    atomic_write_text,
+    check_choice,
+    check_float,
+    check_int,
+)
 
 __all__ = ["ALGORITHMS", "RLConfig", "RLResult", "train_rl"]
 
@@ -92,6 +100,9 @@ class RLConfig(TrainConfig, EnvConfig, PolicySpec):
     """Minibatch size of the anchor loss."""
     checkpoint_every: int = 1024
     """Checkpoint every this many environment steps (rounded to whole rollouts) and at the end."""
+    reward_model: str | None = None
+    """Reward model folder (rlft train rm --out): the env's reward is replaced by its standardised score
+    of each finished episode (0 before the end); the true score is still logged beside it."""
 
     RESUMABLE_CHANGES: ClassVar[frozenset[str]] = TrainConfig.RESUMABLE_CHANGES | {
         "env_steps",
@@ -146,6 +157,11 @@ class RLResult:
     """Wall time of this call."""
     metrics: dict[str, float] = field(default_factory=dict)
     """Last logged training metrics (mean episode reward / success in rollouts, anchor loss)."""
+    history: list[dict[str, float]] = field(default_factory=list)
+    """One entry per update (rollout) of this call: ``timesteps``, the mean true score, reward-model
+    score (with a reward model), return and success of the episodes that ended in that rollout."""
+    report_path: Path | None = None
+    """``rl_result.json`` in the run folder (metrics and history)."""
 
 
 def train_rl(config: RLConfig) -> RLResult:
@@ -193,9 +209,14 @@ def train_rl(config: RLConfig) -> RLResult:
         else None
     )
     env_record = {"env_id": env["env_id"], "env_kwargs": env["env_kwargs"], "split": env["split"]}
+    reward_model = None
+    if config.reward_model is not None:
+        from rlft.policies.reward import load_reward_model
+
+        reward_model = load_reward_model(config.reward_model, device=device, progress=config.show_progress)
 
     # Environments in SB3's fixed-shape view, and the SB3 algorithm around the policy's own modules.
-    vec_env = _make_vec_env(config, env, policy, seed=config.seed + start)
+    vec_env = _make_vec_env(config, env, policy, seed=config.seed + start, reward_model=reward_model)
     model = make_ppo(
         policy,
         vec_env,
@@ -246,12 +267,23 @@ def train_rl(config: RLConfig) -> RLResult:
         if stop:
             raise TrainingInterrupted(done, latest_checkpoint(run_dir))
     atomic_dir(run_dir / "policy", lambda d: save_agent_policy(policy, d, env_record))
+    report = {
+        "timesteps": done,
+        "resumed_from": start,
+        "reward": "reward_model" if reward_model is not None else "env",
+        "reward_model": str(Path(config.reward_model).resolve()) if config.reward_model else None,
+        "metrics": callback.metrics,
+        "history": callback.history,
+    }
+    report_path = atomic_write_text(run_dir / "rl_result.json", json.dumps(report, indent=2))
     return RLResult(
         policy_dir=run_dir / "policy",
         timesteps=done,
         resumed_from=start,
         seconds=time.perf_counter() - t0,
         metrics=callback.metrics,
+        history=callback.history,
+        report_path=report_path,
     )
 
 
@@ -271,23 +303,25 @@ def _tensorboard_logger(folder: Path, purge_step: int) -> Any:
     return Logger(folder=str(folder), output_formats=[PurgingTensorBoard()])
 
 
-def _make_vec_env(config: RLConfig, env: dict[str, Any], policy: Any, seed: int) -> Any:
+def _make_vec_env(
+    config: RLConfig, env: dict[str, Any], policy: Any, seed: int, reward_model: Any = None
+) -> Any:
     """``n_envs`` environments in one process (``DummyVecEnv``), each seen through the policy's encoder.
 
     In-process on purpose: the wrapper encodes observations with the policy's tokenizer, and the policy
-    forward pass dominates the step time, so subprocess workers would only copy the model around.
+    forward pass dominates the step time, so subprocess workers would only copy the model around. With
+    a ``reward_model`` the env's reward is replaced by its terminal score (:mod:`rlft.agents.learned_reward`).
     """
+    from rlft.agents.learned_reward import LearnedReward
     from rlft.policies.sb3 import make_sb3_env
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     def factory() -> Any:
-        return Monitor(
-            make_sb3_env(
-                make_env(env["env_id"], env["split"], env["env_kwargs"], max_steps=env["max_steps"]), policy
-            ),
-            info_keywords=("success",),
-        )
+        raw = make_env(env["env_id"], env["split"], env["env_kwargs"], max_steps=env["max_steps"])
+        if reward_model is not None:
+            raw = LearnedReward(raw, reward_model)
+        return Monitor(make_sb3_env(raw, policy), info_keywords=("success",))
 
     vec_env = DummyVecEnv([factory] * config.n_envs)
     vec_env.seed(seed)  # env i resets with seed + i
@@ -362,6 +396,24 @@ def _make_anchor(
     )
 
 
+def record_finished(finished: dict[str, list[float]], info: dict[str, Any]) -> None:
+    """Add a finished episode's true score, reward-model score, return and success to ``finished``.
+
+    ``info`` is the last step's info (with Monitor's ``episode`` record): the true score is the env's
+    ``info["score"]`` (or ``true_score`` under :class:`~rlft.agents.learned_reward.LearnedReward`).
+    """
+    true_score = info.get("true_score", info.get("score"))
+    values = {
+        "true_score": true_score,
+        "rm_score": info.get("rm_score"),
+        "return": info["episode"]["r"],
+        "success": float(bool(info.get("success", False))),
+    }
+    for name, value in values.items():
+        if value is not None:
+            finished.setdefault(name, []).append(float(value))
+
+
 def _checkpoint_callback(
     run_dir: Path,
     policy: Any,
@@ -386,6 +438,8 @@ def _checkpoint_callback(
             self.metrics: dict[str, float] = {}
             self.successes: list[float] = []
             self.bar: Any = None
+            self.history: list[dict[str, float]] = []
+            self.finished: dict[str, list[float]] = {}
 
         def _on_training_start(self) -> None:
             self.bar = tqdm(
@@ -404,6 +458,7 @@ def _checkpoint_callback(
             for info in infos:
                 if "episode" in info:
                     self.successes.append(float(info.get("success", False)))
+                    record_finished(self.finished, info)
             self.bar.update(len(infos))
             return not stop  # a signal ends learn() here; train_rl then checkpoints
 
@@ -419,6 +474,18 @@ def _checkpoint_callback(
             if hook is not None and hook.calls:
                 self.metrics["anchor_loss"] = hook.last_loss
                 self.logger.record("train/anchor_loss", hook.last_loss)
+            # The true score beside the reward the policy optimises, for the episodes of this rollout.
+            entry = {"timesteps": float(model.num_timesteps)}
+            for name, values in self.finished.items():
+                if values:
+                    entry[name] = float(sum(values) / len(values))
+                    if name in ("true_score", "rm_score"):
+                        self.metrics[f"rollout_{name}"] = entry[name]
+                        self.logger.record(f"rollout/{name}", entry[name])
+            if len(entry) > 1:
+                entry["episodes"] = float(len(self.finished.get("true_score", [])))
+                self.history.append(entry)
+            self.finished = {}
 
         def _on_rollout_start(self) -> None:
             # Runs after PPO's update for the previous rollout, so the saved weights include it.

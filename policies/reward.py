@@ -367,6 +367,9 @@ def load_reward_model(
 ) -> RewardModel:
     """Load a reward model saved with :meth:`RewardModel.save_pretrained`.
 
+    ``directory`` may also be a training run folder (``rlft train rm --out``): its ``best/`` model is
+    loaded, else its last (``model/``).
+
     Raises:
         CheckpointError: missing or corrupt files, tensors that do not fit, or frozen backbone weights
             that differ from those it was trained with.
@@ -375,6 +378,9 @@ def load_reward_model(
     from safetensors.torch import load_file
 
     directory = Path(directory)
+    if not (directory / CONFIG_FILE).is_file():
+        # A training run folder: its best model, else its last one.
+        directory = next((directory / sub for sub in ("best", "model") if (directory / sub / CONFIG_FILE).is_file()), directory)
     meta = read_reward_config(directory)
     try:
         config = RewardModelConfig.from_dict(meta["reward_config"])
