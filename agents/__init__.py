@@ -19,6 +19,7 @@ Every config is composed from the parts in :mod:`rlft.agents.config` (run, env, 
 from rlft.agents.bc import BCConfig, BCResult, train_bc
 from rlft.agents.collect import CollectConfig, run_collect
 from rlft.agents.config import AgentChoice, EnvConfig, PolicyPath, PolicySpec, RunConfig, TrainConfig
+from rlft.agents.episodes import Episode, EpisodeStep, episode_text, rollout_episode
 from rlft.agents.evaluate import (
     Agent,
     EvalConfig,
@@ -44,6 +45,8 @@ __all__ = [
     "BCResult",
     "CollectConfig",
     "EnvConfig",
+    "Episode",
+    "EpisodeStep",
     "EvalConfig",
     "EvalReport",
     "ExpertAgent",
@@ -58,9 +61,11 @@ __all__ = [
     "TrainConfig",
     "TrainingInterrupted",
     "bootstrap_interval",
+    "episode_text",
     "evaluate",
     "evaluate_agent",
     "load_agent_policy",
+    "rollout_episode",
     "run_collect",
     "run_eval",
     "train_bc",

@@ -23,10 +23,11 @@ from typing import Any, ClassVar, Protocol
 import gymnasium as gym
 import numpy as np
 from rlft.agents.config import AgentChoice, EnvConfig, RunConfig, autocast, provenance
+from rlft.agents.episodes import rollout_episode, write_gif, write_transcript
 from rlft.agents.policy_io import check_policy_fits, load_agent_policy, resolve_env
 from rlft.demos.envs import make_env
 from rlft.demos.record import expert_action
-from rlft.errors import ConfigError, check_float, check_int, require
+from rlft.errors import ConfigError, check_float, check_int
 
 __all__ = [
     "Agent",
@@ -265,67 +266,6 @@ class EvalReport:
         return "\n".join(rows)
 
 
-def _run_episode(
-    env: gym.Env, agent: Agent, seed: int, max_steps: int | None
-) -> tuple[float, int, bool, list[dict[str, Any]]]:
-    """One episode; returns (return, length, success, per-step trace for recordings)."""
-    obs, info = env.reset(seed=seed)
-    agent.reset(env, seed)
-    total, steps, success = 0.0, 0, bool(info.get("success", False))
-    trace: list[dict[str, Any]] = [{"obs": obs, "frame": _frame(env, obs)}]
-    limit = max_steps if max_steps is not None else 10_000
-    while steps < limit:
-        action = agent.act(obs, env)
-        obs, reward, terminated, truncated, info = env.step(action)
-        total += float(reward)
-        steps += 1
-        success = bool(info.get("success", False))
-        trace.append({"obs": obs, "action": action, "reward": float(reward), "frame": _frame(env, obs)})
-        if terminated or truncated:
-            break
-    return total, steps, success, trace
-
-
-def _frame(env: gym.Env, obs: Any) -> np.ndarray | None:
-    """An RGB frame for GIFs: ``env.render()`` in ``rgb_array`` mode, else the observation's ``rgb``."""
-    if env.render_mode == "rgb_array":
-        frame = env.render()
-        if isinstance(frame, np.ndarray):
-            return frame
-    if isinstance(obs, dict) and isinstance(obs.get("rgb"), np.ndarray):
-        return obs["rgb"]
-    return None
-
-
-def _write_gif(path: Path, trace: list[dict[str, Any]]) -> Path | None:
-    imageio = require("imageio.v2", "saving GIFs")
-    frames = [np.asarray(t["frame"], dtype=np.uint8) for t in trace if t.get("frame") is not None]
-    if not frames:
-        return None
-    # Hold the last frame so the outcome is visible when the GIF loops.
-    imageio.mimsave(path, [*frames, frames[-1], frames[-1]], duration=0.6, loop=0)
-    return path
-
-
-def _write_transcript(path: Path, env_id: str, seed: int, trace: list[dict[str, Any]], success: bool) -> Path:
-    first = trace[0]["obs"]
-    lines = [f"# {env_id}, seed {seed}", "", f"**Instruction:** {first.get('instruction', '')}", ""]
-    for i, step in enumerate(trace):
-        obs = step["obs"]
-        if i > 0:
-            lines += [f"## Step {i}: `{step['action']}`  (reward {step['reward']:.3f})", ""]
-            if obs.get("last_action_error"):
-                lines += [f"> error: {obs['last_action_error']}", ""]
-        if "url" in obs:
-            lines += [f"URL: {obs['url']}", ""]
-        page = str(obs.get("page", ""))
-        if page:
-            lines += ["```text", page[:2000] + ("\n..." if len(page) > 2000 else ""), "```", ""]
-    lines.append(f"**Outcome:** {'success' if success else 'failure'}, {len(trace) - 1} steps.")
-    path.write_text("\n".join(lines))
-    return path
-
-
 def evaluate_agent(
     agent: Agent,
     env_id: str,
@@ -382,19 +322,22 @@ def evaluate_agent(
     try:
         for i in tqdm(range(episodes), desc=f"eval {agent.name} {env_id}", unit="ep", disable=not progress):
             ep_seed = seed + i
-            total, length, success, trace = _run_episode(env, agent, ep_seed, max_steps)
-            returns.append(total)
-            lengths.append(length)
-            successes.append(success)
+            record = out is not None and i < record_episodes
+            episode = rollout_episode(
+                env, agent, ep_seed, max_steps=max_steps, record_frames=record and not text_actions
+            )
+            returns.append(episode.total_reward)
+            lengths.append(episode.length)
+            successes.append(episode.success)
             seeds.append(ep_seed)
-            if out is not None and i < record_episodes:
+            if out is not None and record:
                 out.mkdir(parents=True, exist_ok=True)
                 saved: Path | None
                 stem = f"{agent.name}_{env_id.replace('/', '_')}_{split or 'default'}_seed{ep_seed}"
                 if text_actions:
-                    saved = _write_transcript(out / f"{stem}.md", env_id, ep_seed, trace, success)
+                    saved = write_transcript(out / f"{stem}.md", episode)
                 else:
-                    saved = _write_gif(out / f"{stem}.gif", trace)
+                    saved = write_gif(out / f"{stem}.gif", episode.frames)
                 if saved is not None:
                     recordings.append(str(saved))
     finally:

@@ -1,4 +1,4 @@
-"""rlft.demos: recording demonstrations into Minari datasets and reading them back.
+"""rlft.demos: demonstrations (Minari datasets) and comparisons of episodes (Parquet) for reward models.
 
 Typical use::
 
@@ -13,6 +13,7 @@ With the plain Minari API, :func:`decode_admissible` and :func:`decode_evaluatio
 admissible commands and score breakdowns rlft stores as JSON text.
 """
 
+from rlft.demos.comparisons import Comparison, read_comparisons, write_comparisons
 from rlft.demos.dataset import (
     DemoDataset,
     DemoEpisode,
@@ -30,6 +31,7 @@ __all__ = [
     "SOURCES",
     "Actor",
     "CollectResult",
+    "Comparison",
     "DemoDataset",
     "DemoEpisode",
     "check_env_id",
@@ -43,5 +45,7 @@ __all__ = [
     "make_env",
     "minari_root",
     "parse_env_kwargs",
+    "read_comparisons",
     "rollout",
+    "write_comparisons",
 ]
