@@ -1,11 +1,12 @@
 """The ``rlft`` command line.
 
 Sub-commands: ``envs`` lists the registered environments; ``collect`` records demonstrations;
-``train bc`` / ``train rl`` train policies, ``train rm`` a reward model; ``eval`` evaluates a policy or a baseline; ``demo`` runs the
-whole recipe. Each sub-command's flags are generated from the fields (and field docstrings) of its
-config dataclass (:class:`rlft.agents.CollectConfig`, ``BCConfig``, ``RLConfig``, ``EvalConfig``,
-``DemoConfig``), so the CLI and the Python API cannot drift; each handler only builds the config and
-calls the documented function. Errors rlft raises exit with status 2, an interrupted run with 130.
+``train bc`` / ``train rl`` train policies and ``train rm`` a reward model; ``eval`` evaluates a policy or
+a baseline; ``demo`` runs the whole recipe. Each sub-command's flags are generated from the fields (and
+field docstrings) of its config dataclass (:class:`rlft.agents.CollectConfig`, ``BCConfig``,
+``RLConfig``, ``EvalConfig``, ``DemoConfig``), so the CLI and the Python API cannot drift; each handler
+only builds the config and calls the documented function. Errors rlft raises exit with status 2, an
+interrupted run with 130.
 """
 
 from __future__ import annotations

@@ -193,8 +193,11 @@ def task_result(
     confidence: float = 0.95,
     recordings: Sequence[str] = (),
 ) -> TaskResult:
-    """Summarise per-episode outcomes: Wilson interval of the success rate, bootstrap intervals of the
-    mean reward and length (resampled with the first episode seed)."""
+    """Summarise per-episode outcomes into a :class:`TaskResult`.
+
+    The success rate gets a Wilson interval, mean reward and length a bootstrap interval (resampled with
+    the first episode seed).
+    """
     episodes = len(returns)
     n_success = int(sum(bool(s) for s in successes))
     boot_seed = int(seeds[0]) if seeds else 0

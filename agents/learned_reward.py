@@ -46,8 +46,8 @@ class LearnedReward(gym.Wrapper):
         metrics = getattr(reward_model, "metrics", {}) or {}
         mean, std = metrics.get("score_mean"), metrics.get("score_std")
         usable = isinstance(mean, float | int) and isinstance(std, float | int) and std > 0
-        self.shift = float(mean) if usable else 0.0
-        self.scale = float(std) if usable else 1.0
+        self.shift = float(mean) if usable and mean is not None else 0.0
+        self.scale = float(std) if usable and std is not None else 1.0
         self._episode: Episode | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:

@@ -29,6 +29,7 @@ as in behaviour cloning; ``out_dir/rm_result.json`` holds the final metrics.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -201,7 +202,7 @@ def calibration(margins: np.ndarray, bins: int = CALIBRATION_BINS) -> tuple[floa
     correct = (p > 0.5).astype(np.float64)
     edges = np.linspace(0.5, 1.0, bins + 1)
     table, ece = [], 0.0
-    for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+    for i, (lo, hi) in enumerate(itertools.pairwise(edges)):
         inside = (confidence >= lo) & ((confidence < hi) if i < bins - 1 else (confidence <= hi))
         count = int(inside.sum())
         if count == 0:
@@ -227,7 +228,9 @@ def pairwise_metrics(
     ece, bins = calibration(margins[~tie])
     loss = bradley_terry_loss(torch.as_tensor(margins), torch.as_tensor(tie))
     return {
-        "heldout_accuracy": float(np.mean(np.sign(margins[known]) == truth[known])) if known.any() else math.nan,
+        "heldout_accuracy": float(np.mean(np.sign(margins[known]) == truth[known]))
+        if known.any()
+        else math.nan,
         "heldout_label_accuracy": float(np.mean(margins[~tie] > 0)) if (~tie).any() else math.nan,
         "heldout_ece": ece,
         "val_loss": float(loss),
@@ -314,10 +317,12 @@ def train_rm(config: RMConfig) -> RMResult:
         )
     check_resume_config(config, run_dir / "rm_config.json", resuming=latest is not None)
     start, best = 0, {"heldout_accuracy": -1.0, "val_loss": math.inf}
+    kept: dict[str, Any] = {}
     if latest is not None:
         model = load_reward_model(latest / "policy", device=device, progress=config.show_progress)
         state = load_state(latest)
         start, best = state["step"], state.get("best", best)
+        kept = dict(state.get("kept") or {})
         logger.info("resuming reward-model training from %s (step %d)", latest, start)
     else:
         model = RewardModel(config.reward_config(), device=device, progress=config.show_progress)
@@ -328,13 +333,12 @@ def train_rm(config: RMConfig) -> RMResult:
     scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
 
     metrics: dict[str, Any] = {}
-    kept: dict[str, Any] = dict(best.get("metrics", {})) if isinstance(best.get("metrics"), dict) else {}
 
     def save(m: Any, folder: Path) -> None:
         m.save_pretrained(folder, metrics=_scalars(metrics))
 
     def checkpoint(done: int) -> Path:
-        state = {"best": best, "metrics": _scalars(metrics)}
+        state = {"best": best, "kept": _scalars(kept), "metrics": _scalars(metrics)}
         return save_checkpoint(
             run_dir, done, model, optimizer, state, keep=config.keep_checkpoints, save_policy=save
         )
@@ -351,7 +355,9 @@ def train_rm(config: RMConfig) -> RMResult:
                 batch = [train[i] for i in batch_indices(step, len(train), config.batch_size, config.seed)]
                 prompts = [str(r.prompt) for r in batch]
                 with autocast(device, config.precision):
-                    rewards = model(prompts + prompts, [str(r.chosen) for r in batch] + [str(r.rejected) for r in batch])
+                    rewards = model(
+                        prompts + prompts, [str(r.chosen) for r in batch] + [str(r.rejected) for r in batch]
+                    )
                     margin = (rewards[: len(batch)] - rewards[len(batch) :]).float()
                     tie = torch.tensor([bool(r.tie) for r in batch], device=margin.device)
                     loss = bradley_terry_loss(margin, tie)
@@ -363,7 +369,9 @@ def train_rm(config: RMConfig) -> RMResult:
                 scaler.update()
                 done = step + 1
                 metrics["train_loss"] = loss.item()
-                metrics["train_accuracy"] = float((margin[~tie] > 0).float().mean()) if (~tie).any() else math.nan
+                metrics["train_accuracy"] = (
+                    float((margin[~tie] > 0).float().mean()) if (~tie).any() else math.nan
+                )
                 writer.add_scalar("rm/train_loss", metrics["train_loss"], done)
                 writer.add_scalar("rm/train_accuracy", metrics["train_accuracy"], done)
                 bar.update(1)
@@ -380,8 +388,11 @@ def train_rm(config: RMConfig) -> RMResult:
                     accuracy = -1.0 if math.isnan(accuracy) else accuracy
                     if (accuracy, -metrics["val_loss"]) > (best["heldout_accuracy"], -best["val_loss"]):
                         kept = {**metrics, "step": done}
-                        best = {"heldout_accuracy": accuracy, "val_loss": metrics["val_loss"], "step": done,
-                                "metrics": kept}
+                        best = {
+                            "heldout_accuracy": accuracy,
+                            "val_loss": metrics["val_loss"],
+                            "step": done,
+                        }
                         atomic_dir(run_dir / "best", lambda d: save(model, d))
                     logger.info("step %d: %s", done, {k: round(v, 4) for k, v in _scalars(metrics).items()})
                 saved = None

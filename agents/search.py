@@ -180,7 +180,9 @@ class BestOfResult:
             "rm": {str(n): asdict(r) for n, r in self.rm.items()},
             "oracle": {str(n): asdict(r) for n, r in self.oracle.items()},
             "rm_pick_scores": {str(n): v for n, v in self.rm_pick_scores.items()},
-            "mean_true_score": {k: {str(n): v for n, v in d.items()} for k, d in self.mean_true_score.items()},
+            "mean_true_score": {
+                k: {str(n): v for n, v in d.items()} for k, d in self.mean_true_score.items()
+            },
         }
 
     def table(self) -> str:

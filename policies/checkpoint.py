@@ -85,9 +85,7 @@ def save_policy(policy: Checkpointable, directory: str | Path, include_frozen: b
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = named_tensors(policy)
-    stored = {
-        n: t.detach().cpu().contiguous() for n, t in tensors.items() if is_stored(n, t, include_frozen)
-    }
+    stored = {n: t.detach().cpu().contiguous() for n, t in tensors.items() if is_stored(n, t, include_frozen)}
     frozen = {n: t for n, t in tensors.items() if n not in stored}
     meta: dict[str, Any] = {
         "format": FORMAT,

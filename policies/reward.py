@@ -136,7 +136,8 @@ def right_align(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[
 def _modality_error(spec: str, modality: str) -> ModalityError:
     return ModalityError(
         f"Reward models read the instruction and the episode as text; backbone {spec!r} is {modality} "
-        f"and encodes no text. Use a text, causal-LM or vision-language backbone ({', '.join(TEXT_MODALITIES)})."
+        "and encodes no text. Use a text, causal-LM or vision-language backbone "
+        f"({', '.join(TEXT_MODALITIES)})."
     )
 
 
@@ -380,7 +381,10 @@ def load_reward_model(
     directory = Path(directory)
     if not (directory / CONFIG_FILE).is_file():
         # A training run folder: its best model, else its last one.
-        directory = next((directory / sub for sub in ("best", "model") if (directory / sub / CONFIG_FILE).is_file()), directory)
+        directory = next(
+            (directory / sub for sub in ("best", "model") if (directory / sub / CONFIG_FILE).is_file()),
+            directory,
+        )
     meta = read_reward_config(directory)
     try:
         config = RewardModelConfig.from_dict(meta["reward_config"])
@@ -393,7 +397,9 @@ def load_reward_model(
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{directory / WEIGHTS_FILE} is missing or corrupt: {exc}") from exc
     if set(stored) != stored_names:
-        raise CheckpointError(f"{directory / WEIGHTS_FILE} does not hold the tensors listed in {CONFIG_FILE}.")
+        raise CheckpointError(
+            f"{directory / WEIGHTS_FILE} does not hold the tensors listed in {CONFIG_FILE}."
+        )
     model = RewardModel(config, device="cpu", progress=progress)
     tensors = named_tensors(model)
     unknown = sorted(set(stored) - set(tensors))

@@ -68,7 +68,11 @@ def test_pad_token_equal_to_eos_pools_the_real_last_token() -> None:
     tok = model.backbone.tokenizer
     assert tok.pad_token_id == tok.eos_token_id  # padding with EOS, as causal LMs must
     # An EOS inside the text, the appended EOS and the EOS padding all share one id.
-    texts = ["click buy [SEP] red shirt", "click buy [SEP] blue shoes", "click buy [SEP] red shirt size small"]
+    texts = [
+        "click buy [SEP] red shirt",
+        "click buy [SEP] blue shoes",
+        "click buy [SEP] red shirt size small",
+    ]
     ids, mask = model.tokenize(texts, 64)
     eos = tok.eos_token_id
     assert (ids[0] == eos).sum() >= 3 and ids[0, mask[0].sum() - 1] == eos
