@@ -1,11 +1,13 @@
 """The ``rlft`` command line.
 
 Sub-commands: ``envs`` lists the registered environments; ``collect`` records demonstrations;
+``compare`` rolls out and rates pairs of episodes, ``label`` serves the page where people rate them;
 ``train bc`` / ``train rl`` train policies and ``train rm`` a reward model; ``eval`` evaluates a policy or
 a baseline; ``demo`` runs the whole recipe. Each sub-command's flags are generated from the fields (and
-field docstrings) of its config dataclass (:class:`rlft.agents.CollectConfig`, ``BCConfig``,
-``RLConfig``, ``EvalConfig``, ``DemoConfig``), so the CLI and the Python API cannot drift; each handler
-only builds the config and calls the documented function. Errors rlft raises exit with status 2, an
+field docstrings) of its config dataclass (:class:`rlft.agents.CollectConfig`, ``CompareConfig``,
+``BCConfig``, ``RLConfig``, ``RMConfig``, ``EvalConfig``, ``DemoConfig``,
+:class:`rlft.demos.label.LabelConfig`), so the CLI and the Python API cannot drift; each handler only
+builds the config and calls the documented function. Errors rlft raises exit with status 2, an
 interrupted run with 130.
 """
 
@@ -247,6 +249,28 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from rlft.agents.compare import CompareConfig, run_compare
+
+    config = config_from_args(CompareConfig, args, _recorded_env_id(args))
+    result = run_compare(config)
+    ties = f", {result.ties} ties" if config.rater == "oracle" else ""
+    print(
+        f"{result.pairs} pairs ({result.new_pairs} new{ties}; mean true score A {result.mean_score_a:.3f}, "
+        f"B {result.mean_score_b:.3f}) -> {result.comparisons_file}"
+    )
+    if result.unlabelled:
+        print(f"{result.unlabelled} pairs wait for a label: rlft label {result.out_dir}")
+    return 0
+
+
+def _cmd_label(args: argparse.Namespace) -> int:
+    from rlft.demos.label import LabelConfig, serve_labels
+
+    serve_labels(config_from_args(LabelConfig, args), announce=print)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from rlft.agents.demo import DemoConfig, run_demo_config
 
@@ -273,10 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the ``rlft`` command."""
     from rlft.agents.bc import BCConfig
     from rlft.agents.collect import CollectConfig
+    from rlft.agents.compare import CompareConfig
     from rlft.agents.demo import DemoConfig
     from rlft.agents.evaluate import EvalConfig
     from rlft.agents.rl import RLConfig
     from rlft.agents.rm import RMConfig
+    from rlft.demos.label import LabelConfig
 
     parser = argparse.ArgumentParser(
         prog="rlft",
@@ -303,6 +329,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_config_flags(collect, CollectConfig, positional={"env_id": None})
     collect.set_defaults(handler=_cmd_collect)
+
+    compare = add(
+        sub,
+        "compare",
+        "roll out pairs of episodes on shared goals and rate them (oracle or human)",
+        CompareConfig,
+    )
+    add_config_flags(compare, CompareConfig, positional={"env_id": "?"})
+    compare.set_defaults(handler=_cmd_compare)
+
+    label = add(
+        sub, "label", "label pairs of episodes in a local web page (after compare --rater human)", LabelConfig
+    )
+    add_config_flags(label, LabelConfig, positional={"directory": None})
+    label.set_defaults(handler=_cmd_label)
 
     train = add(
         sub,

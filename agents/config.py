@@ -3,7 +3,8 @@
 Each part owns one idea and each field is declared in exactly one place:
 
 * :class:`RunConfig`: what every run has (seed, device, precision, threads, progress bars).
-* :class:`TrainConfig`: a run that writes checkpoints into a run folder and can resume.
+* :class:`ResumableConfig`: a run that writes into a run folder and can resume there (``rlft compare``);
+  :class:`TrainConfig` adds checkpoints.
 * :class:`EnvConfig`: how the environment is made (id, kwargs, backend, split, episode cap).
 * :class:`PolicyPath`: a saved policy folder to start from or to run.
 * :class:`PolicySpec`: a fresh policy (backbone, fine-tuning mode, extra policy settings).
@@ -39,6 +40,7 @@ __all__ = [
     "EnvConfig",
     "PolicyPath",
     "PolicySpec",
+    "ResumableConfig",
     "RunConfig",
     "TrainConfig",
     "autocast",
@@ -100,26 +102,23 @@ class RunConfig:
 
 
 @dataclass(kw_only=True)
-class TrainConfig(RunConfig):
-    """A training run: a run folder (out_dir, required) with checkpoints, resumable."""
+class ResumableConfig(RunConfig):
+    """A run that writes into a run folder (out_dir, required) and can be resumed there."""
 
     resume: bool = True
-    """Continue from the run folder's latest checkpoint when there is one."""
+    """Continue the run in out_dir when there is one (training: from its latest checkpoint)."""
     force_config: bool = False
     """Resume even when the settings differ from the ones the run started with (they are replaced)."""
-    keep_checkpoints: int = 2
-    """How many recent checkpoints to keep."""
 
     RESUMABLE_CHANGES: ClassVar[frozenset[str]] = frozenset(
-        {"out_dir", "resume", "force_config", "progress", "num_threads", "device", "keep_checkpoints"}
+        {"out_dir", "resume", "force_config", "progress", "num_threads", "device"}
     )
-    """Fields a resumed run may change without force_config (they do not change what is learned)."""
+    """Fields a resumed run may change without force_config (they do not change what is made)."""
 
     def validate(self) -> None:
         """Check every field; raise ConfigError naming the bad one."""
         super().validate()
         self.run_dir()
-        check_int("keep_checkpoints", self.keep_checkpoints)
 
     def run_dir(self) -> Path:
         """The run folder, ``out_dir``.
@@ -130,6 +129,22 @@ class TrainConfig(RunConfig):
         if not isinstance(self.out_dir, str) or not self.out_dir:
             raise ConfigError("out_dir is required: the run folder (--out DIR).")
         return Path(self.out_dir)
+
+
+@dataclass(kw_only=True)
+class TrainConfig(ResumableConfig):
+    """A training run: a run folder (out_dir, required) with checkpoints, resumable."""
+
+    keep_checkpoints: int = 2
+    """How many recent checkpoints to keep."""
+
+    RESUMABLE_CHANGES: ClassVar[frozenset[str]] = ResumableConfig.RESUMABLE_CHANGES | {"keep_checkpoints"}
+    """Fields a resumed run may change without force_config (they do not change what is learned)."""
+
+    def validate(self) -> None:
+        """Check every field; raise ConfigError naming the bad one."""
+        super().validate()
+        check_int("keep_checkpoints", self.keep_checkpoints)
 
 
 @dataclass(kw_only=True)
@@ -223,11 +238,11 @@ class AgentChoice(PolicyPath):
         return check_choice("agent", self.agent, AGENTS)
 
 
-def check_resume_config(config: TrainConfig, path: Path, resuming: bool) -> None:
+def check_resume_config(config: ResumableConfig, path: Path, resuming: bool) -> None:
     """Write ``config`` to ``path``, refusing to resume a run started with different settings.
 
     A fresh run writes the file. A resumed run compares its settings with the stored ones, ignoring
-    :attr:`TrainConfig.RESUMABLE_CHANGES` and the subclass's own ``RESUMABLE_CHANGES`` (a longer step
+    :attr:`ResumableConfig.RESUMABLE_CHANGES` and the subclass's own ``RESUMABLE_CHANGES`` (a longer step
     budget, for instance); with ``force_config`` the new settings replace the stored ones.
 
     Raises:

@@ -23,11 +23,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rlft.agents.bc import BCConfig, train_bc
+from rlft.agents.bc import BCConfig, BCResult, train_bc
 from rlft.agents.config import RunConfig, provenance
 from rlft.agents.evaluate import Agent, ExpertAgent, PolicyAgent, RandomAgent, TaskResult, evaluate_agent
 from rlft.agents.policy_io import load_agent_policy
-from rlft.agents.rl import RLConfig, train_rl
+from rlft.agents.rl import RLConfig, RLResult, train_rl
 from rlft.demos.dataset import DemoDataset
 from rlft.demos.record import collect_demos
 from rlft.errors import DatasetError, UnknownNameError, unknown_name_message
@@ -68,43 +68,68 @@ class DemoSuite:
     evaluates greedily (argmax), where a memoryless policy can loop on a repeated page."""
     eval_max_steps: int | None = None
     """Cap on steps per evaluation episode (``None``: the environment's own limit)."""
+    feedback: dict[str, Any] = field(default_factory=dict)
+    """Learning from feedback (the ``feedback`` suite, :mod:`rlft.agents.feedback`): ``pairs`` of sampled
+    BC episodes rated by the oracle (``rater_temperature``, ``tie_margin``), ``rm`` (:class:`RMConfig`
+    overrides) and ``best_of`` (the largest N of the search). Empty for the plain recipe."""
 
+
+WEB_SUITE = DemoSuite(
+    name="web",
+    env_id="rlft/WebShop-v0",
+    backbone="minilm",
+    train_split="train",
+    test_split="test",
+    # Expert demonstrations cost seconds, so BC gets as many as its stage can use: with 30 demos and
+    # 150 steps BC scored 0.47; with 300 and 600 steps it reaches 0.58 validation step accuracy.
+    demo_episodes=300,
+    eval_episodes=50,
+    # Web policies default to LoRA (finetune="auto"), which BC-trains ~16x slower per step than a
+    # frozen backbone with cached encodings on a 2-core CPU: the 15-minute budget keeps it frozen.
+    bc={
+        "steps": 600,
+        "batch_size": 32,
+        "lr": 1e-3,
+        "eval_every": 200,
+        "checkpoint_every": 200,
+        "finetune": "frozen",
+    },
+    rl={
+        "env_steps": 4096,
+        "n_envs": 8,
+        "n_steps": 64,
+        "batch_size": 128,
+        "n_epochs": 8,
+        "lr": 1e-3,
+        "gamma": 0.95,
+        "anchor": "bc",
+        "anchor_coef": 0.1,
+        "checkpoint_every": 1024,
+    },
+    rl_env_kwargs={"max_steps": 15},
+)
+"""The web recipe: WebShop with the embedded MiniLM backbone."""
+
+FEEDBACK_SUITE = replace(
+    WEB_SUITE,
+    name="feedback",
+    # Every row samples at most 15 steps (RL's own episode cap): a WebShop purchase takes 4-8 and a
+    # policy that has not bought by then rarely does, while capped episodes keep best-of-16 affordable.
+    eval_max_steps=15,
+    feedback={
+        "pairs": 300,
+        "rater_temperature": 0.05,
+        "tie_margin": 0.01,
+        "best_of": 16,
+        "rm": {"steps": 400, "batch_size": 32, "lr": 1e-3, "eval_every": 100, "checkpoint_every": 200},
+    },
+)
+"""Learning from feedback on WebShop: BC, oracle comparisons of BC samples, a reward model, best-of-N
+and RL from the reward model next to RL from the true reward (:mod:`rlft.agents.feedback`)."""
 
 DEMO_SUITES: dict[str, DemoSuite] = {
-    "web": DemoSuite(
-        name="web",
-        env_id="rlft/WebShop-v0",
-        backbone="minilm",
-        train_split="train",
-        test_split="test",
-        # Expert demonstrations cost seconds, so BC gets as many as its stage can use: with 30 demos and
-        # 150 steps BC scored 0.47; with 300 and 600 steps it reaches 0.58 validation step accuracy.
-        demo_episodes=300,
-        eval_episodes=50,
-        # Web policies default to LoRA (finetune="auto"), which BC-trains ~16x slower per step than a
-        # frozen backbone with cached encodings on a 2-core CPU: the 15-minute budget keeps it frozen.
-        bc={
-            "steps": 600,
-            "batch_size": 32,
-            "lr": 1e-3,
-            "eval_every": 200,
-            "checkpoint_every": 200,
-            "finetune": "frozen",
-        },
-        rl={
-            "env_steps": 4096,
-            "n_envs": 8,
-            "n_steps": 64,
-            "batch_size": 128,
-            "n_epochs": 8,
-            "lr": 1e-3,
-            "gamma": 0.95,
-            "anchor": "bc",
-            "anchor_coef": 0.1,
-            "checkpoint_every": 1024,
-        },
-        rl_env_kwargs={"max_steps": 15},
-    ),
+    "web": WEB_SUITE,
+    "feedback": FEEDBACK_SUITE,
     "tabletop": DemoSuite(
         name="tabletop",
         env_id="rlft/TabletopPutBlockInBowl-v0",
@@ -139,6 +164,7 @@ DEMO_SUITES: dict[str, DemoSuite] = {
 QUICK_OVERRIDES: dict[str, Any] = {
     "demo_episodes": 3,
     "eval_episodes": 4,
+    "feedback": {"pairs": 6, "rm": {"steps": 4, "eval_every": 2, "checkpoint_every": 2}},
     "bc": {"steps": 4, "eval_every": 2, "checkpoint_every": 2},
     "rl": {
         "env_steps": 32,
@@ -166,22 +192,29 @@ class DemoResult:
     protocol: str = ""
     rl_env_steps_per_s: float | None = None
     """Environment steps per second of this run's RL stage (``None`` when it reused a finished run)."""
+    rm_accuracy: float | None = None
+    """Held-out pairwise accuracy of the reward model (the feedback suite)."""
+    plot_path: Path | None = None
+    """The over-optimisation plot (the feedback suite)."""
 
     def table(self) -> str:
         """The table the README shows."""
+        width = max(10, *(len(name) for name in self.rows))
         lines = [
             f"rlft demo --suite {self.suite}: {self.env_id}, {self.test_split} goals, "
             f"{next(iter(self.rows.values())).episodes} episodes each, {self.protocol} (95% CI)",
-            f"{'agent':<10} {'success':>8}  {'[CI]':<13} {'score':>6}  {'[CI]':<13}",
+            f"{'agent':<{width}} {'success':>8}  {'[CI]':<13} {'score':>6}  {'[CI]':<13}",
         ]
         for name, r in self.rows.items():
             lines.append(
-                f"{name:<10} {r.success_rate:>8.1%}  [{r.success_ci[0]:.2f}, {r.success_ci[1]:.2f}]  "
+                f"{name:<{width}} {r.success_rate:>8.1%}  [{r.success_ci[0]:.2f}, {r.success_ci[1]:.2f}]  "
                 f"{r.mean_reward:>6.3f}  [{r.reward_ci[0]:.2f}, {r.reward_ci[1]:.2f}]"
             )
         timing = ", ".join(f"{k} {v:.0f}s" for k, v in self.seconds.items())
         if self.rl_env_steps_per_s is not None:
             timing += f"; RL stage {self.rl_env_steps_per_s:.1f} env steps/s"
+        if self.rm_accuracy is not None:
+            lines.append(f"reward model: held-out pairwise accuracy {self.rm_accuracy:.1%}")
         lines += [f"time: {timing}", self.note]
         return "\n".join(lines)
 
@@ -193,6 +226,7 @@ def _quick(suite: DemoSuite) -> DemoSuite:
         eval_episodes=QUICK_OVERRIDES["eval_episodes"],
         bc={**suite.bc, **QUICK_OVERRIDES["bc"]},
         rl={**suite.rl, **QUICK_OVERRIDES["rl"]},
+        feedback={**suite.feedback, **QUICK_OVERRIDES["feedback"]} if suite.feedback else {},
     )
 
 
@@ -225,7 +259,8 @@ class DemoConfig(RunConfig):
     """
 
     suite: str = "web"
-    """web (WebShop) or tabletop (TabletopPutBlockInBowl, top-down view)."""
+    """web (WebShop), tabletop (TabletopPutBlockInBowl, top-down view) or feedback (WebShop: comparisons,
+    a reward model, best-of-N and RL from the reward model)."""
     quick: bool = False
     """Tiny budgets (a smoke test, not the real table)."""
     backbone: str | None = None
@@ -241,6 +276,17 @@ def run_demo_config(config: DemoConfig) -> DemoResult:
     config.validate()
     if config.suite not in DEMO_SUITES:
         raise UnknownNameError(unknown_name_message("demo suite", config.suite, DEMO_SUITES))
+    if DEMO_SUITES[config.suite].feedback:
+        from rlft.agents.feedback import run_feedback_demo
+
+        return run_feedback_demo(
+            DEMO_SUITES[config.suite],
+            config.out_dir or "rlft-demo",
+            quick=config.quick,
+            backbone=config.backbone,
+            progress=config.show_progress,
+            run=config,
+        )
     return run_demo(
         DEMO_SUITES[config.suite],
         config.out_dir or "rlft-demo",
@@ -248,6 +294,76 @@ def run_demo_config(config: DemoConfig) -> DemoResult:
         backbone=config.backbone,
         progress=config.show_progress,
         run=config,
+    )
+
+
+def _shared(run: RunConfig) -> dict[str, Any]:
+    """The run settings every stage shares."""
+    return {
+        "seed": run.seed,
+        "device": run.device,
+        "precision": run.precision,
+        "num_threads": run.num_threads,
+    }
+
+
+def collect_stage(suite: DemoSuite, out: Path, run: RunConfig, progress: bool) -> Path:
+    """Expert demonstrations on the train goals into ``out/demos`` (a finished dataset is reused)."""
+    demos_dir = out / "demos"
+    try:
+        dataset = DemoDataset(demos_dir)
+        logger.info("reusing %s", dataset)
+    except DatasetError:
+        collect_demos(
+            suite.env_id,
+            suite.demo_episodes,
+            out=demos_dir,
+            split=suite.train_split,
+            seed=run.seed,
+            env_kwargs=suite.env_kwargs,
+            overwrite=True,
+            progress=progress,
+        )
+    return demos_dir
+
+
+def bc_stage(suite: DemoSuite, out: Path, demos_dir: Path, run: RunConfig, progress: bool) -> BCResult:
+    """Behaviour cloning into ``out/bc`` (resumed from its checkpoints)."""
+    return train_bc(
+        BCConfig(
+            dataset=str(demos_dir),
+            out_dir=str(out / "bc"),
+            backbone=suite.backbone,
+            progress=progress,
+            **_shared(run),
+            **suite.bc,
+        )
+    )
+
+
+def rl_stage(
+    suite: DemoSuite,
+    folder: Path,
+    bc: BCResult,
+    demos_dir: Path,
+    run: RunConfig,
+    progress: bool,
+    reward_model: str | None = None,
+) -> RLResult:
+    """PPO with a BC anchor from the BC policy into ``folder``, on the env's reward or a reward model's."""
+    return train_rl(
+        RLConfig(
+            env_id=suite.env_id,
+            policy=str(bc.policy_dir),
+            out_dir=str(folder),
+            split=suite.train_split,
+            env_kwargs={**suite.env_kwargs, **suite.rl_env_kwargs},
+            anchor_dataset=str(demos_dir),
+            progress=progress,
+            reward_model=reward_model,
+            **{**_shared(run), "precision": "fp32" if run.precision == "fp16" else run.precision},
+            **suite.rl,
+        )
     )
 
 
@@ -272,62 +388,21 @@ def run_demo(
 
     """
     run = run or RunConfig()
-    shared: dict[str, Any] = {
-        "seed": run.seed,
-        "device": run.device,
-        "precision": run.precision,
-        "num_threads": run.num_threads,
-    }
     suite = _quick(suite) if quick else suite
     suite = replace(suite, backbone=backbone) if backbone else suite
     out = Path(out_dir)
     seconds: dict[str, float] = {}
 
     t = time.perf_counter()
-    demos_dir = out / "demos"
-    try:
-        dataset = DemoDataset(demos_dir)
-        logger.info("reusing %s", dataset)
-    except DatasetError:
-        collect_demos(
-            suite.env_id,
-            suite.demo_episodes,
-            out=demos_dir,
-            split=suite.train_split,
-            seed=run.seed,
-            env_kwargs=suite.env_kwargs,
-            overwrite=True,
-            progress=progress,
-        )
+    demos_dir = collect_stage(suite, out, run, progress)
     seconds["collect"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    bc = train_bc(
-        BCConfig(
-            dataset=str(demos_dir),
-            out_dir=str(out / "bc"),
-            backbone=suite.backbone,
-            progress=progress,
-            **shared,
-            **suite.bc,
-        )
-    )
+    bc = bc_stage(suite, out, demos_dir, run, progress)
     seconds["bc"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    rl = train_rl(
-        RLConfig(
-            env_id=suite.env_id,
-            policy=str(bc.policy_dir),
-            out_dir=str(out / "rl"),
-            split=suite.train_split,
-            env_kwargs={**suite.env_kwargs, **suite.rl_env_kwargs},
-            anchor_dataset=str(demos_dir),
-            progress=progress,
-            **{**shared, "precision": "fp32" if run.precision == "fp16" else run.precision},
-            **suite.rl,
-        )
-    )
+    rl = rl_stage(suite, out / "rl", bc, demos_dir, run, progress)
     seconds["rl"] = time.perf_counter() - t
 
     t = time.perf_counter()

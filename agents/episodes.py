@@ -284,8 +284,12 @@ def episode_text(episode: Episode, max_chars: int = EPISODE_TEXT_CHARS) -> str:
     return "\n".join(["Steps:", marker, *kept, tail])[-max_chars:]
 
 
-def write_transcript(path: str | Path, episode: Episode) -> Path:
-    """Write a readable Markdown transcript of a text episode: every step's command, URL and page."""
+def write_transcript(path: str | Path, episode: Episode, outcome: bool = True) -> Path:
+    """Write a readable Markdown transcript of a text episode: every step's command, URL and page.
+
+    With ``outcome=False`` the rewards and the outcome are left out (what a person rating the episode
+    sees: they judge it, the env's score must not tell them).
+    """
     title = f"# {episode.env_id}, seed {episode.goal_seed}"
     lines = [title, "", f"**Instruction:** {episode.instruction}", ""]
 
@@ -298,11 +302,15 @@ def write_transcript(path: str | Path, episode: Episode) -> Path:
 
     lines += page_block(episode.start_url, episode.start_page)
     for i, step in enumerate(episode.steps, 1):
-        lines += [f"## Step {i}: `{_format_action(step.action)}`  (reward {step.reward:.3f})", ""]
+        reward = f"  (reward {step.reward:.3f})" if outcome else ""
+        lines += [f"## Step {i}: `{_format_action(step.action)}`{reward}", ""]
         if step.last_action_error:
             lines += [f"> error: {step.last_action_error}", ""]
         lines += page_block(step.url, step.page)
-    lines.append(f"**Outcome:** {'success' if episode.success else 'failure'}, {episode.length} steps.")
+    if outcome:
+        lines.append(f"**Outcome:** {'success' if episode.success else 'failure'}, {episode.length} steps.")
+    else:
+        lines.append(f"{episode.length} steps.")
     return atomic_write_text(path, "\n".join(lines))
 
 
@@ -330,13 +338,13 @@ def _png_bytes(frame: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def save_episode(episode: Episode, directory: str | Path, stem: str) -> Path:
+def save_episode(episode: Episode, directory: str | Path, stem: str, outcome: bool = True) -> Path:
     """Write ``episode`` under ``directory`` as ``stem.*``; return the file a person looks at.
 
-    Always ``stem.json`` (the full record, :func:`load_episode` reads it). A text episode also gets the
-    Markdown transcript ``stem.md`` (returned); an episode with frames gets ``stem.gif`` (returned), its
-    final frame as ``stem.npy`` (uint8 H x W x 3, what an image reward model reads) and ``stem.png``.
-    Every file is written atomically.
+    Always ``stem.json`` (the full record with the score, :func:`load_episode` reads it). A text episode
+    also gets the Markdown transcript ``stem.md`` (returned; rewards and outcome only with ``outcome``);
+    an episode with frames gets ``stem.gif`` (returned), its final frame as ``stem.npy`` (uint8
+    H x W x 3, what an image reward model reads) and ``stem.png``. Every file is written atomically.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -352,7 +360,7 @@ def save_episode(episode: Episode, directory: str | Path, stem: str) -> Path:
         gif = write_gif(directory / f"{stem}.gif", episode.frames)
         if gif is not None:
             return gif
-    return write_transcript(directory / f"{stem}.md", episode)
+    return write_transcript(directory / f"{stem}.md", episode, outcome=outcome)
 
 
 def load_episode(path: str | Path) -> Episode:

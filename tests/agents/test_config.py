@@ -13,6 +13,7 @@ from rlft.agents.config import (
     AgentChoice,
     EnvConfig,
     PolicySpec,
+    ResumableConfig,
     RunConfig,
     TrainConfig,
     autocast,
@@ -40,7 +41,7 @@ def _head(policy_dir: Path) -> dict[str, torch.Tensor]:
 
 
 def test_no_field_is_declared_in_two_config_parts() -> None:
-    parts = (RunConfig, TrainConfig, EnvConfig, PolicySpec, AgentChoice)
+    parts = (RunConfig, ResumableConfig, TrainConfig, EnvConfig, PolicySpec, AgentChoice)
     owners: dict[str, type] = {}
     for part in parts:
         own = set(part.__annotations__) - {"RESUMABLE_CHANGES", "DEFAULT_SPLIT"}
