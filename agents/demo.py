@@ -28,11 +28,20 @@ from rlft.agents.config import RunConfig, provenance
 from rlft.agents.evaluate import Agent, ExpertAgent, PolicyAgent, RandomAgent, TaskResult, evaluate_agent
 from rlft.agents.policy_io import load_agent_policy
 from rlft.agents.rl import RLConfig, RLResult, train_rl
+from rlft.agents.rm import json_safe
 from rlft.demos.dataset import DemoDataset
 from rlft.demos.record import collect_demos
-from rlft.errors import DatasetError, UnknownNameError, unknown_name_message
+from rlft.errors import DatasetError, UnknownNameError, atomic_write_text, unknown_name_message
 
-__all__ = ["DEMO_SUITES", "DemoConfig", "DemoResult", "DemoSuite", "run_demo", "run_demo_config"]
+__all__ = [
+    "DEMO_SUITES",
+    "DemoConfig",
+    "DemoResult",
+    "DemoSuite",
+    "run_demo",
+    "run_demo_config",
+    "run_feedback_demo",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +170,9 @@ DEMO_SUITES: dict[str, DemoSuite] = {
 }
 """The suites ``rlft demo`` knows."""
 
+EVAL_SEED = 100_000
+"""Every demo row is evaluated on the test goals reset with seeds ``100000 + i``."""
+
 QUICK_OVERRIDES: dict[str, Any] = {
     "demo_episodes": 3,
     "eval_episodes": 4,
@@ -277,8 +289,6 @@ def run_demo_config(config: DemoConfig) -> DemoResult:
     if config.suite not in DEMO_SUITES:
         raise UnknownNameError(unknown_name_message("demo suite", config.suite, DEMO_SUITES))
     if DEMO_SUITES[config.suite].feedback:
-        from rlft.agents.feedback import run_feedback_demo
-
         return run_feedback_demo(
             DEMO_SUITES[config.suite],
             config.out_dir or "rlft-demo",
@@ -367,6 +377,54 @@ def rl_stage(
     )
 
 
+def _policy_agent(suite: DemoSuite, folder: Path, name: str, run: RunConfig) -> PolicyAgent:
+    """A saved policy acting as the suite evaluates it (sampled or greedy), on the run's device."""
+    policy = load_agent_policy(folder, device=run.torch_device(), progress=run.show_progress)
+    return PolicyAgent(policy, name, not suite.sample_actions, run.precision)
+
+
+def _evaluate(suite: DemoSuite, agent: Agent, out: Path, progress: bool) -> TaskResult:
+    """The agent on the suite's test goals (seeds 100000 + i), its first episode recorded."""
+    return evaluate_agent(
+        agent,
+        suite.env_id,
+        split=suite.test_split,
+        episodes=suite.eval_episodes,
+        seed=EVAL_SEED,
+        max_steps=suite.eval_max_steps,
+        env_kwargs=dict(suite.env_kwargs),
+        record_dir=out / "episodes",
+        record_episodes=1,
+        progress=progress,
+    )
+
+
+def _protocol(suite: DemoSuite) -> str:
+    protocol = "policies sample their actions" if suite.sample_actions else "greedy policies"
+    if suite.eval_max_steps is not None:
+        protocol += f", at most {suite.eval_max_steps} steps"
+    return protocol
+
+
+def _env_steps_per_s(rl: RLResult) -> float | None:
+    new_steps = rl.timesteps - rl.resumed_from
+    return new_steps / rl.seconds if new_steps > 0 and rl.seconds > 0 else None
+
+
+def _provenance(suite: DemoSuite, run: RunConfig, policies: dict[str, Path], **facts: Any) -> dict[str, Any]:
+    return provenance(
+        policies={name: str(folder.resolve()) for name, folder in policies.items()},
+        sampled=suite.sample_actions,
+        env_kwargs=dict(suite.env_kwargs),
+        max_steps=suite.eval_max_steps,
+        seed=run.seed,
+        eval_seed=EVAL_SEED,
+        device=str(run.torch_device()),
+        precision=run.precision,
+        **facts,
+    )
+
+
 def run_demo(
     suite: DemoSuite,
     out_dir: str | Path = "rlft-demo",
@@ -406,47 +464,18 @@ def run_demo(
     seconds["rl"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    device = run.torch_device()
-    greedy = not suite.sample_actions
     agents: dict[str, Agent] = {
         "random": RandomAgent(),
-        "BC": PolicyAgent(
-            load_agent_policy(bc.policy_dir, device=device, progress=run.show_progress),
-            "bc",
-            greedy,
-            run.precision,
-        ),
-        "BC+RL": PolicyAgent(
-            load_agent_policy(rl.policy_dir, device=device, progress=run.show_progress),
-            "bc_rl",
-            greedy,
-            run.precision,
-        ),
+        "BC": _policy_agent(suite, bc.policy_dir, "bc", run),
+        "BC+RL": _policy_agent(suite, rl.policy_dir, "bc_rl", run),
         "expert": ExpertAgent(),
     }
-    rows = {
-        name: evaluate_agent(
-            agent,
-            suite.env_id,
-            split=suite.test_split,
-            episodes=suite.eval_episodes,
-            seed=100_000,
-            max_steps=suite.eval_max_steps,
-            env_kwargs=dict(suite.env_kwargs),
-            record_dir=out / "episodes",
-            record_episodes=1,
-            progress=progress,
-        )
-        for name, agent in agents.items()
-    }
+    rows = {name: _evaluate(suite, agent, out, progress) for name, agent in agents.items()}
     seconds["eval"] = time.perf_counter() - t
     seconds["total"] = sum(seconds.values())
     report_path = out / "demo_report.json"
-    protocol = "policies sample their actions" if suite.sample_actions else "greedy policies"
-    if suite.eval_max_steps is not None:
-        protocol += f", at most {suite.eval_max_steps} steps"
-    new_steps = rl.timesteps - rl.resumed_from
-    rl_speed = new_steps / rl.seconds if new_steps > 0 and rl.seconds > 0 else None
+    protocol = _protocol(suite)
+    rl_speed = _env_steps_per_s(rl)
     result = DemoResult(
         suite.name,
         suite.env_id,
@@ -467,18 +496,157 @@ def run_demo(
                 "rl": {"env_steps": rl.timesteps, "env_steps_per_s": rl_speed},
                 "note": result.note,
                 "rows": {name: asdict(r) for name, r in rows.items()},
-                "provenance": provenance(
-                    policies={"BC": str(bc.policy_dir.resolve()), "BC+RL": str(rl.policy_dir.resolve())},
-                    sampled=suite.sample_actions,
-                    env_kwargs=dict(suite.env_kwargs),
-                    max_steps=suite.eval_max_steps,
-                    seed=run.seed,
-                    eval_seed=100_000,
-                    device=str(device),
-                    precision=run.precision,
-                ),
+                "provenance": _provenance(suite, run, {"BC": bc.policy_dir, "BC+RL": rl.policy_dir}),
             },
             indent=2,
         )
     )
+    return result
+
+
+def run_feedback_demo(
+    suite: DemoSuite,
+    out_dir: str | Path = "rlft-demo",
+    *,
+    quick: bool = False,
+    backbone: str | None = None,
+    progress: bool = False,
+    run: RunConfig | None = None,
+) -> DemoResult:
+    """Learning from feedback: BC, comparisons, a reward model, best-of-N, RL from the reward model.
+
+    Stages (each reused or resumed when the command runs again): expert demonstrations and BC as in
+    :func:`run_demo`; pairs of sampled BC episodes on train goals rated by the oracle
+    (``out_dir/comparisons``); a reward model on them, goals held out (``out_dir/rm``); best-of-N with it
+    on the test goals, whose first sample per goal is the ``BC`` row (the plain sampled evaluation);
+    RL from the reward model (``out_dir/rl_rm``) and from the true reward (``out_dir/rl_true``) at the
+    same budget, both evaluated like BC. The over-optimisation plot is ``out_dir/overoptimisation.png``.
+
+    Args: as :func:`run_demo`; ``suite.feedback`` holds the feedback budgets.
+    """
+    from rlft.agents.feedback import compare_stage, feedback_note, plot_overoptimisation, rm_stage
+    from rlft.agents.search import best_of_n
+    from rlft.policies.reward import load_reward_model
+
+    run = run or RunConfig()
+    suite = _quick(suite) if quick else suite
+    suite = replace(suite, backbone=backbone) if backbone else suite
+    out = Path(out_dir)
+    seconds: dict[str, float] = {}
+
+    def timed(name: str, stage: Any) -> Any:
+        t = time.perf_counter()
+        value = stage()
+        seconds[name] = time.perf_counter() - t
+        return value
+
+    demos_dir = timed("collect", lambda: collect_stage(suite, out, run, progress))
+    bc = timed("bc", lambda: bc_stage(suite, out, demos_dir, run, progress))
+    compared = timed(
+        "compare",
+        lambda: compare_stage(
+            suite.env_id,
+            suite.train_split,
+            bc.policy_dir,
+            out / "comparisons",
+            suite.feedback,
+            run,
+            max_steps=suite.eval_max_steps,
+            progress=progress,
+        ),
+    )
+    rm = timed(
+        "rm",
+        lambda: rm_stage(
+            out / "comparisons", out / "rm", suite.backbone, suite.feedback, run, progress=progress
+        ),
+    )
+
+    def search() -> Any:
+        reward_model = load_reward_model(rm.model_dir, device=run.torch_device(), progress=run.show_progress)
+        agent = _policy_agent(replace(suite, sample_actions=True), bc.policy_dir, "bc", run)
+        return best_of_n(
+            agent,
+            reward_model,
+            suite.env_id,
+            best_of=int(suite.feedback.get("best_of", 16)),
+            goals=suite.eval_episodes,
+            seed=EVAL_SEED,
+            split=suite.test_split,
+            max_steps=suite.eval_max_steps,
+            env_kwargs=dict(suite.env_kwargs),
+            progress=progress,
+        )
+
+    curve = timed("search", search)
+    rl_rm = timed(
+        "rl_rm", lambda: rl_stage(suite, out / "rl_rm", bc, demos_dir, run, progress, str(rm.model_dir))
+    )
+    rl_true = timed("rl_true", lambda: rl_stage(suite, out / "rl_true", bc, demos_dir, run, progress))
+    rl_rows = timed(
+        "eval",
+        lambda: {
+            "BC+RL (RM)": _evaluate(
+                suite, _policy_agent(suite, rl_rm.policy_dir, "bc_rl_rm", run), out, progress
+            ),
+            "BC+RL (true reward)": _evaluate(
+                suite, _policy_agent(suite, rl_true.policy_dir, "bc_rl_true", run), out, progress
+            ),
+        },
+    )
+    seconds["total"] = sum(seconds.values())
+    rows = {
+        "BC": curve.rm[1],
+        "BC best-of-4 (RM)": curve.rm[4],
+        "BC best-of-16 (RM)": curve.rm[16],
+        "BC best-of-16 (oracle)": curve.oracle[16],
+        **rl_rows,
+    }
+    rm_accuracy = rm.metrics.get("heldout_accuracy")
+    rm_accuracy = None if rm_accuracy is None or rm_accuracy != rm_accuracy else float(rm_accuracy)
+    plot = plot_overoptimisation(
+        {"RL from the reward model": rl_rm.history, "RL from the true reward": rl_true.history},
+        out / "overoptimisation.png",
+        title=f"{suite.env_id}: RL from a learned reward (train goals)",
+    )
+    report_path = out / "demo_report.json"
+    result = DemoResult(
+        suite.name,
+        suite.env_id,
+        suite.test_split,
+        rows,
+        seconds,
+        feedback_note(rows, rm_accuracy),
+        report_path,
+        _protocol(suite),
+        _env_steps_per_s(rl_rm),
+        rm_accuracy=rm_accuracy,
+        plot_path=plot,
+    )
+    report = {
+        "suite": asdict(suite),
+        "quick": quick,
+        "seconds": seconds,
+        "rl": {"env_steps": rl_rm.timesteps, "env_steps_per_s": result.rl_env_steps_per_s},
+        "rl_true": {"env_steps": rl_true.timesteps, "env_steps_per_s": _env_steps_per_s(rl_true)},
+        "note": result.note,
+        "rows": {name: asdict(r) for name, r in rows.items()},
+        "rm_accuracy": rm_accuracy,
+        "rm": {"metrics": rm.metrics, "report": str(rm.report_path.resolve())},
+        "comparisons": {
+            "pairs": compared.pairs,
+            "ties": compared.ties,
+            "folder": str(compared.out_dir.resolve()),
+        },
+        "search": curve.to_dict(),
+        "rl_history": {"reward_model": rl_rm.history, "true_reward": rl_true.history},
+        "plot": str(plot.resolve()),
+        "provenance": _provenance(
+            suite,
+            run,
+            {"BC": bc.policy_dir, "BC+RL (RM)": rl_rm.policy_dir, "BC+RL (true reward)": rl_true.policy_dir},
+            reward_model=str(rm.model_dir.resolve()),
+        ),
+    }
+    atomic_write_text(report_path, json.dumps(json_safe(report), indent=2))
     return result

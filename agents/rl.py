@@ -158,8 +158,9 @@ class RLResult:
     metrics: dict[str, float] = field(default_factory=dict)
     """Last logged training metrics (mean episode reward / success in rollouts, anchor loss)."""
     history: list[dict[str, float]] = field(default_factory=list)
-    """One entry per update (rollout) of this call: ``timesteps``, the mean true score, reward-model
-    score (with a reward model), return and success of the episodes that ended in that rollout."""
+    """One entry per update (rollout): ``timesteps``, the mean true score, reward-model score (with a
+    reward model), return and success of the episodes that ended in that rollout. A resumed run keeps
+    the entries its earlier calls recorded up to the checkpoint it resumed from."""
     report_path: Path | None = None
     """``rl_result.json`` in the run folder (metrics and history)."""
 
@@ -243,10 +244,12 @@ def train_rl(config: RLConfig) -> RLResult:
         logger.info("resuming RL from %s (timestep %d)", latest, start)
 
     hook = _make_anchor(config, model, policy, reference, demos)
+    history = _earlier_history(run_dir, start) if latest is not None else []
     handle = optimizer.register_step_pre_hook(hook) if hook is not None else None
     remaining = max(0, config.env_steps - start)
     with stop_on_signals() as stop:
         callback = _checkpoint_callback(run_dir, policy, config, hook, start, env_record, stop)
+        callback.history.extend(history)
         try:
             if remaining > 0:
                 with autocast(device, config.precision):
@@ -394,6 +397,15 @@ def _make_anchor(
         batch_size=config.anchor_batch_size,
         seed=config.seed,
     )
+
+
+def _earlier_history(run_dir: Path, start: int) -> list[dict[str, float]]:
+    """The history an earlier call of this run wrote to ``rl_result.json``, up to timestep ``start``."""
+    try:
+        history = json.loads((run_dir / "rl_result.json").read_text()).get("history", [])
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return []
+    return [h for h in history if isinstance(h, dict) and h.get("timesteps", start + 1) <= start]
 
 
 def record_finished(finished: dict[str, list[float]], info: dict[str, Any]) -> None:

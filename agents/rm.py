@@ -57,6 +57,7 @@ __all__ = [
     "RMResult",
     "bradley_terry_loss",
     "calibration",
+    "json_safe",
     "pairwise_metrics",
     "score_statistics",
     "split_by_goal",
@@ -244,12 +245,12 @@ def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """``value`` with NaN / infinite floats replaced by ``None`` (strict JSON has no NaN)."""
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -424,7 +425,7 @@ def train_rm(config: RMConfig) -> RMResult:
         "metrics": final,
         "loss": "bradley_terry (ties: soft label 1/2)",
     }
-    report_path = atomic_write_text(run_dir / RESULT_FILE, json.dumps(_json_safe(report), indent=2))
+    report_path = atomic_write_text(run_dir / RESULT_FILE, json.dumps(json_safe(report), indent=2))
     return RMResult(
         model_dir=run_dir / ("best" if use_best else "model"),
         final_dir=run_dir / "model",
