@@ -23,13 +23,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 from rlft.agents.checkpoint import (
-    latest_checkpoint,
     load_optimizer,
     load_state,
+    resume_checkpoint,
     save_checkpoint,
     tensorboard_writer,
 )
-from rlft.agents.config import PolicySpec, TrainConfig, autocast, check_resume_config
+from rlft.agents.config import PolicySpec, TrainConfig, autocast
 from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
 from rlft.agents.policy_io import save_agent_policy, split_space_of, start_policy
 from rlft.demos.dataset import load_demos
@@ -129,6 +129,18 @@ def batch_indices(step: int, n: int, batch_size: int, seed: int) -> np.ndarray:
     return perm[pos * batch_size : (pos + 1) * batch_size]
 
 
+def optimizer_step(loss: Any, optimizer: Any, scaler: Any, params: list[Any], max_grad_norm: float) -> None:
+    """One step on ``loss``: backward through the (fp16) grad scaler, clip to ``max_grad_norm``, update."""
+    import torch
+
+    optimizer.zero_grad()
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    scaler.step(optimizer)
+    scaler.update()
+
+
 def validate_bc(policy: Any, transitions: list[tuple[Any, Any]], batch_size: int) -> dict[str, float]:
     """Validation loss (mean NLL of the expert actions) and action accuracy (greedy policy)."""
     import torch
@@ -180,13 +192,7 @@ def train_bc(config: BCConfig) -> BCResult:
     env_record = {"env_id": dataset.env_id, "env_kwargs": dataset.env_kwargs, "split": dataset.split}
 
     # Policy, optimizer, and (when resuming) their saved state.
-    latest = latest_checkpoint(run_dir)
-    if latest is not None and not config.resume:
-        raise ConfigError(
-            f"{run_dir} already holds checkpoints; pass resume=True (--resume) to continue, "
-            "or choose another --out so they are not overwritten."
-        )
-    check_resume_config(config, run_dir / "bc_config.json", resuming=latest is not None)
+    latest = resume_checkpoint(config, "bc_config.json")
     obs_space, act_space = split_space_of(dataset)
     start, best = 0, {"val_accuracy": -1.0, "val_loss": math.inf}
     policy = start_policy(config, latest, obs_space, act_space, device)
@@ -232,12 +238,7 @@ def train_bc(config: BCConfig) -> BCResult:
                         [train[i][0] for i in idx], [train[i][1] for i in idx]
                     )
                     loss = -log_prob.float().mean()
-                optimizer.zero_grad()
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-                scaler.step(optimizer)
-                scaler.update()
+                optimizer_step(loss, optimizer, scaler, params, config.max_grad_norm)
                 done = step + 1
                 metrics["train_loss"] = loss.item()
                 writer.add_scalar("bc/train_loss", metrics["train_loss"], done)

@@ -307,16 +307,6 @@ def run_demo_config(config: DemoConfig) -> DemoResult:
     )
 
 
-def _shared(run: RunConfig) -> dict[str, Any]:
-    """The run settings every stage shares."""
-    return {
-        "seed": run.seed,
-        "device": run.device,
-        "precision": run.precision,
-        "num_threads": run.num_threads,
-    }
-
-
 def collect_stage(suite: DemoSuite, out: Path, run: RunConfig, progress: bool) -> Path:
     """Expert demonstrations on the train goals into ``out/demos`` (a finished dataset is reused)."""
     demos_dir = out / "demos"
@@ -345,7 +335,7 @@ def bc_stage(suite: DemoSuite, out: Path, demos_dir: Path, run: RunConfig, progr
             out_dir=str(out / "bc"),
             backbone=suite.backbone,
             progress=progress,
-            **_shared(run),
+            **run.run_fields(),
             **suite.bc,
         )
     )
@@ -371,7 +361,7 @@ def rl_stage(
             anchor_dataset=str(demos_dir),
             progress=progress,
             reward_model=reward_model,
-            **{**_shared(run), "precision": "fp32" if run.precision == "fp16" else run.precision},
+            **{**run.run_fields(), "precision": "fp32" if run.precision == "fp16" else run.precision},
             **suite.rl,
         )
     )

@@ -43,15 +43,6 @@ COMPARE_SEED_OFFSET = 10_000
 """Comparisons reset goals from ``seed + 10_000 + i``: other train goals than the demonstrations'."""
 
 
-def _run_fields(run: RunConfig) -> dict[str, Any]:
-    return {
-        "seed": run.seed,
-        "device": run.device,
-        "precision": run.precision,
-        "num_threads": run.num_threads,
-    }
-
-
 def compare_stage(
     env_id: str,
     split: str,
@@ -77,7 +68,7 @@ def compare_stage(
             max_steps=max_steps,
             out_dir=str(out_dir),
             progress=progress,
-            **{**_run_fields(run), "seed": run.seed + COMPARE_SEED_OFFSET},
+            **{**run.run_fields(), "seed": run.seed + COMPARE_SEED_OFFSET},
         )
     )
 
@@ -92,7 +83,7 @@ def rm_stage(
             out_dir=str(out_dir),
             backbone=backbone,
             progress=progress,
-            **_run_fields(run),
+            **run.run_fields(),
             **dict(settings.get("rm", {})),
         )
     )

@@ -26,10 +26,11 @@ from rlft.agents.checkpoint import (
     latest_checkpoint,
     load_optimizer,
     load_state,
+    resume_checkpoint,
     save_checkpoint,
     tensorboard_writer,
 )
-from rlft.agents.config import EnvConfig, PolicySpec, TrainConfig, autocast, check_resume_config
+from rlft.agents.config import EnvConfig, PolicySpec, TrainConfig, autocast
 from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
 from rlft.agents.policy_io import (
     env_spaces,
@@ -189,13 +190,7 @@ def train_rl(config: RLConfig) -> RLResult:
     obs_space, act_space = env_spaces(env["env_id"], env["split"], env["env_kwargs"])
 
     # The policy: the latest checkpoint of this run, else the starting policy, else a fresh one.
-    latest = latest_checkpoint(run_dir)
-    if latest is not None and not config.resume:
-        raise ConfigError(
-            f"{run_dir} already holds checkpoints; pass resume=True (--resume) to continue, "
-            "or choose another --out so they are not overwritten."
-        )
-    check_resume_config(config, run_dir / "rl_config.json", resuming=latest is not None)
+    latest = resume_checkpoint(config, "rl_config.json")
     start = load_state(latest)["step"] if latest is not None else 0
     policy = start_policy(config, latest, obs_space, act_space, device)
     # validate() made sure the anchor has what it needs: a dataset for bc, a starting policy for kl.

@@ -40,15 +40,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from rlft.agents.bc import batch_indices
+from rlft.agents.bc import batch_indices, optimizer_step
 from rlft.agents.checkpoint import (
-    latest_checkpoint,
     load_optimizer,
     load_state,
+    resume_checkpoint,
     save_checkpoint,
     tensorboard_writer,
 )
-from rlft.agents.config import TrainConfig, autocast, check_resume_config
+from rlft.agents.config import TrainConfig, autocast
 from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
 from rlft.errors import ConfigError, DatasetError, atomic_dir, atomic_write_text, check_float, check_int
 
@@ -310,13 +310,7 @@ def train_rm(config: RMConfig) -> RMResult:
     val = [rows[i] for i in val_idx]
     logger.info("reward model on %s: %d train / %d held-out comparisons", config.prefs, len(train), len(val))
 
-    latest = latest_checkpoint(run_dir)
-    if latest is not None and not config.resume:
-        raise ConfigError(
-            f"{run_dir} already holds checkpoints; pass resume=True (--resume) to continue, "
-            "or choose another --out so they are not overwritten."
-        )
-    check_resume_config(config, run_dir / "rm_config.json", resuming=latest is not None)
+    latest = resume_checkpoint(config, "rm_config.json")
     start, best = 0, {"heldout_accuracy": -1.0, "val_loss": math.inf}
     kept: dict[str, Any] = {}
     if latest is not None:
@@ -362,12 +356,7 @@ def train_rm(config: RMConfig) -> RMResult:
                     margin = (rewards[: len(batch)] - rewards[len(batch) :]).float()
                     tie = torch.tensor([bool(r.tie) for r in batch], device=margin.device)
                     loss = bradley_terry_loss(margin, tie)
-                optimizer.zero_grad()
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-                scaler.step(optimizer)
-                scaler.update()
+                optimizer_step(loss, optimizer, scaler, params, config.max_grad_norm)
                 done = step + 1
                 metrics["train_loss"] = loss.item()
                 metrics["train_accuracy"] = (

@@ -44,11 +44,10 @@ from rlft.errors import (
     atomic_write_text,
     check_choice,
     check_int,
-    did_you_mean,
 )
 from rlft.policies.backbone import TEXT_MODALITIES, Backbone
 from rlft.policies.checkpoint import CONFIG_FILE, WEIGHTS_FILE, fingerprint, is_stored, named_tensors
-from rlft.policies.config import FINETUNE_MODES
+from rlft.policies.config import FINETUNE_MODES, check_known_fields
 from rlft.policies.device import resolve_device
 from rlft.policies.encode_cache import cache_frozen_text
 from rlft.policies.finetune import apply_finetune
@@ -111,13 +110,7 @@ class RewardModelConfig:
         Raises:
             ConfigError: for unknown keys (with the closest field name) or invalid values.
         """
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = [key for key in data if key not in names]
-        if unknown:
-            raise ConfigError(
-                f"Unknown RewardModelConfig field {unknown[0]!r}.{did_you_mean(unknown[0], names)} "
-                f"Fields: {', '.join(names)}."
-            )
+        check_known_fields(cls, data)
         return cls(**data)
 
 
