@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 from rlft.agents.episodes import episode_text, rollout_episode
-from rlft.agents.evaluate import Agent, PolicyAgent, TaskResult, task_result
+from rlft.agents.results import TaskResult, task_result
 from rlft.demos.envs import make_env
 from rlft.errors import ConfigError, check_float, check_int
 
@@ -89,7 +89,7 @@ class SearchSamples:
 
 
 def sample_episodes(
-    agent: Agent,
+    agent: Any,
     env_id: str,
     *,
     samples: int,
@@ -102,6 +102,8 @@ def sample_episodes(
 ) -> SearchSamples:
     """Play ``samples`` episodes on each of ``goals`` goals (reset seeds ``seed + i``); see the module doc.
 
+    ``agent`` is any :class:`rlft.agents.evaluate.Agent` (``reset(env, seed)`` and ``act(obs, env)``).
+
     Raises:
         ConfigError: a greedy policy or the expert with ``samples > 1`` (every sample would be the same).
     """
@@ -109,7 +111,7 @@ def sample_episodes(
 
     samples = check_int("samples", samples)
     goals = check_int("goals", goals)
-    deterministic = getattr(agent, "deterministic", False) if isinstance(agent, PolicyAgent) else False
+    deterministic = bool(getattr(agent, "deterministic", False))
     if samples > 1 and (deterministic or getattr(agent, "name", "") == "expert"):
         raise ConfigError(
             "Best-of-N needs an agent that samples: a greedy policy or the expert plays the same episode "
@@ -235,7 +237,7 @@ def summarize(samples: SearchSamples, ns: Sequence[int], confidence: float = 0.9
 
 
 def best_of_n(
-    agent: Agent,
+    agent: Any,
     reward_model: Any,
     env_id: str,
     *,
