@@ -22,7 +22,9 @@ Every ``eval_every`` steps, and at the end, the held-out pairs are scored:
 * ``val_loss``: the Bradley-Terry loss on held-out pairs.
 
 The model with the best held-out accuracy (ties: lower loss) is kept in ``out_dir/best``, the last one
-in ``out_dir/model``; ``load_reward_model(out_dir)`` reads the best. Checkpoints, resume, the
+in ``out_dir/model``; ``load_reward_model(out_dir)`` reads the best. As with BC's ``best/``, the held-out
+pairs both pick that model and measure it, so its held-out accuracy is slightly optimistic; the last
+model's metrics are in the result JSON too (``last_model_metrics``). Checkpoints, resume, the
 "changed settings do not silently resume" check, signal handling and TensorBoard scalars (``rm/*``) work
 as in behaviour cloning; ``out_dir/rm_result.json`` holds the final metrics.
 """
@@ -412,6 +414,7 @@ def train_rm(config: RMConfig) -> RMResult:
         "heldout_goals": len({_goal(r) for r in val}),
         "train_goals": len({_goal(r) for r in train}),
         "metrics": final,
+        "last_model_metrics": _scalars(metrics),
         "loss": "bradley_terry (ties: soft label 1/2)",
     }
     report_path = atomic_write_text(run_dir / RESULT_FILE, json.dumps(json_safe(report), indent=2))
