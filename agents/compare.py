@@ -31,7 +31,14 @@ from rlft.agents.config import AgentChoice, EnvConfig, ResumableConfig, check_re
 from rlft.agents.episodes import EPISODE_TEXT_CHARS, Episode, episode_text, rollout_episode, save_episode
 from rlft.agents.evaluate import PolicyAgent, make_agent
 from rlft.agents.policy_io import check_policy_fits, resolve_env
-from rlft.demos.comparisons import COMPARISONS_FILE, RATERS, Comparison, read_pairs, write_comparisons
+from rlft.demos.comparisons import (
+    COMPARISONS_FILE,
+    RATERS,
+    Comparison,
+    read_pairs,
+    refresh_comparisons_file,
+    write_comparisons,
+)
 from rlft.demos.envs import make_env
 from rlft.errors import ConfigError, check_choice, check_float, check_int
 
@@ -295,14 +302,16 @@ def run_compare(config: CompareConfig) -> CompareResult:
                 scores[0].append(pair[0].score)
                 scores[1].append(pair[1].score)
                 if len(buffer) >= PAIRS_PER_PART:
-                    write_comparisons(out, buffer)
+                    write_comparisons(out, buffer, refresh=False)
                     new_rows += buffer
                     buffer = []
         finally:
             env.close()
             if buffer:  # also on an interrupt: keep every finished pair
-                write_comparisons(out, buffer)
+                write_comparisons(out, buffer, refresh=False)
                 new_rows += buffer
+            if new_rows:
+                refresh_comparisons_file(out)
     pairs = read_pairs(out) if out.is_dir() else []
     result = CompareResult(
         out_dir=out,

@@ -67,7 +67,8 @@ class RunConfig:
 
     out_dir: str | None = None
     """Output folder: the run folder (train: checkpoints, best/, policy/, tb/), the dataset folder
-    (collect; default under the Minari root) or the report folder (eval: report.json, episodes/)."""
+    (collect; default under the Minari root), the report folder (eval: report.json, episodes/) or the
+    comparison folder (compare: comparisons.parquet, parts/, episodes/)."""
     seed: int = 0
     """Seed of every random choice the command makes (see the command's own seed notes)."""
     device: str = "auto"

@@ -20,10 +20,11 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from rlft.demos.record import Actor
 from rlft.errors import ConfigError, atomic_write_bytes, atomic_write_text, check_int, require
 
 __all__ = [
@@ -43,16 +44,6 @@ EPISODE_TEXT_CHARS = 4000
 
 TRANSCRIPT_PAGE_CHARS = 2000
 """Page text shown per step in Markdown transcripts."""
-
-
-class _Actor(Protocol):
-    """What :func:`rollout_episode` needs of an agent (:class:`rlft.agents.evaluate.Agent` fits)."""
-
-    def reset(self, env: gym.Env, seed: int) -> None:
-        """Called after ``env.reset`` with the agent's (sample) seed."""
-
-    def act(self, obs: Any, env: gym.Env) -> Any:
-        """The next action."""
 
 
 @dataclass
@@ -164,7 +155,7 @@ def _action_record(action: Any) -> str | list[float]:
 
 def rollout_episode(
     env: gym.Env,
-    agent: _Actor,
+    agent: Actor,
     seed: int,
     *,
     sample_seed: int | None = None,

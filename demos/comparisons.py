@@ -290,11 +290,24 @@ def refresh_comparisons_file(directory: str | Path) -> Path:
     return path
 
 
-def write_comparisons(directory: str | Path, rows: Iterable[Comparison]) -> Path:
+def _pair_ids(directory: Path) -> set[str]:
+    _, pq = _pyarrow()
+    ids: set[str] = set()
+    for path in _part_files(directory):
+        try:
+            ids.update(pq.read_table(path, columns=["pair_id"]).column("pair_id").to_pylist())
+        except Exception as err:  # pyarrow raises several types for a damaged file
+            raise DatasetError(f"Cannot read the comparison file {path} ({err}); move it away.") from err
+    return ids
+
+
+def write_comparisons(directory: str | Path, rows: Iterable[Comparison], refresh: bool = True) -> Path:
     """Append ``rows`` to the comparison folder ``directory`` as a new part file; return its path.
 
-    The part is written to a temporary file, fsynced and renamed into place; then
-    ``comparisons.parquet`` is refreshed. A crash at any point leaves every earlier row readable.
+    The part is written to a temporary file, fsynced and renamed into place; then (with ``refresh``)
+    ``comparisons.parquet`` is rewritten. A crash at any point leaves every earlier row readable. Pass
+    ``refresh=False`` for a long series of appends and call :func:`refresh_comparisons_file` at the end
+    (the rewrite reads every row); :func:`read_comparisons` reads the parts and is always current.
 
     Raises:
         ConfigError: a row is not a :class:`Comparison`, has no ``pair_id`` or an unknown rater, or a
@@ -303,7 +316,7 @@ def write_comparisons(directory: str | Path, rows: Iterable[Comparison]) -> Path
     directory = Path(directory)
     rows = [_check_row(r) for r in rows]
     ids = [r.pair_id for r in rows]
-    existing = {r.pair_id for r in read_pairs(directory)} if directory.is_dir() else set()
+    existing = _pair_ids(directory)
     repeated = sorted({i for i in ids if ids.count(i) > 1} | (set(ids) & existing))
     if repeated:
         raise ConfigError(f"pair_id already written to {directory}: {repeated[:5]}; pair ids must be unique.")
@@ -312,7 +325,8 @@ def write_comparisons(directory: str | Path, rows: Iterable[Comparison]) -> Path
     path = parts / f"part-{len(_part_files(directory)):06d}-{uuid.uuid4().hex[:8]}.parquet"
     atomic_write_bytes(path, _parquet_bytes(rows))
     _fsync_dir(parts)
-    refresh_comparisons_file(directory)
+    if refresh:
+        refresh_comparisons_file(directory)
     return path
 
 
@@ -398,21 +412,16 @@ def read_label_log(directory: str | Path) -> list[tuple[str, str]]:
     return log
 
 
-def live_labels(log: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The labels still standing after every ``undo`` in ``log``, oldest first."""
-    stack: list[tuple[str, str]] = []
+def live_labels(log: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Each pair's standing label after every ``undo`` in ``log``, in the order they were given."""
+    live: dict[str, str] = {}
     for pair_id, label in log:
-        if label == UNDO:
-            for i in range(len(stack) - 1, -1, -1):
-                if stack[i][0] == pair_id:
-                    del stack[i]
-                    break
-        else:
-            stack = [entry for entry in stack if entry[0] != pair_id]
-            stack.append((pair_id, label))
-    return stack
+        live.pop(pair_id, None)  # a pair holds one label; a new answer moves it to the end
+        if label != UNDO:
+            live[pair_id] = label
+    return live
 
 
 def read_labels(directory: str | Path) -> dict[str, str]:
     """Each labelled pair's standing label (``left`` / ``right`` / ``tie`` / ``skip``)."""
-    return dict(live_labels(read_label_log(directory)))
+    return live_labels(read_label_log(directory))

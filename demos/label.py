@@ -56,6 +56,9 @@ MAX_BODY = 4096
 MAX_TEXT_BYTES = 400_000
 """A transcript larger than this is cut for the page (the stored file is unchanged)."""
 
+REFRESH_SECONDS = 5.0
+"""Least time between two background rewrites of ``comparisons.parquet`` (and one on close)."""
+
 STATIC = {
     "/static/label.js": ("label.js", "text/javascript; charset=utf-8"),
     "/static/label.css": ("label.css", "text/css; charset=utf-8"),
@@ -123,7 +126,7 @@ class LabelSession:
         self._parts_seen: tuple[str, ...] = ()
         self._queue: list[Comparison] = []
         self._by_id: dict[str, Comparison] = {}
-        self._log = read_label_log(self.directory)
+        self._labels = live_labels(read_label_log(self.directory))
         self._reload_pairs()
 
     def _reload_pairs(self) -> None:
@@ -135,8 +138,9 @@ class LabelSession:
         self._queue = [pair for pair in read_pairs(self.directory) if not pair.labelled]
         self._by_id = {pair.pair_id: pair for pair in self._queue}
 
-    def _live(self) -> list[tuple[str, str]]:
-        return [entry for entry in live_labels(self._log) if entry[0] in self._by_id]
+    def _live(self) -> dict[str, str]:
+        """The standing labels of queued pairs, oldest first."""
+        return {pair_id: label for pair_id, label in self._labels.items() if pair_id in self._by_id}
 
     def state(self) -> dict[str, Any]:
         """Progress, the counts of each answer, and the first unlabelled pair (``None`` when done)."""
@@ -145,7 +149,7 @@ class LabelSession:
             return self._state()
 
     def _state(self) -> dict[str, Any]:
-        live = dict(self._live())
+        live = self._live()
         position, current = next(
             ((i, p) for i, p in enumerate(self._queue, 1) if p.pair_id not in live), (0, None)
         )
@@ -178,14 +182,17 @@ class LabelSession:
         if not path.is_file():
             return {"kind": "missing", "text": f"The episode file {relative} is missing."}
         if path.suffix in IMAGE_TYPES:
-            return {"kind": "image", "src": f"/api/episode?pair={pair.pair_id}&side={side}"}
+            view = {"kind": "image", "src": f"/api/episode?pair={pair.pair_id}&side={side}"}
+            if path.suffix != ".png" and path.with_suffix(".png").is_file():
+                view["final_src"] = view["src"] + "&final=1"
+            return view
         if path.suffix in TEXT_SUFFIXES:
             data = path.read_bytes()[:MAX_TEXT_BYTES]
             return {"kind": "text", "text": data.decode("utf-8", errors="replace")}
         return {"kind": "missing", "text": f"{relative}: not a transcript or an image."}
 
-    def episode_path(self, pair_id: str, side: str) -> Path:
-        """The image file of one side of a queued pair, resolved inside the folder.
+    def episode_path(self, pair_id: str, side: str, final: bool = False) -> Path:
+        """The image of one side of a queued pair (its GIF, or with ``final`` its last frame's PNG).
 
         Raises:
             DatasetError: unknown pair or side, not an image, missing, or outside the folder.
@@ -194,7 +201,8 @@ class LabelSession:
             pair = self._by_id.get(pair_id)
         if pair is None or side not in ("left", "right"):
             raise DatasetError(f"No pair {pair_id!r} side {side!r} in {self.directory}.")
-        path = episode_file(self.directory, pair.chosen_path if side == "left" else pair.rejected_path)
+        relative = pair.chosen_path if side == "left" else pair.rejected_path
+        path = episode_file(self.directory, relative, ".png" if final else None)
         if path.suffix not in IMAGE_TYPES or not path.is_file():
             raise DatasetError(f"No image for pair {pair_id!r} side {side!r}.")
         return path
@@ -211,10 +219,10 @@ class LabelSession:
         with self._lock:
             if pair_id not in self._by_id:
                 raise DatasetError(f"No pair {pair_id!r} waits for a label in {self.directory}.")
-            if pair_id in dict(self._live()):
+            if pair_id in self._labels:
                 raise DatasetError(f"Pair {pair_id!r} is already labelled; undo it first.")
             append_label(self.directory, pair_id, label)
-            self._log.append((pair_id, label))
+            self._labels[pair_id] = label
             return self._state()
 
     def undo(self) -> dict[str, Any]:
@@ -227,9 +235,9 @@ class LabelSession:
             live = self._live()
             if not live:
                 raise DatasetError("Nothing to undo.")
-            pair_id = live[-1][0]
+            pair_id = next(reversed(live))
             append_label(self.directory, pair_id, UNDO)
-            self._log.append((pair_id, UNDO))
+            del self._labels[pair_id]
             return self._state()
 
 
@@ -257,6 +265,7 @@ class _Refresher:
             if self._dirty.wait(0.5):
                 self._dirty.clear()
                 self._refresh()
+                self._stop.wait(REFRESH_SECONDS)  # the rewrite reads every row: not after each answer
 
     def close(self) -> None:
         self._stop.set()
@@ -305,6 +314,9 @@ def _make_handler(server: LabelServer) -> type[BaseHTTPRequestHandler]:
         def _route(self) -> tuple[str, dict[str, list[str]]] | None:
             url = urlsplit(self.path)
             query = parse_qs(url.query)
+            if url.path == "/favicon.ico":  # browsers ask on their own, without the token: no icon
+                self._error(HTTPStatus.NOT_FOUND, "Not found.")
+                return None
             reason = self._refused(query)
             if reason is not None:
                 logger.warning("refused %s %s: %s", self.command, url.path, reason)
@@ -328,7 +340,9 @@ def _make_handler(server: LabelServer) -> type[BaseHTTPRequestHandler]:
             elif path == "/api/episode":
                 try:
                     file = server.session.episode_path(
-                        (query.get("pair") or [""])[0], (query.get("side") or [""])[0]
+                        (query.get("pair") or [""])[0],
+                        (query.get("side") or [""])[0],
+                        final=(query.get("final") or [""])[0] == "1",
                     )
                 except DatasetError as err:
                     self._error(HTTPStatus.NOT_FOUND, str(err))

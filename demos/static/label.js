@@ -59,10 +59,18 @@
     content.replaceChildren();
     content.scrollTop = 0;
     if (view.kind === "image") {
-      const img = el("img");
-      img.alt = side + " episode";
-      img.src = view.src + "&token=" + encodeURIComponent(token);
-      content.appendChild(img);
+      const frames = el("div", "frames");
+      const figure = (src, caption) => {
+        const box = el("figure");
+        const img = el("img");
+        img.alt = side + " episode, " + caption;
+        img.src = src + "&token=" + encodeURIComponent(token);
+        box.append(img, el("figcaption", "caption", caption));
+        frames.appendChild(box);
+      };
+      figure(view.src, "the episode (animated)");
+      if (view.final_src) figure(view.final_src, "last frame");
+      content.appendChild(frames);
     } else if (view.kind === "text") {
       content.appendChild(transcript(view.text));
     } else {

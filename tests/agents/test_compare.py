@@ -191,3 +191,42 @@ def test_cli_exit_codes(tmp_path: Path, toy_shop: str, capsys: pytest.CaptureFix
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["compare", toy_shop, "--pairs", "many"])
     assert exit_info.value.code == 2
+
+
+def test_compare_help_keeps_the_cli_conventions(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["compare", "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--seed", "--progress, --no-progress", "--out", "--resume, --no-resume", "--policy-b"):
+        assert flag in text
+    for flag in ("--agent-b", "--pairs", "--rater", "--rater-temperature", "--tie-margin", "--sample"):
+        assert flag in text
+    assert "``" not in text and ":func:" not in text and "--keep-checkpoints" not in text
+    with pytest.raises(SystemExit):
+        cli.main(["label", "--help"])
+    text = capsys.readouterr().out
+    assert "--port" in text and "--browser, --no-browser" in text
+
+
+def test_two_samples_of_a_policy_are_seeded_and_differ(tmp_path: Path, toy_shop: str) -> None:
+    from rlft.agents import BCConfig, CollectConfig, run_collect, train_bc
+
+    demos = tmp_path / "demos"
+    run_collect(CollectConfig(env_id=toy_shop, episodes=4, out_dir=str(demos), progress=False))
+    bc = BCConfig(dataset=str(demos), out_dir=str(tmp_path / "bc"), backbone="tiny-bert", steps=2)
+    bc.progress = False
+    policy = str(train_bc(bc).final_dir)
+    kw = {"policy": policy, "agent": None, "agent_b": None, "sample": True, "pairs": 6}
+    run_compare(_config(tmp_path / "one", toy_shop, **kw))
+    run_compare(_config(tmp_path / "two", toy_shop, **kw))
+    one, two = read_pairs(tmp_path / "one"), read_pairs(tmp_path / "two")
+    assert [(r.chosen, r.rejected) for r in one] == [(r.chosen, r.rejected) for r in two]  # reproducible
+    assert any(r.chosen != r.rejected for r in one)  # two samples of one policy on one goal differ
+    for row in one:
+        a = load_episode(episode_file(tmp_path / "one", row.chosen_path))
+        b = load_episode(episode_file(tmp_path / "one", row.rejected_path))
+        assert a.sample_seed != b.sample_seed and a.goal_seed == b.goal_seed
+        assert a.agent == b.agent == "policy"
+    run_compare(_config(tmp_path / "vs", toy_shop, policy=policy, agent=None, pairs=2))  # B: random
+    for row in read_pairs(tmp_path / "vs"):
+        assert {row.chosen_agent, row.rejected_agent} == {"policy", "random"}

@@ -53,6 +53,7 @@ def _pairs(directory: Path, n: int = 4, outside: Path | None = None) -> list[Com
         )
     if outside is not None:  # a folder whose rows point outside it (a hostile or broken dataset)
         (episodes / "img.gif").write_bytes(GIF)
+        (episodes / "img.png").write_bytes(b"\x89PNG final frame")
         rows.append(
             Comparison(
                 pair_id="evil",
@@ -116,7 +117,8 @@ def server(tmp_path: Path):
 def test_binds_localhost_with_a_token_in_the_url(server: LabelServer) -> None:
     assert server._httpd.server_address[0] == "127.0.0.1"
     assert server.url == f"http://127.0.0.1:{server.port}/?token={server.token}" and len(server.token) >= 32
-    assert LabelServer(server.session.directory).token != server.token  # per launch
+    with LabelServer(server.session.directory) as other:
+        assert other.token != server.token and other.port != server.port  # per launch
 
 
 def test_requests_without_the_token_are_refused(server: LabelServer) -> None:
@@ -153,6 +155,7 @@ def test_no_file_outside_the_folder_is_served(server: LabelServer) -> None:
         "/static/label.py",
         "/%2e%2e/secret.gif",
         "/api/episode?pair=evil&side=left",
+        "/api/episode?pair=evil&side=left&final=1",
         "/api/episode?pair=evil&side=../../secret.gif",
         "/api/episode?pair=p0&side=left",  # a transcript is shown inline, never served as a file
         "/parts/",
@@ -162,13 +165,19 @@ def test_no_file_outside_the_folder_is_served(server: LabelServer) -> None:
         assert b"SECRET" not in payload
     status, payload = _request(server, "GET", "/api/episode?pair=evil&side=right")
     assert status == 200 and payload == GIF
+    final = _request(server, "GET", "/api/episode?pair=evil&side=right&final=1")
+    assert final == (200, b"\x89PNG final frame")
     # The state names the hostile row as missing, and leaks nothing of the file it points at.
     for label in ("left", "left", "left", "left"):
         _request(server, "POST", "/api/label", body={"pair_id": _current(server)["pair_id"], "label": label})
     current = _current(server)
     assert current["pair_id"] == "evil" and current["left"]["kind"] == "missing"
     assert "outside the comparison folder" in current["left"]["text"]
-    assert current["right"]["kind"] == "image"
+    assert current["right"] == {
+        "kind": "image",
+        "src": "/api/episode?pair=evil&side=right",
+        "final_src": "/api/episode?pair=evil&side=right&final=1",
+    }
 
 
 def _current(server: LabelServer) -> dict:
