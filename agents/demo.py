@@ -625,7 +625,8 @@ def run_feedback_demo(
         "rm": {"metrics": rm.metrics, "report": str(rm.report_path.resolve())},
         "comparisons": {
             "pairs": compared.pairs,
-            "ties": compared.ties,
+            "new_pairs": compared.new_pairs,
+            "new_ties": compared.ties,
             "folder": str(compared.out_dir.resolve()),
         },
         "search": curve.to_dict(),

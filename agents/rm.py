@@ -335,7 +335,7 @@ def train_rm(config: RMConfig) -> RMResult:
         m.save_pretrained(folder, metrics=_scalars(metrics))
 
     def checkpoint(done: int) -> Path:
-        state = {"best": best, "kept": _scalars(kept), "metrics": _scalars(metrics)}
+        state = {"best": best, "kept": json_safe(kept), "metrics": _scalars(metrics)}
         return save_checkpoint(
             run_dir, done, model, optimizer, state, keep=config.keep_checkpoints, save_policy=save
         )
