@@ -2,16 +2,12 @@
 
 Sub-commands: ``envs`` lists the registered environments; ``collect`` records demonstrations;
 ``compare`` rolls out and rates pairs of episodes, ``label`` serves the page where people rate them;
-``train bc`` / ``train rl`` train policies; ``eval`` evaluates a policy or a baseline; ``demo`` runs the
-whole recipe. Each sub-command's flags are generated from the fields (and field docstrings) of its
-config dataclass (:class:`rlft.agents.CollectConfig`, ``CompareConfig``, ``BCConfig``, ``RLConfig``,
-``EvalConfig``, ``DemoConfig``, :class:`rlft.demos.label.LabelConfig`), so the CLI and the Python API
-cannot drift; each handler only builds the config and calls the documented function. Errors rlft raises
-exit with status 2, an interrupted run with 130.
-whole recipe; ``study`` sweeps it. Each sub-command's flags are generated from the fields (and field
-docstrings) of its config dataclass (:class:`rlft.agents.CollectConfig`, ``BCConfig``, ``RLConfig``,
-``EvalConfig``, ``DemoConfig``, ``StudyArgs``), so the CLI and the Python API cannot drift; each handler
-only builds the config and calls the documented function. Errors rlft raises exit with status 2, an
+``train bc`` / ``train rl`` train policies and ``train rm`` a reward model; ``eval`` evaluates a policy or
+a baseline; ``demo`` runs the whole recipe; ``study`` sweeps it. Each sub-command's flags are generated from
+the fields (and field docstrings) of its config dataclass (:class:`rlft.agents.CollectConfig`,
+``CompareConfig``, ``BCConfig``, ``RLConfig``, ``RMConfig``, ``EvalConfig``, ``DemoConfig``, ``StudyArgs``,
+:class:`rlft.demos.label.LabelConfig`), so the CLI and the Python API cannot drift; each handler only builds
+the config and calls the documented function. Errors rlft raises exit with status 2, an
 interrupted run with 130.
 """
 
@@ -55,6 +51,7 @@ _FLAG_NAMES: dict[str, str] = {
     "out_dir": "--out",
     "env_kwargs": "--env-kwarg",
     "policy_kwargs": "--policy-kwarg",
+    "reward_kwargs": "--reward-kwarg",
 }
 """Flags spelled other than ``--field-name`` (one spelling each)."""
 
@@ -73,6 +70,7 @@ _EXTRA_HELP: dict[str, str] = {
         "e.g. --env-kwarg heightmap=true (tabletop) or --env-kwarg max_steps=20."
     ),
     "policy_kwargs": "Repeat --policy-kwarg KEY=VALUE; VALUE is JSON when it parses as JSON, else text.",
+    "reward_kwargs": "Repeat --reward-kwarg KEY=VALUE; VALUE is JSON when it parses as JSON, else text.",
 }
 
 _MARKUP = re.compile(r":[a-z]+:`~?([^`]*)`|``([^`]*)``|`([^`]*)`")
@@ -244,6 +242,15 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_rm(args: argparse.Namespace) -> int:
+    from rlft.agents.rm import RMConfig, train_rm
+
+    result = train_rm(config_from_args(RMConfig, args))
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result.metrics.items()))
+    print(f"RM: {result.steps} steps (resumed from {result.resumed_from}) {metrics} -> {result.model_dir}")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from rlft.agents.evaluate import EvalConfig, run_eval
 
@@ -327,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     from rlft.agents.demo import DemoConfig
     from rlft.agents.evaluate import EvalConfig
     from rlft.agents.rl import RLConfig
+    from rlft.agents.rm import RMConfig
     from rlft.agents.study.config import StudyArgs
     from rlft.demos.label import LabelConfig
 
@@ -371,7 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(label, LabelConfig, positional={"directory": None})
     label.set_defaults(handler=_cmd_label)
 
-    train = add(sub, "train", "train a policy: `train bc` (imitation) or `train rl` (PPO fine-tuning)")
+    train = add(
+        sub,
+        "train",
+        "train a policy: `train bc` (imitation), `train rl` (PPO fine-tuning) or `train rm` (reward model)",
+    )
     train_sub = train.add_subparsers(dest="algorithm_kind", metavar="KIND", required=True)
     bc = add(train_sub, "bc", "behaviour cloning on a demonstration dataset", BCConfig)
     add_config_flags(bc, BCConfig)
@@ -379,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     rl = add(train_sub, "rl", "PPO / MaskablePPO fine-tuning, from a BC policy or a fresh one", RLConfig)
     add_config_flags(rl, RLConfig, positional={"env_id": "?"})
     rl.set_defaults(handler=_cmd_train_rl)
+    rm = add(train_sub, "rm", "a reward model from pairwise comparisons (Bradley-Terry)", RMConfig)
+    add_config_flags(rm, RMConfig)
+    rm.set_defaults(handler=_cmd_train_rm)
 
     ev = add(sub, "eval", "success rate, reward and length with confidence intervals", EvalConfig)
     add_config_flags(ev, EvalConfig, positional={"env_id": "*"})

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,13 +27,13 @@ from typing import Any, ClassVar
 import numpy as np
 from rlft.agents.accelerate import start_accelerate
 from rlft.agents.checkpoint import (
-    latest_checkpoint,
     load_optimizer,
     load_state,
+    resume_checkpoint,
     save_checkpoint,
     tensorboard_writer,
 )
-from rlft.agents.config import AccelerateConfig, PolicySpec, TrainConfig, autocast, check_resume_config
+from rlft.agents.config import AccelerateConfig, PolicySpec, TrainConfig, autocast
 from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
 from rlft.agents.policy_io import save_agent_policy, split_space_of, start_policy
 from rlft.demos.dataset import load_demos
@@ -169,12 +170,37 @@ def split_episodes(n: int, val_fraction: float, seed: int) -> tuple[list[int], l
     return sorted(order[n_val:]), sorted(order[:n_val])
 
 
-def _batch_indices(step: int, n: int, batch_size: int, seed: int) -> np.ndarray:
+def batch_indices(step: int, n: int, batch_size: int, seed: int) -> np.ndarray:
     """The transitions of ``step``: a fresh seeded permutation per epoch, so resuming replays exactly."""
     per_epoch = math.ceil(n / batch_size)
     epoch, pos = divmod(step, per_epoch)
     perm = np.random.default_rng([seed, epoch]).permutation(n)
     return perm[pos * batch_size : (pos + 1) * batch_size]
+
+
+def optimizer_step(
+    loss: Any,
+    optimizer: Any,
+    scaler: Any,
+    params: list[Any],
+    max_grad_norm: float,
+    before_clip: Callable[[list[Any]], None] | None = None,
+) -> None:
+    """One step on ``loss``: backward through the (fp16) grad scaler, clip to ``max_grad_norm``, update.
+
+    ``before_clip(params)`` runs on the unscaled gradients before clipping (the data-parallel gradient
+    sum of :class:`rlft.agents.accelerate.Accelerated`).
+    """
+    import torch
+
+    optimizer.zero_grad()
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    if before_clip is not None:
+        before_clip(params)
+    torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    scaler.step(optimizer)
+    scaler.update()
 
 
 def validate_bc(policy: Any, transitions: list[tuple[Any, Any]], batch_size: int) -> dict[str, float]:
@@ -252,13 +278,7 @@ def train_bc(config: BCConfig) -> BCResult:
         env_record["env_ids"] = sorted({d.env_id for d in datasets})
 
     # Policy, optimizer, and (when resuming) their saved state.
-    latest = latest_checkpoint(run_dir)
-    if latest is not None and not config.resume:
-        raise ConfigError(
-            f"{run_dir} already holds checkpoints; pass resume=True (--resume) to continue, "
-            "or choose another --out so they are not overwritten."
-        )
-    check_resume_config(config, run_dir / "bc_config.json", resuming=latest is not None)
+    latest = resume_checkpoint(config, "bc_config.json")
     obs_space, act_space = split_space_of(dataset)
     start, best = 0, {"val_accuracy": -1.0, "val_loss": math.inf}
     policy = start_policy(config, latest, obs_space, act_space, device)
@@ -302,20 +322,14 @@ def train_bc(config: BCConfig) -> BCResult:
     try:
         with stop_on_signals() as stop:
             for step in range(start, config.steps):
-                idx = _batch_indices(step, len(train), config.batch_size, config.seed)
+                idx = batch_indices(step, len(train), config.batch_size, config.seed)
                 mine = run.shard(idx)
                 with autocast(device, config.precision):
                     log_prob, entropy, _ = policy.evaluate_actions(
                         [train[i][0] for i in mine], [train[i][1] for i in mine]
                     )
                     loss = run.batch_loss(-log_prob.float(), len(idx))
-                optimizer.zero_grad()
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                run.sync_gradients(params)
-                torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-                scaler.step(optimizer)
-                scaler.update()
+                optimizer_step(loss, optimizer, scaler, params, config.max_grad_norm, run.sync_gradients)
                 done = step + 1
                 metrics["train_loss"] = run.total(loss.item())
                 writer.add_scalar("bc/train_loss", metrics["train_loss"], done)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rlft.errors import CheckpointError, atomic_dir, atomic_write_text
+from rlft.errors import CheckpointError, ConfigError, atomic_dir, atomic_write_text
 
 __all__ = [
     "CHECKPOINTS",
@@ -34,6 +34,7 @@ __all__ = [
     "load_optimizer",
     "load_state",
     "prune_checkpoints",
+    "resume_checkpoint",
     "save_checkpoint",
     "tensorboard_writer",
 ]
@@ -97,6 +98,30 @@ def save_checkpoint(
     prune_checkpoints(run_dir, keep)
     logger.info("checkpoint %s", folder)
     return folder
+
+
+def resume_checkpoint(config: Any, config_file: str) -> Path | None:
+    """The checkpoint a training run resumes from (``None`` for a fresh run), its settings checked.
+
+    Writes (or, resuming, compares) ``config_file`` in the run folder with
+    :func:`rlft.agents.config.check_resume_config`.
+
+    Raises:
+        ConfigError: the run folder holds checkpoints and ``config.resume`` is off, or they were made with
+            other settings (see ``force_config``).
+        CheckpointError: ``latest.json`` or the checkpoint it names is damaged.
+    """
+    from rlft.agents.config import check_resume_config
+
+    run_dir = config.run_dir()
+    latest = latest_checkpoint(run_dir)
+    if latest is not None and not config.resume:
+        raise ConfigError(
+            f"{run_dir} already holds checkpoints; pass resume=True (--resume) to continue, "
+            "or choose another --out so they are not overwritten."
+        )
+    check_resume_config(config, run_dir / config_file, resuming=latest is not None)
+    return latest
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:

@@ -102,6 +102,15 @@ class RunConfig:
         """Whether progress bars are on (auto resolved)."""
         return resolve_progress(self.progress)
 
+    def run_fields(self) -> dict[str, Any]:
+        """Seed, device, precision and threads: what a pipeline passes on to each of its stages."""
+        return {
+            "seed": self.seed,
+            "device": self.device,
+            "precision": self.precision,
+            "num_threads": self.num_threads,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (tuples become lists)."""
         return json.loads(json.dumps(dataclasses.asdict(self)))

@@ -6,24 +6,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from rlft.agents.config import RunConfig
 from rlft.demos.dataset import DemoDataset
 from rlft.demos.record import collect_demos
 from rlft.errors import DatasetError
 
-__all__ = ["reuse_or_collect", "stage_settings"]
+__all__ = ["reuse_or_collect"]
 
 logger = logging.getLogger(__name__)
-
-
-def stage_settings(run: RunConfig) -> dict[str, Any]:
-    """The seed, device, precision and threads every stage of a demo runs with."""
-    return {
-        "seed": run.seed,
-        "device": run.device,
-        "precision": run.precision,
-        "num_threads": run.num_threads,
-    }
 
 
 def reuse_or_collect(

@@ -14,11 +14,9 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import math
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import gymnasium as gym
@@ -26,9 +24,10 @@ import numpy as np
 from rlft.agents.config import AgentChoice, DistributedConfig, EnvConfig, RunConfig, autocast, provenance
 from rlft.agents.episodes import Episode, rollout_episode, write_gif, write_transcript
 from rlft.agents.policy_io import check_policy_fits, load_agent_policy, resolve_env
+from rlft.agents.results import TaskResult, bootstrap_interval, task_result, wilson_interval
 from rlft.demos.envs import make_env
 from rlft.demos.record import expert_action
-from rlft.errors import check_float, check_int
+from rlft.errors import ConfigError, check_float, check_int
 
 if TYPE_CHECKING:
     from rlft.envs.ray_vector import RayEnvPool
@@ -46,37 +45,11 @@ __all__ = [
     "evaluate_agent",
     "make_agent",
     "run_eval",
+    "task_result",
     "wilson_interval",
 ]
 
 logger = logging.getLogger(__name__)
-
-
-def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (``(0, 1)`` when ``trials == 0``)."""
-    if trials == 0:
-        return 0.0, 1.0
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p = successes / trials
-    denom = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denom
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def bootstrap_interval(
-    values: Sequence[float], confidence: float = 0.95, resamples: int = 2000, seed: int = 0
-) -> tuple[float, float]:
-    """Percentile-bootstrap interval of the mean (degenerate for fewer than two values)."""
-    data = np.asarray(values, dtype=np.float64)
-    if data.size == 0:
-        return float("nan"), float("nan")
-    if data.size == 1 or np.all(data == data[0]):
-        return float(data[0]), float(data[0])
-    rng = np.random.default_rng(seed)
-    means = data[rng.integers(0, data.size, size=(resamples, data.size))].mean(axis=1)
-    alpha = (1 - confidence) / 2
-    return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
 
 
 class Agent(Protocol):
@@ -166,26 +139,6 @@ class PolicyAgent:
 
 
 @dataclass
-class TaskResult:
-    """Evaluation of one agent on one environment id and goal split."""
-
-    env_id: str
-    split: str | None
-    episodes: int
-    success_rate: float
-    success_ci: tuple[float, float]
-    mean_reward: float
-    reward_ci: tuple[float, float]
-    mean_length: float
-    length_ci: tuple[float, float]
-    returns: list[float] = field(default_factory=list)
-    lengths: list[int] = field(default_factory=list)
-    successes: list[bool] = field(default_factory=list)
-    seeds: list[int] = field(default_factory=list)
-    recordings: list[str] = field(default_factory=list)
-
-
-@dataclass
 class EvalReport:
     """Results of one agent over several tasks / splits, serializable to JSON."""
 
@@ -195,15 +148,21 @@ class EvalReport:
     provenance: dict[str, Any] = field(default_factory=dict)
     """How the report was made: policy path, sampled or greedy, env kwargs, max steps, seeds, rlft
     version, git commit, timestamp (see :func:`rlft.agents.config.provenance`)."""
+    search: list[Any] = field(default_factory=list)
+    """Best-of-N curves (:class:`rlft.agents.search.BestOfResult`), one per environment, when the
+    evaluation searched with a reward model; ``results`` then holds the reward model's picks."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
-        return {
+        out = {
             "agent": self.agent,
             "confidence": self.confidence,
             "provenance": self.provenance,
             "results": [asdict(r) for r in self.results],
         }
+        if self.search:
+            out["search"] = [s.to_dict() for s in self.search]
+        return out
 
     def save(self, path: str | Path) -> Path:
         """Write the JSON report (parent folders are created)."""
@@ -225,6 +184,7 @@ class EvalReport:
                 f"{r.success_rate:6.1%} [{r.success_ci[0]:.2f}, {r.success_ci[1]:.2f}]{'':<5} "
                 f"{r.mean_reward:.3f} [{r.reward_ci[0]:.2f}, {r.reward_ci[1]:.2f}]      {r.mean_length:6.1f}"
             )
+        rows += [line for curve in self.search for line in ("", curve.table())]
         return "\n".join(rows)
 
 
@@ -320,22 +280,8 @@ def evaluate_agent(
     finally:
         runs.close()  # ends the pool's workers, if any
         env.close()
-    n_success = int(sum(successes))
-    return TaskResult(
-        env_id=env_id,
-        split=split,
-        episodes=episodes,
-        success_rate=n_success / episodes,
-        success_ci=wilson_interval(n_success, episodes, confidence),
-        mean_reward=float(np.mean(returns)),
-        reward_ci=bootstrap_interval(returns, confidence, seed=seed),
-        mean_length=float(np.mean(lengths)),
-        length_ci=bootstrap_interval(lengths, confidence, seed=seed),
-        returns=returns,
-        lengths=lengths,
-        successes=successes,
-        seeds=seeds,
-        recordings=recordings,
+    return task_result(
+        env_id, split, returns, lengths, successes, seeds, confidence=confidence, recordings=recordings
     )
 
 
@@ -418,6 +364,12 @@ class EvalConfig(RunConfig, EnvConfig, AgentChoice, DistributedConfig):
     """Episodes saved per environment into out_dir/episodes (GIF for tabletop, Markdown for web)."""
     name: str | None = None
     """Agent name in the report (default: policy, expert or random)."""
+    best_of: int = 1
+    """Best-of-N search: sample this many episodes per goal from the same start and keep the one the
+    reward model scores highest (needs reward_model, and sample for a policy); the report adds the
+    oracle pick (highest true score) and the curve at N = 1, 4, 16, 64 up to this N."""
+    reward_model: str | None = None
+    """Reward model folder (rlft train rm --out) that best-of-N search ranks episodes with."""
 
     DEFAULT_SPLIT: ClassVar[str] = "test"
     """Evaluate on held-out goals unless told otherwise."""
@@ -427,10 +379,18 @@ class EvalConfig(RunConfig, EnvConfig, AgentChoice, DistributedConfig):
         super().validate()
         self.validate_env()
         self.validate_distributed()
-        self.validate_agent()
+        kind = self.validate_agent()
         check_int("episodes", self.episodes)
         check_int("record_episodes", self.record_episodes, 0)
         check_float("confidence", self.confidence, 0.5, 0.999)
+        check_int("best_of", self.best_of)
+        if self.best_of > 1 and self.reward_model is None:
+            raise ConfigError("--best-of N ranks samples with a reward model: pass --reward-model RM.")
+        if self.best_of > 1 and (kind == "expert" or (kind == "policy" and not self.sample)):
+            raise ConfigError(
+                "--best-of N needs sampled episodes: add --sample (a greedy policy or the expert plays the "
+                "same episode N times)."
+            )
 
 
 def make_agent(
@@ -467,11 +427,37 @@ def run_eval(config: EvalConfig, env_ids: Sequence[str] = ()) -> EvalReport:
     config.validate()
     agent = make_agent(config, config, config.name)
     ids: list[str | None] = [i for i in (config.env_id, *env_ids) if i] or [None]
-    results, env_kwargs = [], {}
+    results, env_kwargs, curves = [], {}, []
     out = Path(config.out_dir) if config.out_dir is not None else None
+    reward_model = None
+    if config.reward_model is not None:
+        from rlft.policies.reward import load_reward_model
+
+        reward_model = load_reward_model(
+            config.reward_model, device=config.torch_device(), progress=config.show_progress
+        )
     for env_id in ids:
         env = resolve_env(replace(config, env_id=env_id), config.policy)
         env_kwargs[env["env_id"]] = env["env_kwargs"]
+        if reward_model is not None:
+            from rlft.agents.search import best_of_n
+
+            curve = best_of_n(
+                agent,
+                reward_model,
+                env["env_id"],
+                best_of=config.best_of,
+                goals=config.episodes,
+                seed=config.seed,
+                split=env["split"],
+                max_steps=config.max_steps,
+                env_kwargs=env["env_kwargs"],
+                confidence=config.confidence,
+                progress=config.show_progress,
+            )
+            curves.append(curve)
+            results.append(curve.rm[config.best_of])
+            continue
         results.append(
             evaluate_agent(
                 agent,
@@ -498,8 +484,10 @@ def run_eval(config: EvalConfig, env_ids: Sequence[str] = ()) -> EvalReport:
         "episode_seeds": [r.seeds for r in results],
         "device": str(config.torch_device()),
         "precision": config.precision,
+        "best_of": config.best_of,
+        "reward_model": str(Path(config.reward_model).resolve()) if config.reward_model else None,
     }
-    report = EvalReport(agent.name, config.confidence, results, provenance(**facts))
+    report = EvalReport(agent.name, config.confidence, results, provenance(**facts), curves)
     if out is not None:
         report.save(out / "report.json")
     return report

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from rlft.agents.bc import BCConfig, train_bc
 from rlft.agents.config import RunConfig, provenance
-from rlft.agents.demo_stages import reuse_or_collect, stage_settings
+from rlft.agents.demo_stages import reuse_or_collect
 from rlft.agents.evaluate import PolicyAgent, TaskResult, evaluate_agent
 from rlft.agents.policy_io import load_agent_policy
 
@@ -146,7 +146,7 @@ def run_multitask_demo(
             out_dir=str(out / "bc"),
             backbone=suite.backbone,
             progress=progress,
-            **stage_settings(run),
+            **run.run_fields(),
             **suite.bc,
         )
     )

@@ -30,11 +30,13 @@ class SB3EnvFactory:
     Args:
         env: the run's env record (``env_id``, ``split``, ``env_kwargs``, ``max_steps``).
         policy: the AgentPolicy whose observation encoder and action mapping the wrapper uses.
+        reward_model: replaces the env's reward by its terminal score (:mod:`rlft.agents.learned_reward`).
     """
 
     env: Mapping[str, Any]
     policy: Any
     info_keywords: tuple[str, ...] = field(default=("success",))
+    reward_model: Any = None
 
     def __call__(self) -> Any:
         """A fresh env."""
@@ -43,10 +45,16 @@ class SB3EnvFactory:
 
         env = self.env
         raw = make_env(env["env_id"], env["split"], env["env_kwargs"], max_steps=env["max_steps"])
+        if self.reward_model is not None:
+            from rlft.agents.learned_reward import LearnedReward
+
+            raw = LearnedReward(raw, self.reward_model)
         return Monitor(make_sb3_env(raw, self.policy), info_keywords=self.info_keywords)
 
 
-def sb3_env_factory(env: Mapping[str, Any], policy: Any, *, remote: bool = False) -> SB3EnvFactory:
+def sb3_env_factory(
+    env: Mapping[str, Any], policy: Any, *, remote: bool = False, reward_model: Any = None
+) -> SB3EnvFactory:
     """The factory of ``env`` in ``policy``'s SB3 view; ``remote`` sends a CPU copy of the policy.
 
     In this process the wrapper shares the training policy (as DummyVecEnv always did); Ray workers get a
@@ -54,7 +62,7 @@ def sb3_env_factory(env: Mapping[str, Any], policy: Any, *, remote: bool = False
     """
     if remote and getattr(getattr(policy, "device", None), "type", "cpu") != "cpu":
         policy = copy.deepcopy(policy).to("cpu")
-    return SB3EnvFactory(dict(env), policy)
+    return SB3EnvFactory(dict(env), policy, reward_model=reward_model)
 
 
 def episode_pool(

@@ -13,6 +13,7 @@ the environment they were trained on, so ``train_rl`` with only ``policy`` makes
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from rlft.agents.checkpoint import (
     latest_checkpoint,
     load_optimizer,
     load_state,
+    resume_checkpoint,
     save_checkpoint,
     tensorboard_writer,
 )
@@ -36,7 +38,6 @@ from rlft.agents.config import (
     PolicySpec,
     TrainConfig,
     autocast,
-    check_resume_config,
 )
 from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
 from rlft.agents.policy_io import (
@@ -48,7 +49,14 @@ from rlft.agents.policy_io import (
 )
 from rlft.demos.dataset import load_demos
 from rlft.demos.envs import check_env_id
-from rlft.errors import ConfigError, atomic_dir, check_choice, check_float, check_int
+from rlft.errors import (
+    ConfigError,
+    atomic_dir,
+    atomic_write_text,
+    check_choice,
+    check_float,
+    check_int,
+)
 
 __all__ = ["ALGORITHMS", "RLConfig", "RLResult", "train_rl"]
 
@@ -105,6 +113,9 @@ class RLConfig(TrainConfig, EnvConfig, PolicySpec, DistributedConfig, Accelerate
     """Minibatch size of the anchor loss."""
     checkpoint_every: int = 1024
     """Checkpoint every this many environment steps (rounded to whole rollouts) and at the end."""
+    reward_model: str | None = None
+    """Reward model folder (rlft train rm --out): the env's reward is replaced by its standardised score
+    of each finished episode (0 before the end); the true score is still logged beside it."""
 
     RESUMABLE_CHANGES: ClassVar[frozenset[str]] = (
         TrainConfig.RESUMABLE_CHANGES
@@ -167,6 +178,12 @@ class RLResult:
     """Wall time of this call."""
     metrics: dict[str, float] = field(default_factory=dict)
     """Last logged training metrics (mean episode reward / success in rollouts, anchor loss)."""
+    history: list[dict[str, float]] = field(default_factory=list)
+    """One entry per update (rollout): ``timesteps``, the mean true score, reward-model score (with a
+    reward model), return and success of the episodes that ended in that rollout. A resumed run keeps
+    the entries its earlier calls recorded up to the checkpoint it resumed from."""
+    report_path: Path | None = None
+    """``rl_result.json`` in the run folder (metrics and history)."""
 
 
 def train_rl(config: RLConfig) -> RLResult:
@@ -194,13 +211,7 @@ def train_rl(config: RLConfig) -> RLResult:
     obs_space, act_space = env_spaces(env["env_id"], env["split"], env["env_kwargs"])
 
     # The policy: the latest checkpoint of this run, else the starting policy, else a fresh one.
-    latest = latest_checkpoint(run_dir)
-    if latest is not None and not config.resume:
-        raise ConfigError(
-            f"{run_dir} already holds checkpoints; pass resume=True (--resume) to continue, "
-            "or choose another --out so they are not overwritten."
-        )
-    check_resume_config(config, run_dir / "rl_config.json", resuming=latest is not None)
+    latest = resume_checkpoint(config, "rl_config.json")
     start = load_state(latest)["step"] if latest is not None else 0
     policy = start_policy(config, latest, obs_space, act_space, device)
     # validate() made sure the anchor has what it needs: a dataset for bc, a starting policy for kl.
@@ -215,9 +226,15 @@ def train_rl(config: RLConfig) -> RLResult:
         else None
     )
     env_record = {"env_id": env["env_id"], "env_kwargs": env["env_kwargs"], "split": env["split"]}
+    reward_model = None
+    if config.reward_model is not None:
+        from rlft.policies.reward import load_reward_model
+
+        reward_model = load_reward_model(config.reward_model, device=device, progress=config.show_progress)
 
     # Environments in SB3's fixed-shape view, and the SB3 algorithm around the policy's own modules.
-    vec_env = _make_vec_env(config, env, policy, seed=config.seed + start + run.process_index * config.n_envs)
+    seed = config.seed + start + run.process_index * config.n_envs
+    vec_env = _make_vec_env(config, env, policy, seed=seed, reward_model=reward_model)
     model = make_ppo(
         policy,
         vec_env,
@@ -244,6 +261,7 @@ def train_rl(config: RLConfig) -> RLResult:
         logger.info("resuming RL from %s (timestep %d)", latest, start)
 
     hook = _make_anchor(config, model, policy, reference, demos)
+    history = _earlier_history(run_dir, start) if latest is not None else []
     handle = optimizer.register_step_pre_hook(hook) if hook is not None else None
     # After the anchor's hook: the averaged gradient includes every process's anchor term.
     params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -251,6 +269,7 @@ def train_rl(config: RLConfig) -> RLResult:
     remaining = -(-max(0, config.env_steps - start) // procs)
     with stop_on_signals() as stop:
         callback = _checkpoint_callback(run_dir, policy, config, hook, start, env_record, stop, run)
+        callback.history.extend(history)
         try:
             if remaining > 0:
                 with autocast(device, config.precision):
@@ -271,8 +290,18 @@ def train_rl(config: RLConfig) -> RLResult:
             callback.save(done)
         if stop:
             raise TrainingInterrupted(done, latest_checkpoint(run_dir))
+    report = {
+        "timesteps": done,
+        "resumed_from": start,
+        "reward": "reward_model" if reward_model is not None else "env",
+        "reward_model": str(Path(config.reward_model).resolve()) if config.reward_model else None,
+        "metrics": callback.metrics,
+        "history": callback.history,
+    }
+    report_path = run_dir / "rl_result.json"
     if run.is_main:
         atomic_dir(run_dir / "policy", lambda d: save_agent_policy(policy, d, env_record))
+        atomic_write_text(report_path, json.dumps(report, indent=2))
     run.wait()  # the other processes return once the policy is written
     return RLResult(
         policy_dir=run_dir / "policy",
@@ -280,6 +309,8 @@ def train_rl(config: RLConfig) -> RLResult:
         resumed_from=start,
         seconds=time.perf_counter() - t0,
         metrics=callback.metrics,
+        history=callback.history,
+        report_path=report_path,
     )
 
 
@@ -302,13 +333,16 @@ def _tensorboard_logger(folder: Path, purge_step: int, write: bool = True) -> An
     return Logger(folder=str(folder), output_formats=[PurgingTensorBoard()])
 
 
-def _make_vec_env(config: RLConfig, env: dict[str, Any], policy: Any, seed: int) -> Any:
+def _make_vec_env(
+    config: RLConfig, env: dict[str, Any], policy: Any, seed: int, reward_model: Any = None
+) -> Any:
     """``n_envs`` environments, each seen through the policy's encoder: in this process or on Ray.
 
     In-process (``DummyVecEnv``) by default: the wrapper encodes observations with the policy's
     tokenizer, and the policy forward pass dominates the step time, so subprocess workers would only copy
     the model around. With ``ray`` the envs run on Ray actors (:class:`rlft.agents.ray_vec_env.RayVecEnv`),
-    for envs slow enough to be worth it (browsers, simulators) or more than one machine holds.
+    for envs slow enough to be worth it (browsers, simulators) or more than one machine holds. With a
+    ``reward_model`` the env's reward is replaced by its terminal score (:mod:`rlft.agents.learned_reward`).
     """
     from rlft.agents.ray_envs import sb3_env_factory
 
@@ -316,12 +350,12 @@ def _make_vec_env(config: RLConfig, env: dict[str, Any], policy: Any, seed: int)
     if config.ray is not None:
         from rlft.agents.ray_vec_env import RayVecEnv
 
-        factory = sb3_env_factory(env, policy, remote=True)
+        factory = sb3_env_factory(env, policy, remote=True, reward_model=reward_model)
         vec_env = RayVecEnv([factory] * config.n_envs, config.envs_per_worker, **config.pool_kwargs())
     else:
         from stable_baselines3.common.vec_env import DummyVecEnv
 
-        vec_env = DummyVecEnv([sb3_env_factory(env, policy)] * config.n_envs)
+        vec_env = DummyVecEnv([sb3_env_factory(env, policy, reward_model=reward_model)] * config.n_envs)
     vec_env.seed(seed)  # env i resets with seed + i
     return vec_env
 
@@ -390,6 +424,33 @@ def _make_anchor(
     )
 
 
+def _earlier_history(run_dir: Path, start: int) -> list[dict[str, float]]:
+    """The history an earlier call of this run wrote to ``rl_result.json``, up to timestep ``start``."""
+    try:
+        history = json.loads((run_dir / "rl_result.json").read_text()).get("history", [])
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return []
+    return [h for h in history if isinstance(h, dict) and h.get("timesteps", start + 1) <= start]
+
+
+def record_finished(finished: dict[str, list[float]], info: dict[str, Any]) -> None:
+    """Add a finished episode's true score, reward-model score, return and success to ``finished``.
+
+    ``info`` is the last step's info (with Monitor's ``episode`` record): the true score is the env's
+    ``info["score"]`` (or ``true_score`` under :class:`~rlft.agents.learned_reward.LearnedReward`).
+    """
+    true_score = info.get("true_score", info.get("score"))
+    values = {
+        "true_score": true_score,
+        "rm_score": info.get("rm_score"),
+        "return": info["episode"]["r"],
+        "success": float(bool(info.get("success", False))),
+    }
+    for name, value in values.items():
+        if value is not None:
+            finished.setdefault(name, []).append(float(value))
+
+
 def _checkpoint_callback(
     run_dir: Path,
     policy: Any,
@@ -417,6 +478,8 @@ def _checkpoint_callback(
             self.metrics: dict[str, float] = {}
             self.successes: list[float] = []
             self.bar: Any = None
+            self.history: list[dict[str, float]] = []
+            self.finished: dict[str, list[float]] = {}
 
         def _on_training_start(self) -> None:
             self.bar = tqdm(
@@ -435,6 +498,7 @@ def _checkpoint_callback(
             for info in infos:
                 if "episode" in info:
                     self.successes.append(float(info.get("success", False)))
+                    record_finished(self.finished, info)
             self.bar.update(len(infos) * run.num_processes)
             return not stop  # a signal ends learn() here; train_rl then checkpoints
 
@@ -450,6 +514,18 @@ def _checkpoint_callback(
             if hook is not None and hook.calls:
                 self.metrics["anchor_loss"] = hook.last_loss
                 self.logger.record("train/anchor_loss", hook.last_loss)
+            # The true score beside the reward the policy optimises, for the episodes of this rollout.
+            entry = {"timesteps": float(model.num_timesteps * run.num_processes)}
+            for name, values in self.finished.items():
+                if values:
+                    entry[name] = float(sum(values) / len(values))
+                    if name in ("true_score", "rm_score"):
+                        self.metrics[f"rollout_{name}"] = entry[name]
+                        self.logger.record(f"rollout/{name}", entry[name])
+            if len(entry) > 1:
+                entry["episodes"] = float(len(self.finished.get("true_score", [])))
+                self.history.append(entry)
+            self.finished = {}
 
         def _on_rollout_start(self) -> None:
             # Runs after PPO's update for the previous rollout, so the saved weights include it.

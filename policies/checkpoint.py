@@ -26,6 +26,8 @@ __all__ = [
     "Checkpoint",
     "Checkpointable",
     "fingerprint",
+    "is_stored",
+    "named_tensors",
     "read_checkpoint",
     "read_checkpoint_config",
     "restore_tensors",
@@ -51,15 +53,16 @@ class Checkpointable(Protocol):
     def parameters(self) -> Any: ...  # noqa: D102
 
 
-def _named_tensors(policy: Checkpointable) -> dict[str, torch.Tensor]:
-    """Parameters (tied weights once) and persistent buffers, by state-dict name."""
+def named_tensors(policy: Any) -> dict[str, torch.Tensor]:
+    """Parameters (tied weights once) and persistent buffers of a module, by state-dict name."""
     tensors = dict(policy.named_parameters())
     state_names = set(policy.state_dict().keys())
     tensors.update({n: b for n, b in policy.named_buffers() if n in state_names})
     return tensors
 
 
-def _is_stored(name: str, tensor: torch.Tensor, include_frozen: bool) -> bool:
+def is_stored(name: str, tensor: torch.Tensor, include_frozen: bool) -> bool:
+    """Whether a checkpoint stores ``name``: everything but frozen ``backbone.*`` tensors (unless asked)."""
     if include_frozen or not name.startswith("backbone."):
         return True
     return isinstance(tensor, torch.nn.Parameter) and tensor.requires_grad
@@ -81,10 +84,8 @@ def save_policy(policy: Checkpointable, directory: str | Path, include_frozen: b
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = _named_tensors(policy)
-    stored = {
-        n: t.detach().cpu().contiguous() for n, t in tensors.items() if _is_stored(n, t, include_frozen)
-    }
+    tensors = named_tensors(policy)
+    stored = {n: t.detach().cpu().contiguous() for n, t in tensors.items() if is_stored(n, t, include_frozen)}
     frozen = {n: t for n, t in tensors.items() if n not in stored}
     meta: dict[str, Any] = {
         "format": FORMAT,
@@ -185,7 +186,7 @@ def restore_tensors(policy: Checkpointable, meta: dict[str, Any], stored: dict[s
     """
     if policy.head_kind != meta.get("head_kind"):
         raise CheckpointError(f"Checkpoint head {meta.get('head_kind')!r} rebuilt as {policy.head_kind!r}.")
-    tensors = _named_tensors(policy)
+    tensors = named_tensors(policy)
     unknown = sorted(set(stored) - set(tensors))
     if unknown:
         raise CheckpointError(f"Checkpoint tensors {unknown[:3]} do not exist in the rebuilt policy.")

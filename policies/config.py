@@ -29,6 +29,21 @@ FINETUNE_CHOICES: tuple[str, ...] = ("auto", *FINETUNE_MODES)
 """What ``PolicyConfig.finetune`` accepts: ``auto`` is resolved to the family's default when built."""
 
 
+def check_known_fields(cls: type, data: dict[str, Any]) -> None:
+    """Refuse a key of ``data`` that is not a field of the dataclass ``cls`` (configs read from JSON).
+
+    Raises:
+        ConfigError: naming the first unknown key, the closest field name and every field.
+    """
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [key for key in data if key not in names]
+    if unknown:
+        raise ConfigError(
+            f"Unknown {cls.__name__} field {unknown[0]!r}.{did_you_mean(unknown[0], names)} "
+            f"Fields: {', '.join(names)}."
+        )
+
+
 @dataclass
 class PolicyConfig:
     """Configuration of an :class:`~rlft.policies.AgentPolicy` (backbone, head, fine-tuning mode, sizes).
@@ -145,13 +160,7 @@ class PolicyConfig:
         Raises:
             ConfigError: for unknown keys (with the closest field name) or invalid values.
         """
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = [key for key in data if key not in names]
-        if unknown:
-            raise ConfigError(
-                f"Unknown PolicyConfig field {unknown[0]!r}.{did_you_mean(unknown[0], names)} "
-                f"Fields: {', '.join(names)}."
-            )
+        check_known_fields(cls, data)
         if "pixel_skip" not in data and set(data) >= _PRE_PIXEL_SKIP_FIELDS:
             # A complete to_dict() output from before pixel_skip existed: keep the head it was trained with.
             data = {**data, "pixel_skip": False}

@@ -163,7 +163,7 @@ THIRD_PARTY_HOMES: dict[str, tuple[str, ...]] = {
     "playwright": ("rlft.envs.web.backends",),
     "ray": ("rlft.envs.ray_vector",),
     "accelerate": ("rlft.agents.accelerate",),
-    "matplotlib": ("rlft.agents.study.analysis",),
+    "matplotlib": ("rlft.agents.study.analysis", "rlft.agents.feedback"),
 }
 """Third-party module -> the only modules (or packages) that may import it."""
 

@@ -98,3 +98,25 @@ def test_rl_bad_inputs(toy_shop: str, bc_run: tuple[Path, Path], tmp_path: Path)
         train_rl(_config(toy_shop, bc_run, tmp_path / "c", anchor_dataset=None))
     with pytest.raises(ConfigError, match="maskable_ppo"):
         train_rl(_config(toy_shop, bc_run, tmp_path / "d", algorithm="maskable"))
+
+
+def test_rl_from_a_learned_reward_logs_the_true_score_beside_it(
+    toy_shop: str, bc_run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from rlft.policies.reward import RewardModel, RewardModelConfig
+
+    rm = RewardModel(RewardModelConfig(backbone="tiny-bert", head_hidden=8))
+    rm.save_pretrained(tmp_path / "rm", metrics={"score_mean": 0.0, "score_std": 1.0})
+    result = train_rl(_config(toy_shop, bc_run, tmp_path / "rl", reward_model=str(tmp_path / "rm")))
+    report = json.loads((tmp_path / "rl" / "rl_result.json").read_text())
+    assert report["reward"] == "reward_model" and report["history"] == result.history
+    entries = [h for h in result.history if "rm_score" in h]
+    assert entries and all("true_score" in h and 0.0 <= h["true_score"] <= 1.0 for h in entries)
+    # The policy optimised the reward model's score: Monitor's returns are those scores, not the env's.
+    assert all(h["return"] == pytest.approx(h["rm_score"], abs=1e-5) for h in entries)  # Monitor rounds
+    assert {"rollout_true_score", "rollout_rm_score"} <= set(result.metrics)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (events,) = (tmp_path / "rl" / "tb").rglob("events.out.tfevents.*")
+    tags = EventAccumulator(str(events)).Reload().Tags()["scalars"]
+    assert {"rollout/true_score", "rollout/rm_score"} <= set(tags)
