@@ -882,7 +882,10 @@ class RayExecutor(Executor):
                 ray.shutdown()
             raise
         self._remote = ray.remote(_run_task).options(
-            num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=self.max_retries, retry_exceptions=False
+            num_cpus=self.num_cpus,
+            num_gpus=self.num_gpus,
+            max_retries=self.max_retries,
+            retry_exceptions=False,
         )
         self._lock = threading.RLock()
         self._queue: deque[tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = deque()
@@ -971,18 +974,18 @@ class RayExecutor(Executor):
         with self._lock:
             self._closed = True
             if cancel_futures:
-                for future, *_ in self._queue:
-                    future.cancel()
+                for queued, *_ in self._queue:
+                    queued.cancel()
                 self._queue.clear()
                 running = list(self._running)
             else:
                 running = []
         for ref in running:
-            future = self._take(ref)
+            taken = self._take(ref)
             with contextlib.suppress(Exception):
                 _ray().cancel(ref, force=True)
-            if future is not None:
-                future.set_exception(RayTaskError("The Ray task was cancelled: its executor shut down."))
+            if taken is not None:
+                taken.set_exception(RayTaskError("The Ray task was cancelled: its executor shut down."))
         if wait:
             while True:
                 with self._lock:
