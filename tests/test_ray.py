@@ -67,6 +67,7 @@ def cluster() -> Iterator[Any]:
 
     if ray.is_initialized():
         ray.shutdown()
+    earlier = _descendants()  # e.g. multiprocessing's resource tracker, started by an earlier test
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     c.add_node(num_cpus=1)
     ray.init(address=c.address, logging_level="WARNING")
@@ -77,7 +78,7 @@ def cluster() -> Iterator[Any]:
         """Remembers every Ray process started below this one (workers come and go)."""
 
         def look(self) -> None:
-            seen.update(_descendants())
+            seen.update(_descendants() - earlier)
 
     watch = Watch()
     watch.look()
