@@ -460,29 +460,43 @@ def _study_rows(folder: Path) -> list[dict[str, str]]:
         return [{k: v for k, v in row.items() if k not in ("wall_s", "eval_s")} for row in csv.DictReader(f)]
 
 
-@pytest.mark.integration  # each task's worker imports torch, transformers and SB3 (~40 s in all here)
+TINY_STUDY = f"""
+methods = ["bc", "bc+rl", "rl"]
+inits = ["pretrained"]
+budget = "rl-stage"
+[[envs]]
+env_id = "{WEB}"
+demos = [2]
+backbone = "tiny-bert"
+eval_episodes = 3
+rl_env_kwargs = {{}}
+bc = {{ steps = 4, batch_size = 4, eval_every = 2, checkpoint_every = 2 }}
+rl = {{ env_steps = 32, n_envs = 2, n_steps = 8, batch_size = 8, n_epochs = 1, checkpoint_every = 16 }}
+"""
+"""Three cells (bc, bc+rl, rl) of tiny-bert on the login form; rl-stage budgets (no wall-clock rule)."""
+
+
+def _wait_for(condition: Any, what: str, limit: float = 300.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {limit:g} s for {what}")
+        time.sleep(0.2)
+
+
+@pytest.mark.integration  # each task's worker imports torch, transformers and SB3 (~90 s in all here)
 def test_study_on_ray_gives_the_local_results_and_resumes(cluster: Any, tmp_path: Path, weights: Any) -> None:
-    from rlft.agents.study import run_study, study_from_mapping
+    import subprocess
+
+    from rlft.agents.study import load_study_file, run_study
+
+    toml = tmp_path / "study.toml"
+    toml.write_text(TINY_STUDY)
+    on_ray = {"ray": "local", "cell_cpus": 0.5, "workers": 3, "cell_timeout": 600.0}
 
     def study(out: str, **extra: Any) -> Any:
-        env = {
-            "env_id": WEB,
-            "demos": [2],
-            "backbone": "tiny-bert",
-            "eval_episodes": 3,
-            "rl_env_kwargs": {},
-            "bc": {"steps": 4, "batch_size": 4, "eval_every": 2, "checkpoint_every": 2},
-            "rl": {"env_steps": 32, "n_envs": 2, "n_steps": 8, "batch_size": 8, "n_epochs": 1},
-        }
-        data = {
-            "methods": ["bc", "bc+rl", "rl"],
-            "inits": ["pretrained"],
-            "budget": "rl-stage",
-            "envs": [env],
-        }
-        return study_from_mapping(data, out_dir=str(tmp_path / out), device="cpu", progress=False, **extra)
+        return load_study_file(toml, out_dir=str(tmp_path / out), device="cpu", progress=False, **extra)
 
-    on_ray = {"ray": "local", "cell_cpus": 0.5, "workers": 3, "cell_timeout": 600.0}
     local = run_study(study("local"))
     remote = run_study(study("ray", **on_ray))
     cluster.look()
@@ -506,3 +520,25 @@ def test_study_on_ray_gives_the_local_results_and_resumes(cluster: Any, tmp_path
     assert not again.failed
     assert json.loads((cell / "stages.json").read_text())["bc"] == stages["bc"]  # BC was not rerun
     assert _study_rows(tmp_path / "ray") == _study_rows(tmp_path / "local")
+
+    # A study whose driver is killed once its first stage is recorded (rlft study --ray joining the
+    # cluster; here the other cells were still training): Ray ends its tasks, and the same study run
+    # again finishes it with the local results.
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "rlft.cli", "study", "--config", str(toml), "--out", str(killed)]
+    command += ["--ray", ray.get_runtime_context().gcs_address, "--cell-cpus", "0.5", "--workers", "3"]
+    driver = subprocess.Popen([*command, "--device", "cpu", "--no-progress"], stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(
+            lambda: any(killed.glob("cells/*/*/*/*/stages.json")) or driver.poll() is not None, "a stage"
+        )
+        cluster.look()
+    finally:
+        driver.kill()
+        driver.wait(timeout=60)
+    cpus = ray.cluster_resources()["CPU"]
+    _wait_for(lambda: ray.available_resources().get("CPU", 0.0) == cpus, "the killed study's tasks to end")
+    resumed = run_study(study("killed", **on_ray))
+    cluster.look()
+    assert not resumed.failed, resumed.failed
+    assert _study_rows(killed) == _study_rows(tmp_path / "local")
