@@ -351,6 +351,10 @@ def test_without_ray_a_dependency_error_names_the_extra(monkeypatch: pytest.Monk
         RayEnvPool([_web_factory()])
     with pytest.raises(DependencyError, match=r"rlft\[ray\]"):
         RayVectorEnv([_web_factory()])
+    from rlft.envs.ray_vector import RayExecutor
+
+    with pytest.raises(DependencyError, match=r"rlft\[ray\]"):
+        RayExecutor()  # what rlft study --ray builds
 
 
 def test_a_worker_that_keeps_dying_raises_instead_of_hanging(cluster: Any, tmp_path: Path) -> None:
