@@ -22,6 +22,9 @@ cut like a time limit cuts it); :meth:`RayEnvPool.map_episodes` reruns the inter
 seed instead. After ``max_restarts`` consecutive failures of one worker, :class:`EnvWorkerError` is raised:
 the caller never hangs.
 
+:class:`RayExecutor` is a ``concurrent.futures.Executor`` over Ray tasks with resource requests, retries
+of tasks whose worker died and a time limit per task (how ``rlft study --ray`` schedules its cells).
+
 Ray is imported through :func:`rlft.errors.require`; without it a :class:`DependencyError` names the
 ``rlft[ray]`` extra.
 """
@@ -35,7 +38,8 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from typing import Any, TypeVar
 
 import gymnasium as gym
@@ -47,6 +51,9 @@ from rlft.errors import ConfigError, EnvWorkerError, check_float, check_int, req
 __all__ = [
     "EnvWorker",
     "RayEnvPool",
+    "RayExecutor",
+    "RayTaskError",
+    "RayTaskTimeoutError",
     "RayVectorEnv",
     "RemoteEnv",
     "WorkerRestartedError",
@@ -771,3 +778,221 @@ class RayVectorEnv(VectorEnv):
     def close_extras(self, **kwargs: Any) -> None:
         """End the Ray workers."""
         self.pool.close()
+
+
+class RayTaskError(EnvWorkerError):
+    """A :class:`RayExecutor` task was lost (its worker or node died more often than it may be retried)."""
+
+
+class RayTaskTimeoutError(RayTaskError, TimeoutError):
+    """A :class:`RayExecutor` task ran past the executor's ``timeout_s``; it was cancelled."""
+
+
+def _run_task(fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any], cwd: str | None) -> T:
+    """The body of every :class:`RayExecutor` task: ``fn(*args, **kwargs)`` in ``cwd`` when it exists.
+
+    A Ray task worker runs one task at a time, so changing its directory for the call is safe; relative
+    paths then mean what they mean to the driver (on nodes that mount its directory at the same path).
+    """
+    if cwd is None or not os.path.isdir(cwd) or os.getcwd() == cwd:
+        return fn(*args, **kwargs)
+    before = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        os.chdir(before)
+
+
+def _largest_node(ray: Any) -> dict[str, float]:
+    """CPU and GPU counts of the living node with the most of them (what one task can get at most)."""
+    best = {"CPU": 0.0, "GPU": 0.0}
+    for node in ray.nodes():
+        if node.get("Alive"):
+            res = node.get("Resources", {})
+            cpus, gpus = float(res.get("CPU", 0.0)), float(res.get("GPU", 0.0))
+            if (gpus, cpus) > (best["GPU"], best["CPU"]):
+                best = {"CPU": cpus, "GPU": gpus}
+    return best
+
+
+class RayExecutor(Executor):
+    """A :class:`concurrent.futures.Executor` whose calls run as Ray tasks with resource requests.
+
+    ``submit(fn, *args)`` queues the call and returns a future at once; at most ``max_in_flight`` calls
+    are Ray tasks at a time (the rest wait here, in submission order). Each task reserves ``num_cpus``
+    CPUs and ``num_gpus`` GPUs of one node (Ray sets ``CUDA_VISIBLE_DEVICES`` to the task's GPUs, so
+    ``cuda`` / ``auto`` in the task means its own GPU). ``fn`` must be importable on every node (a
+    top-level function of an installed package).
+
+    Failures: a task whose worker process or node dies is run again up to ``max_retries`` times (Ray's
+    task retries); after that its future raises :class:`RayTaskError`. An exception ``fn`` raises is
+    not retried and reaches the future as it is (unwrapped from Ray's ``RayTaskError``). A task still
+    unfinished ``timeout_s`` seconds after it was sent to Ray (waiting for resources included) is
+    cancelled (its worker is killed) and its future raises :class:`RayTaskTimeoutError`, so a caller
+    waiting on the futures never hangs. Requests that no living node can meet raise
+    :class:`rlft.errors.ConfigError` here instead of waiting for a node that never comes.
+
+    Args:
+        num_cpus: CPUs each task reserves (fractions allowed; 0 for none).
+        num_gpus: GPUs each task reserves (fractions share a GPU).
+        max_retries: reruns of a task whose worker died.
+        max_in_flight: Ray tasks at a time (``None``: no limit here; the cluster's resources still are).
+        timeout_s: longest time from a task's start on Ray to its result (``None``: no limit).
+        address: where to connect when Ray is not connected yet (see :func:`init_ray`); an executor that
+            connected shuts Ray down on :meth:`shutdown`.
+        working_dir: current directory of each call (default: this process's), where it exists.
+
+    Raises:
+        DependencyError: Ray is not installed.
+        ConfigError: invalid settings, or resources no node of the cluster has.
+    """
+
+    def __init__(
+        self,
+        *,
+        num_cpus: float = 1.0,
+        num_gpus: float = 0.0,
+        max_retries: int = 2,
+        max_in_flight: int | None = None,
+        timeout_s: float | None = None,
+        address: str | None = None,
+        working_dir: str | None = "",
+    ) -> None:
+        ray = _ray()
+        self.num_cpus = check_float("num_cpus", num_cpus, 0.0)
+        self.num_gpus = check_float("num_gpus", num_gpus, 0.0)
+        self.max_retries = check_int("max_retries", max_retries, 0)
+        self.max_in_flight = None if max_in_flight is None else check_int("max_in_flight", max_in_flight)
+        if timeout_s is not None and check_float("timeout_s", timeout_s, 0.0) <= 0:
+            raise ConfigError(f"timeout_s must be > 0 seconds (or None); got {timeout_s}.")
+        self.timeout_s = timeout_s
+        self.working_dir = os.getcwd() if working_dir == "" else working_dir
+        self._started_ray = init_ray(address)
+        try:
+            largest = _largest_node(ray)
+            if self.num_cpus > largest["CPU"] or self.num_gpus > largest["GPU"]:
+                raise ConfigError(
+                    f"Each task asks for {self.num_cpus:g} CPUs and {self.num_gpus:g} GPUs, but the largest "
+                    f"node of the Ray cluster has {largest['CPU']:g} CPUs and {largest['GPU']:g} GPUs: lower "
+                    "the request (--cell-cpus / --cell-gpus) or add a node that has them."
+                )
+        except BaseException:
+            if self._started_ray:
+                ray.shutdown()
+            raise
+        self._remote = ray.remote(_run_task).options(
+            num_cpus=self.num_cpus,
+            num_gpus=self.num_gpus,
+            max_retries=self.max_retries,
+            retry_exceptions=False,
+        )
+        self._lock = threading.RLock()
+        self._queue: deque[tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = deque()
+        self._running: dict[Any, tuple[Future[Any], threading.Timer | None]] = {}
+        self._closed = False
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        """Queue ``fn(*args, **kwargs)`` as a Ray task; its future holds the result or the exception.
+
+        Raises:
+            RuntimeError: the executor was shut down.
+        """
+        future: Future[Any] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            self._queue.append((future, fn, args, kwargs))
+            self._launch()
+        return future
+
+    def _launch(self) -> None:
+        """Send queued calls to Ray while there is room (call with the lock held)."""
+        while self._queue and (self.max_in_flight is None or len(self._running) < self.max_in_flight):
+            future, fn, args, kwargs = self._queue.popleft()
+            if not future.set_running_or_notify_cancel():
+                continue
+            ref = self._remote.remote(fn, args, kwargs, self.working_dir)
+            timer = None
+            if self.timeout_s is not None:
+                timer = threading.Timer(self.timeout_s, self._expire, (ref,))
+                timer.daemon = True
+                timer.start()
+            self._running[ref] = (future, timer)
+            ref.future().add_done_callback(lambda done, ref=ref: self._finish(ref, done))
+
+    def _take(self, ref: Any) -> Future[Any] | None:
+        """Remove ``ref`` from the running tasks and start the next queued one; its future, if still open."""
+        with self._lock:
+            entry = self._running.pop(ref, None)
+            if entry is None:
+                return None
+            future, timer = entry
+            if timer is not None:
+                timer.cancel()
+            self._launch()
+            return future
+
+    def _finish(self, ref: Any, done: Future[Any]) -> None:
+        from ray.exceptions import RayTaskError as RemoteError
+
+        future = self._take(ref)
+        if future is None:
+            return
+        try:
+            future.set_result(done.result())
+        except RemoteError as err:  # fn raised: hand over its own exception
+            cause = getattr(err, "cause", None)
+            future.set_exception(cause if isinstance(cause, BaseException) else err)
+        except Exception as err:  # the worker or its node died more often than max_retries
+            failure = RayTaskError(
+                f"A Ray task was lost {self.max_retries + 1} time(s) (its worker process or node died; "
+                f"{type(err).__name__}: {err}). Check the nodes' memory and logs, or raise the retries."
+            )
+            failure.__cause__ = err
+            future.set_exception(failure)
+
+    def _expire(self, ref: Any) -> None:
+        future = self._take(ref)
+        if future is None:
+            return
+        with contextlib.suppress(Exception):
+            _ray().cancel(ref, force=True)
+        future.set_exception(
+            RayTaskTimeoutError(
+                f"A Ray task ran past {self.timeout_s:g} s and was cancelled: raise the time limit "
+                "(--cell-timeout), or check that the cluster has free resources for the task."
+            )
+        )
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop taking calls; with ``cancel_futures`` drop queued calls and cancel running tasks.
+
+        With ``wait``, return once every remaining call finished. An executor that connected to Ray
+        shuts Ray down last (ending its worker processes).
+        """
+        with self._lock:
+            self._closed = True
+            if cancel_futures:
+                for queued, *_ in self._queue:
+                    queued.cancel()
+                self._queue.clear()
+                running = list(self._running)
+            else:
+                running = []
+        for ref in running:
+            taken = self._take(ref)
+            with contextlib.suppress(Exception):
+                _ray().cancel(ref, force=True)
+            if taken is not None:
+                taken.set_exception(RayTaskError("The Ray task was cancelled: its executor shut down."))
+        if wait:
+            while True:
+                with self._lock:
+                    left = [f for f, *_ in self._queue] + [f for f, _ in self._running.values()]
+                if not left:
+                    break
+                wait_futures(left)
+        if self._started_ray and _ray().is_initialized():
+            _ray().shutdown()
+            self._started_ray = False

@@ -9,6 +9,8 @@ marked integration.
 from __future__ import annotations
 
 import functools
+import itertools
+import json
 import os
 import signal
 import sys
@@ -22,7 +24,7 @@ import numpy as np
 import psutil
 import pytest
 from rlft.demos.envs import make_env
-from rlft.errors import DependencyError, EnvWorkerError
+from rlft.errors import ConfigError, DependencyError, EnvWorkerError
 
 ray = pytest.importorskip("ray")
 
@@ -65,6 +67,7 @@ def cluster() -> Iterator[Any]:
 
     if ray.is_initialized():
         ray.shutdown()
+    earlier = _descendants()  # e.g. multiprocessing's resource tracker, started by an earlier test
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     c.add_node(num_cpus=1)
     ray.init(address=c.address, logging_level="WARNING")
@@ -75,7 +78,7 @@ def cluster() -> Iterator[Any]:
         """Remembers every Ray process started below this one (workers come and go)."""
 
         def look(self) -> None:
-            seen.update(_descendants())
+            seen.update(_descendants() - earlier)
 
     watch = Watch()
     watch.look()
@@ -322,7 +325,6 @@ def test_train_rl_ray_learns_the_same_policy(
 def test_ray_flags_and_checks() -> None:
     from rlft.agents.rl import RLConfig
     from rlft.cli import build_parser
-    from rlft.errors import ConfigError
 
     parser = build_parser()
     assert parser.parse_args(["collect", WEB]).ray is None
@@ -349,6 +351,10 @@ def test_without_ray_a_dependency_error_names_the_extra(monkeypatch: pytest.Monk
         RayEnvPool([_web_factory()])
     with pytest.raises(DependencyError, match=r"rlft\[ray\]"):
         RayVectorEnv([_web_factory()])
+    from rlft.envs.ray_vector import RayExecutor
+
+    with pytest.raises(DependencyError, match=r"rlft\[ray\]"):
+        RayExecutor()  # what rlft study --ray builds
 
 
 def test_a_worker_that_keeps_dying_raises_instead_of_hanging(cluster: Any, tmp_path: Path) -> None:
@@ -369,3 +375,174 @@ def test_a_worker_that_keeps_dying_raises_instead_of_hanging(cluster: Any, tmp_p
         cluster.look()
     finally:
         pool.close()
+
+
+# -- rlft study --ray: cells as Ray tasks ----------------------------------------------------------------
+
+
+def test_executor_runs_calls_as_ray_tasks_in_order_of_the_limit(cluster: Any) -> None:
+    from rlft.envs.ray_vector import RayExecutor
+
+    def span(i: int, pause: float = 0.2) -> tuple[int, float, float]:  # pickled by value
+        start = time.monotonic()
+        time.sleep(pause)
+        return i, start, time.monotonic()
+
+    def fails() -> None:
+        raise ConfigError("bad setting")
+
+    executor = RayExecutor(num_cpus=0.25, max_in_flight=1, timeout_s=120)
+    try:
+        futures = [executor.submit(span, i, pause=0.2) for i in range(3)]
+        failing = executor.submit(fails)
+        spans = [f.result(timeout=120) for f in futures]
+        assert [s[0] for s in spans] == [0, 1, 2]
+        for (_, _, end), (_, start, _) in itertools.pairwise(spans):
+            assert end <= start  # one task in flight at a time: the spans never overlap
+        with pytest.raises(ConfigError, match="bad setting"):  # the task's own error, unwrapped
+            failing.result(timeout=120)
+        cluster.look()
+    finally:
+        executor.shutdown()
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        executor.submit(span, 0)
+    assert ray.is_initialized()  # it joined the test's Ray, so it leaves it running
+
+
+def test_executor_retries_a_task_whose_worker_died(cluster: Any, tmp_path: Path) -> None:
+    from rlft.envs.ray_vector import RayExecutor, RayTaskError
+
+    def die_once(marker: str) -> int:  # the first attempt kills its worker process
+        if not os.path.exists(marker):
+            Path(marker).touch()
+            os._exit(1)
+        return 7
+
+    retrying = RayExecutor(num_cpus=0.25, max_retries=1, timeout_s=120)
+    once = RayExecutor(num_cpus=0.25, max_retries=0, timeout_s=120)
+    try:
+        assert retrying.submit(die_once, str(tmp_path / "a")).result(timeout=120) == 7
+        with pytest.raises(RayTaskError, match="lost 1 time"):
+            once.submit(die_once, str(tmp_path / "b")).result(timeout=120)
+        assert (tmp_path / "b").exists()
+        cluster.look()
+    finally:
+        retrying.shutdown()
+        once.shutdown()
+
+
+def test_executor_bounds_every_wait(cluster: Any) -> None:
+    from rlft.envs.ray_vector import RayExecutor, RayTaskTimeoutError
+
+    with pytest.raises(ConfigError, match="largest node"):
+        RayExecutor(num_gpus=1)  # no node has a GPU: refused instead of waiting forever
+    with pytest.raises(ConfigError, match="--cell-cpus"):
+        RayExecutor(num_cpus=8)
+    executor = RayExecutor(num_cpus=0.25, max_in_flight=1, timeout_s=2)
+    try:
+        stuck = executor.submit(time.sleep, 600)
+        queued = executor.submit(os.getpid)
+        with pytest.raises(RayTaskTimeoutError, match="ran past 2 s"):
+            stuck.result(timeout=60)
+        assert queued.result(timeout=60) > 0  # the next call ran once the stuck one was cancelled
+        cluster.look()
+    finally:
+        executor.shutdown()
+    closing = RayExecutor(num_cpus=0.25, max_in_flight=1, timeout_s=600)
+    running = closing.submit(time.sleep, 600)
+    waiting = closing.submit(os.getpid)
+    closing.shutdown(wait=True, cancel_futures=True)  # returns at once: nothing waits on the sleep
+    assert waiting.cancelled()
+    with pytest.raises(EnvWorkerError, match="cancelled"):
+        running.result(timeout=5)
+
+
+def _study_rows(folder: Path) -> list[dict[str, str]]:
+    import csv
+
+    with open(folder / "results.csv") as f:
+        return [{k: v for k, v in row.items() if k not in ("wall_s", "eval_s")} for row in csv.DictReader(f)]
+
+
+TINY_STUDY = f"""
+methods = ["bc", "bc+rl", "rl"]
+inits = ["pretrained"]
+budget = "rl-stage"
+[[envs]]
+env_id = "{WEB}"
+demos = [2]
+backbone = "tiny-bert"
+eval_episodes = 3
+rl_env_kwargs = {{}}
+bc = {{ steps = 4, batch_size = 4, eval_every = 2, checkpoint_every = 2 }}
+rl = {{ env_steps = 32, n_envs = 2, n_steps = 8, batch_size = 8, n_epochs = 1, checkpoint_every = 16 }}
+"""
+"""Three cells (bc, bc+rl, rl) of tiny-bert on the login form; rl-stage budgets (no wall-clock rule)."""
+
+
+def _wait_for(condition: Any, what: str, limit: float = 300.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {limit:g} s for {what}")
+        time.sleep(0.2)
+
+
+@pytest.mark.integration  # each task's worker imports torch, transformers and SB3 (~90 s in all here)
+def test_study_on_ray_gives_the_local_results_and_resumes(cluster: Any, tmp_path: Path, weights: Any) -> None:
+    import subprocess
+
+    from rlft.agents.study import load_study_file, run_study
+
+    toml = tmp_path / "study.toml"
+    toml.write_text(TINY_STUDY)
+    on_ray = {"ray": "local", "cell_cpus": 0.5, "workers": 3, "cell_timeout": 600.0}
+
+    def study(out: str, **extra: Any) -> Any:
+        return load_study_file(toml, out_dir=str(tmp_path / out), device="cpu", progress=False, **extra)
+
+    local = run_study(study("local"))
+    remote = run_study(study("ray", **on_ray))
+    cluster.look()
+    assert not local.failed and not remote.failed, remote.failed
+    assert len(_study_rows(tmp_path / "ray")) == 3
+    assert _study_rows(tmp_path / "ray") == _study_rows(tmp_path / "local")
+    for a, b in zip(local.cells, remote.cells, strict=True):
+        assert a["key"] == b["key"] and a["evals"]["test"]["successes"] == b["evals"]["test"]["successes"]
+        # the final policy of each cell (its last stage's) has the same weights
+        wa, wb = (weights(list(c["stages"].values())[-1]["policy_dir"]) for c in (a, b))
+        assert wa.keys() == wb.keys() and all(np.array_equal(wa[k], wb[k]) for k in wa)
+
+    # The cell folders are the state: a cell cut short (its RL stage and evaluation lost) runs again on
+    # Ray from what is left, and the rest is reused.
+    cell = tmp_path / "ray" / "cells" / "WebFormLogin-v0" / "bc+rl" / "pretrained" / "d2_s0"
+    (cell / "result.json").unlink()
+    (cell / "eval" / "test.json").unlink()
+    stages = json.loads((cell / "stages.json").read_text())
+    (cell / "stages.json").write_text(json.dumps({"bc": stages["bc"]}))
+    again = run_study(study("ray", **on_ray))
+    assert not again.failed
+    assert json.loads((cell / "stages.json").read_text())["bc"] == stages["bc"]  # BC was not rerun
+    assert _study_rows(tmp_path / "ray") == _study_rows(tmp_path / "local")
+
+    # A study whose driver is killed once its first stage is recorded (rlft study --ray joining the
+    # cluster; here the other cells were still training): Ray ends its tasks, and the same study run
+    # again finishes it with the local results.
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "rlft.cli", "study", "--config", str(toml), "--out", str(killed)]
+    command += ["--ray", ray.get_runtime_context().gcs_address, "--cell-cpus", "0.5", "--workers", "3"]
+    driver = subprocess.Popen([*command, "--device", "cpu", "--no-progress"], stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(
+            lambda: any(killed.glob("cells/*/*/*/*/stages.json")) or driver.poll() is not None, "a stage"
+        )
+        cluster.look()
+    finally:
+        driver.kill()
+        driver.wait(timeout=60)
+    cpus = ray.cluster_resources()["CPU"]
+    _wait_for(lambda: ray.available_resources().get("CPU", 0.0) == cpus, "the killed study's tasks to end")
+    resumed = run_study(study("killed", **on_ray))
+    cluster.look()
+    assert not resumed.failed, resumed.failed
+    assert _study_rows(killed) == _study_rows(tmp_path / "local")

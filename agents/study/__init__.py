@@ -2,8 +2,9 @@
 
 A study crosses environments x demonstration counts x backbone initialisation (``pretrained``,
 ``scratch``) x method (``bc``, ``bc+rl``, ``rl``) x seeds. Each cell is a resumable run folder
-(demonstrations -> BC -> RL -> evaluation on held-out goals), cells run in parallel worker processes, and
-the outputs are ``results.csv``, a markdown table, scaling plots and paired McNemar tests::
+(demonstrations -> BC -> RL -> evaluation on held-out goals), cells run in parallel worker processes (or
+as Ray tasks on a cluster: ``ray``, ``cell_cpus``, ``cell_gpus``), and the outputs are ``results.csv``,
+a markdown table, scaling plots and paired McNemar tests::
 
     from rlft.agents.study import preset_config, run_study
 

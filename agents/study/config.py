@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rlft.agents.config import RunConfig
-from rlft.errors import ConfigError, check_choice, check_int, did_you_mean, require
+from rlft.errors import ConfigError, check_choice, check_float, check_int, did_you_mean, require
 
 __all__ = [
     "INITS",
@@ -169,6 +169,20 @@ class StudyConfig(RunConfig):
     """First reset seed of the evaluation episodes (shared by every cell: paired tests)."""
     budget: str = "matched"
     """How rl is budgeted: matched (bc+rl's RL env steps + BC compute as env steps) or rl-stage."""
+    ray: str | None = None
+    """Run every cell (and demonstration collection) as a Ray task: "local" starts a local Ray (or joins
+    the cluster RAY_ADDRESS names), else an address (auto, HOST:6379, ray://HOST:10001); workers then caps
+    the tasks in flight. On several nodes the study folder must be on a file system every node mounts at
+    the same path."""
+    cell_cpus: float = 1.0
+    """CPUs each Ray task reserves (with ray)."""
+    cell_gpus: float = 0.0
+    """GPUs each Ray task reserves (with ray; fractions share a GPU; device auto uses the task's GPU)."""
+    cell_retries: int = 2
+    """Reruns of a Ray task whose worker process or node died (with ray); a rerun resumes the cell."""
+    cell_timeout: float = 86_400.0
+    """Seconds a Ray task may take, waiting for resources included, before it is cancelled and reported
+    as failed (with ray)."""
 
     DEFAULT_OUT: ClassVar[str] = "rlft-study"
 
@@ -196,6 +210,13 @@ class StudyConfig(RunConfig):
         check_int("workers", self.workers)
         check_int("eval_seed", self.eval_seed, 0)
         check_choice("budget", self.budget, BUDGET_RULES)
+        if self.ray is not None and not isinstance(self.ray, str):
+            raise ConfigError(f"ray must be an address string (or 'local'); got {self.ray!r}.")
+        check_float("cell_cpus", self.cell_cpus, 0.0)
+        check_float("cell_gpus", self.cell_gpus, 0.0)
+        check_int("cell_retries", self.cell_retries, 0)
+        if check_float("cell_timeout", self.cell_timeout, 0.0) <= 0:
+            raise ConfigError(f"cell_timeout must be > 0 seconds; got {self.cell_timeout}.")
 
     @property
     def seeds(self) -> tuple[int, ...]:
@@ -400,7 +421,8 @@ class StudyArgs:
     out_dir: str | None = None
     """Study folder (none: rlft-study); re-running resumes it."""
     workers: int | None = None
-    """Worker processes running cells in parallel (none: the study's, else 1)."""
+    """Worker processes running cells in parallel, or Ray tasks in flight with --ray (none: the study's,
+    else 1)."""
     seed: int | None = None
     """First seed (none: the study's, else 0)."""
     n_seeds: int | None = None
@@ -427,6 +449,17 @@ class StudyArgs:
     """torch CPU threads per worker (none: the study's, else 1)."""
     progress: bool | None = None
     """Progress bar over the study's tasks: on, off, or auto (on when stderr is a terminal)."""
+    ray: str | None = None
+    """Run cells as Ray tasks: --ray alone starts a local Ray (or joins RAY_ADDRESS), --ray ADDRESS joins a
+    cluster (auto, HOST:6379, ray://HOST:10001); the study folder must be visible on every node."""
+    cell_cpus: float | None = None
+    """CPUs each Ray task reserves (none: the study's, else 1)."""
+    cell_gpus: float | None = None
+    """GPUs each Ray task reserves (none: the study's, else 0)."""
+    cell_retries: int | None = None
+    """Reruns of a Ray task whose worker or node died (none: the study's, else 2)."""
+    cell_timeout: float | None = None
+    """Seconds a Ray task may take before it is cancelled (none: the study's, else 86400)."""
     plan: bool = False
     """Only print the cells, demonstrations and nominal budgets the study would run, then stop."""
 
@@ -471,6 +504,11 @@ class StudyArgs:
             "precision": self.precision,
             "num_threads": self.num_threads,
             "out_dir": self.out_dir,
+            "ray": self.ray,
+            "cell_cpus": self.cell_cpus,
+            "cell_gpus": self.cell_gpus,
+            "cell_retries": self.cell_retries,
+            "cell_timeout": self.cell_timeout,
         }
         data.update({k: v for k, v in scalars.items() if v is not None})
         for name in ("methods", "inits"):

@@ -19,9 +19,14 @@ differ from the study's (a changed budget, say) is never reused: :func:`run_stud
 
 Work is a small dependency graph of tasks (collect -> cells; ``bc+rl`` cells -> the ``rl`` cells whose
 budget they fix), driven through any :class:`concurrent.futures.Executor`: the default is a process pool
-with the ``spawn`` start method (``workers``), or this process when ``workers == 1``. Another scheduler
-(a Ray cluster, for instance) plugs in by passing its own executor to :func:`run_study`; every task is a
-picklable top-level function call.
+with the ``spawn`` start method (``workers``), or this process when ``workers == 1``. With ``ray`` set,
+every task is a Ray task (:class:`rlft.envs.ray_vector.RayExecutor`) reserving ``cell_cpus`` CPUs and
+``cell_gpus`` GPUs, ``workers`` of them in flight, rerun up to ``cell_retries`` times when its worker dies
+and cancelled after ``cell_timeout`` seconds. The cell folders stay the state: tasks read and write them
+where the driver does (on several nodes, a file system every node mounts at the same path; a task that
+cannot see the study folder fails with a ConfigError instead of writing elsewhere), so a killed Ray study
+resumes like a local one, and a study may resume on Ray what a local run started. Another scheduler plugs
+in by passing its own executor to :func:`run_study`; every task is a picklable top-level function call.
 """
 
 from __future__ import annotations
@@ -464,7 +469,8 @@ def _cell_tasks(config: StudyConfig, cells: list[Cell], settings: dict[str, Any]
     demo_sets = {c.demo_set for c in cells if c.demo_set is not None}
     for ds in sorted(demo_sets, key=lambda d: (d.env_id, d.count, d.seed)):
         folder = out / "demos" / ds.folder
-        yield _Task(f"demos/{ds.folder}", collect_demo_set, functools.partial(_fixed, (ds, folder, settings)))
+        run = functools.partial(_in_study, out, collect_demo_set)
+        yield _Task(f"demos/{ds.folder}", run, functools.partial(_fixed, (ds, folder, settings)))
     by_group: dict[tuple[str, str, int], list[Cell]] = {}
     for c in cells:
         if c.method == "bc+rl":
@@ -477,7 +483,23 @@ def _cell_tasks(config: StudyConfig, cells: list[Cell], settings: dict[str, Any]
             refs = [f"cells/{r.key}" for r in by_group.get((c.env_id, c.init, c.seed), [])]
 
         args = functools.partial(_cell_args, c, folder, settings, refs)
-        yield _Task(f"cells/{c.key}", run_cell, args, (*deps, *refs))
+        yield _Task(f"cells/{c.key}", functools.partial(_in_study, out, run_cell), args, (*deps, *refs))
+
+
+def _in_study(out: Path, fn: Callable[..., Any], *args: Any) -> Any:
+    """Run a study task where the study folder ``out`` is visible (on another Ray node it may not be).
+
+    Raises:
+        ConfigError: this machine does not see ``out/study.json`` (the driver wrote it before any task).
+    """
+    if not (out / "study.json").is_file():
+        import socket
+
+        raise ConfigError(
+            f"The study folder {out} is not visible on {socket.gethostname()}: on a multi-node Ray cluster "
+            "put --out on a file system every node mounts at the same path (NFS, a cluster file system)."
+        )
+    return fn(*args)
 
 
 def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
@@ -499,9 +521,21 @@ def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
     threading.Thread(target=watch, name="rlft-study-parent-watch", daemon=True).start()
 
 
-def _default_executor(workers: int) -> cf.Executor:
+def _default_executor(config: StudyConfig) -> cf.Executor:
     import os
 
+    workers = config.workers
+    if config.ray is not None:
+        from rlft.envs.ray_vector import RayExecutor
+
+        return RayExecutor(
+            num_cpus=config.cell_cpus,
+            num_gpus=config.cell_gpus,
+            max_retries=config.cell_retries,
+            max_in_flight=workers,
+            timeout_s=config.cell_timeout,
+            address=config.ray,
+        )
     if workers == 1:
         return InlineExecutor()
     return cf.ProcessPoolExecutor(
@@ -517,7 +551,8 @@ def run_study(config: StudyConfig, executor: cf.Executor | None = None) -> Study
 
     Args:
         config: the study.
-        executor: where tasks run (default: ``config.workers`` spawned processes, or this process for 1).
+        executor: where tasks run (default: Ray tasks with ``config.ray``, else ``config.workers`` spawned
+            processes, or this process for 1).
             Any :class:`concurrent.futures.Executor` whose workers can import rlft works; it is shut down
             only when created here.
 
@@ -555,7 +590,7 @@ def run_study(config: StudyConfig, executor: cf.Executor | None = None) -> Study
         "precision": config.precision,
         "num_threads": config.num_threads,
         # Several workers' bars would garble one terminal: the study's own bar counts cells instead.
-        "progress": config.show_progress and config.workers == 1,
+        "progress": config.show_progress and config.workers == 1 and config.ray is None,
     }
     tasks = list(_cell_tasks(config, cells, settings))
     bar = tqdm(total=len(tasks), desc="study", unit="task", disable=not config.show_progress)
@@ -565,7 +600,7 @@ def run_study(config: StudyConfig, executor: cf.Executor | None = None) -> Study
         bar.set_postfix_str(("done " if ok else "FAILED ") + key[-40:])
 
     owned = executor is None
-    pool = executor or _default_executor(config.workers)
+    pool = executor or _default_executor(config)
     try:
         results, errors = _drive(tasks, pool, on_done)
     except BaseException:

@@ -425,3 +425,30 @@ def test_cli_plans_helps_and_exits_2_on_errors(tmp_path: Path, capsys: pytest.Ca
     assert "no environment" in capsys.readouterr().err
     assert main(["study", "--preset", "quik"]) == 2
     assert "Did you mean 'quick'" in capsys.readouterr().err
+
+
+def test_ray_flags_reach_the_study_config(tmp_path: Path) -> None:
+    from rlft.cli import build_parser, config_from_args
+
+    parser = build_parser()
+    base = ["study", "--preset", "quick", "--out", str(tmp_path / "o")]
+    local = config_from_args(StudyArgs, parser.parse_args(base)).to_study()
+    assert local.ray is None and local.cell_cpus == 1.0 and local.cell_gpus == 0.0
+    argv = [*base, "--ray", "--cell-cpus", "2", "--cell-gpus", "0.5", "--cell-retries", "0"]
+    config = config_from_args(StudyArgs, parser.parse_args([*argv, "--cell-timeout", "60"])).to_study()
+    assert config.ray == "local" and (config.cell_cpus, config.cell_gpus) == (2.0, 0.5)
+    assert config.cell_retries == 0 and config.cell_timeout == 60.0
+    config.validate()
+    joined = config_from_args(StudyArgs, parser.parse_args([*base, "--ray", "head:6379"])).to_study()
+    assert joined.ray == "head:6379"
+    with pytest.raises(ConfigError, match="cell_gpus"):
+        preset_config("quick", cell_gpus=-1.0).validate()
+    with pytest.raises(ConfigError, match="cell_timeout"):
+        preset_config("quick", cell_timeout=0.0).validate()
+
+
+def test_a_task_that_cannot_see_the_study_folder_fails_clearly(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"not visible.*same path"):
+        study_runner._in_study(tmp_path / "elsewhere", len, [1, 2])  # another node, no shared folder
+    (tmp_path / "study.json").write_text("{}")
+    assert study_runner._in_study(tmp_path, len, [1, 2]) == 2
