@@ -81,6 +81,9 @@ class DemoSuite:
     evaluates greedily (argmax), where a memoryless policy can loop on a repeated page."""
     eval_max_steps: int | None = None
     """Cap on steps per evaluation episode (``None``: the environment's own limit)."""
+    other_protocol_rows: bool = False
+    """Also evaluate BC and BC+RL the other way (greedy when the suite samples, sampled when it is
+    greedy), as extra rows ``BC greedy`` / ``BC+RL greedy`` (or ``sampled``) on the same goals."""
     env_ids: tuple[str, ...] = ()
     """Several environments: one multi-task BC policy over all of them, a row per id and split
     (:mod:`rlft.agents.multitask`); ``env_id`` is then the first of them."""
@@ -102,7 +105,10 @@ WEB_SUITE = DemoSuite(
     demo_episodes=300,
     eval_episodes=50,
     # Web policies default to LoRA (finetune="auto"), which BC-trains ~16x slower per step than a
-    # frozen backbone with cached encodings on a 2-core CPU: the 15-minute budget keeps it frozen.
+    # frozen backbone with cached encodings on a 2-core CPU: the 15-minute budget keeps it frozen. The
+    # cross-attention scorer lets each candidate token read the instruction and history (a pooled
+    # observation vector cannot tell which of the page's colours was asked for); with a frozen backbone
+    # its token states are cached, so BC epochs after the first cost only the head.
     bc={
         "steps": 600,
         "batch_size": 32,
@@ -110,6 +116,7 @@ WEB_SUITE = DemoSuite(
         "eval_every": 200,
         "checkpoint_every": 200,
         "finetune": "frozen",
+        "policy_kwargs": {"scorer": "cross_attention"},
     },
     rl={
         "env_steps": 4096,
@@ -124,12 +131,14 @@ WEB_SUITE = DemoSuite(
         "checkpoint_every": 1024,
     },
     rl_env_kwargs={"max_steps": 15},
+    other_protocol_rows=True,
 )
 """The web recipe: WebShop with the embedded MiniLM backbone."""
 
 FEEDBACK_SUITE = replace(
     WEB_SUITE,
     name="feedback",
+    other_protocol_rows=False,
     # Every row samples at most 15 steps (RL's own episode cap): a WebShop purchase takes 4-8 and a
     # policy that has not bought by then rarely does, while capped episodes keep best-of-16 affordable.
     eval_max_steps=15,
@@ -429,10 +438,12 @@ def rl_stage(
     )
 
 
-def _policy_agent(suite: DemoSuite, folder: Path, name: str, run: RunConfig) -> PolicyAgent:
-    """A saved policy acting as the suite evaluates it (sampled or greedy), on the run's device."""
+def _policy_agent(
+    suite: DemoSuite, folder: Path, name: str, run: RunConfig, greedy: bool | None = None
+) -> PolicyAgent:
+    """A saved policy acting as the suite evaluates it (sampled or greedy, unless ``greedy`` says)."""
     policy = load_agent_policy(folder, device=run.torch_device(), progress=run.show_progress)
-    return PolicyAgent(policy, name, not suite.sample_actions, run.precision)
+    return PolicyAgent(policy, name, not suite.sample_actions if greedy is None else greedy, run.precision)
 
 
 def _evaluate(suite: DemoSuite, agent: Agent, out: Path, progress: bool) -> TaskResult:
@@ -528,6 +539,12 @@ def run_demo(
         "BC+RL": _policy_agent(suite, rl.policy_dir, "bc_rl", run),
         "expert": ExpertAgent(),
     }
+    if suite.other_protocol_rows:
+        other = "greedy" if suite.sample_actions else "sampled"
+        agents[f"BC {other}"] = _policy_agent(suite, bc.policy_dir, f"bc_{other}", run, suite.sample_actions)
+        agents[f"BC+RL {other}"] = _policy_agent(
+            suite, rl.policy_dir, f"bc_rl_{other}", run, suite.sample_actions
+        )
     rows = {name: _evaluate(suite, agent, out, progress) for name, agent in agents.items()}
     seconds["eval"] = time.perf_counter() - t
     seconds["total"] = sum(seconds.values())
