@@ -49,7 +49,9 @@ class BCConfig(TrainConfig, PolicySpec):
     """
 
     dataset: str
-    """Demonstration dataset folder written by rlft collect (or a Minari id under the Minari root)."""
+    """Demonstration dataset folder written by rlft collect (or a Minari id under the Minari root); several
+    comma-separated ones train one multi-task policy on their mixed transitions (their observation and
+    action spaces must match, e.g. tabletop ids recorded with the same view)."""
     steps: int = 300
     """Optimizer steps in total (resumed runs count the steps already done)."""
     batch_size: int = 16
@@ -109,9 +111,51 @@ def action_matches(policy: Any, obs: Any, predicted: Any, expert: Any) -> bool:
     """Whether the policy's action is the expert's *in the policy's own discrete action set*.
 
     Web: the same admissible command. Tabletop: the same pick cell, pick yaw bin, place cell and place yaw
-    bin (the pick-and-place head outputs cell centres, so comparing raw floats would never match).
+    bin (the pick-and-place head outputs cell centres, so comparing raw floats would never match);
+    ``ee_delta``: the same bins, or (the Gaussian head) every dimension within a tolerance
+    (``policy.same_action``).
     """
-    return bool(np.array_equal(policy.action_to_index(obs, predicted), policy.action_to_index(obs, expert)))
+    return bool(policy.same_action(obs, predicted, expert))
+
+
+def load_datasets(spec: str) -> list[Any]:
+    """The datasets of a comma-separated ``dataset`` field, checked to share their spaces.
+
+    Raises:
+        DatasetError: a dataset is missing or corrupt.
+        ConfigError: two datasets record environments with different observation or action spaces.
+    """
+    names = [part.strip() for part in spec.split(",") if part.strip()]
+    if not names:
+        raise ConfigError("dataset is empty: pass a dataset folder (or several, comma-separated).")
+    datasets = [load_demos(name) for name in names]
+    first = _layout(split_space_of(datasets[0]))
+    for data in datasets[1:]:
+        if _layout(split_space_of(data)) != first:
+            raise ConfigError(
+                f"{data} and {datasets[0]} were recorded with different observation or action spaces; "
+                "mix datasets recorded with the same env kwargs (view, image size, action mode)."
+            )
+    return datasets
+
+
+def _layout(spaces_pair: tuple[Any, Any]) -> list[tuple[str, str, Any, Any]]:
+    """Key, type, shape and dtype of each observation entry and of the action: what a policy depends on.
+
+    Bounds may differ (the tabletop ``step`` key is bounded by each task's episode length).
+    """
+    obs, action = spaces_pair
+    entries = [*sorted(getattr(obs, "spaces", {"": obs}).items()), ("<action>", action)]
+    return [
+        (k, type(v).__name__, getattr(v, "shape", None), str(getattr(v, "dtype", ""))) for k, v in entries
+    ]
+
+
+def _spread(items: list[Any], limit: int) -> list[Any]:
+    """At most ``limit`` of ``items``, evenly spread (so every mixed dataset keeps validation states)."""
+    if len(items) <= limit:
+        return items
+    return [items[i] for i in np.linspace(0, len(items) - 1, limit).round().astype(int)]
 
 
 def split_episodes(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -171,13 +215,26 @@ def train_bc(config: BCConfig) -> BCResult:
     torch.set_num_threads(config.num_threads)
     run_dir = config.run_dir()
 
-    # Data: whole episodes go to either side of the split.
-    dataset = load_demos(config.dataset)
-    train_eps, val_eps = split_episodes(dataset.total_episodes, config.val_fraction, config.seed)
-    train = dataset.transitions(train_eps)
-    val = dataset.transitions(val_eps)[: config.max_val_transitions]
-    logger.info("BC on %s: %d train / %d val transitions", dataset, len(train), len(val))
-    env_record = {"env_id": dataset.env_id, "env_kwargs": dataset.env_kwargs, "split": dataset.split}
+    # Data: whole episodes go to either side of the split (in each dataset).
+    datasets = load_datasets(config.dataset)
+    dataset = datasets[0]
+    train, val = [], []
+    for data in datasets:
+        train_eps, val_eps = split_episodes(data.total_episodes, config.val_fraction, config.seed)
+        train += data.transitions(train_eps)
+        val += data.transitions(val_eps)
+    # One dataset keeps its first validation transitions; mixed ones keep states of every dataset.
+    val = _spread(val, config.max_val_transitions) if len(datasets) > 1 else val[: config.max_val_transitions]
+    logger.info(
+        "BC on %s: %d train / %d val transitions", ", ".join(map(str, datasets)), len(train), len(val)
+    )
+    env_record: dict[str, Any] = {
+        "env_id": dataset.env_id,
+        "env_kwargs": dataset.env_kwargs,
+        "split": dataset.split,
+    }
+    if len(datasets) > 1:
+        env_record["env_ids"] = sorted({d.env_id for d in datasets})
 
     # Policy, optimizer, and (when resuming) their saved state.
     latest = latest_checkpoint(run_dir)
@@ -190,6 +247,8 @@ def train_bc(config: BCConfig) -> BCResult:
     obs_space, act_space = split_space_of(dataset)
     start, best = 0, {"val_accuracy": -1.0, "val_loss": math.inf}
     policy = start_policy(config, latest, obs_space, act_space, device)
+    if latest is None and config.policy is None:
+        policy.fit_actions([a for _, a in train])  # data-dependent action bins (ee_binned)
     if latest is not None:
         state = load_state(latest)
         start, best = state["step"], state.get("best", best)

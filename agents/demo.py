@@ -21,7 +21,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rlft.agents.bc import BCConfig, train_bc
 from rlft.agents.config import RunConfig, provenance
@@ -31,6 +31,9 @@ from rlft.agents.rl import RLConfig, train_rl
 from rlft.demos.dataset import DemoDataset
 from rlft.demos.record import collect_demos
 from rlft.errors import DatasetError, UnknownNameError, unknown_name_message
+
+if TYPE_CHECKING:
+    from rlft.agents.multitask import MultiTaskResult
 
 __all__ = ["DEMO_SUITES", "DemoConfig", "DemoResult", "DemoSuite", "run_demo", "run_demo_config"]
 
@@ -68,7 +71,25 @@ class DemoSuite:
     evaluates greedily (argmax), where a memoryless policy can loop on a repeated page."""
     eval_max_steps: int | None = None
     """Cap on steps per evaluation episode (``None``: the environment's own limit)."""
+    env_ids: tuple[str, ...] = ()
+    """Several environments: one multi-task BC policy over all of them, a row per id and split
+    (:mod:`rlft.agents.multitask`); ``env_id`` is then the first of them."""
 
+
+TABLETOP_FAMILIES: tuple[str, ...] = (
+    "PutBlockInBowl",
+    "PackObjectInBox",
+    "PlaceInZone",
+    "PutBlockOnBlock",
+    "PlaceNextTo",
+    "StackBlocks",
+    "StackPyramid",
+    "TowersOfHanoi",
+    "SortByColour",
+    "SeparatePiles",
+    "AlignBlocks",
+)
+"""The tabletop task families of the ``tabletop-all`` suite (``rlft/Tabletop<Name>-v0``)."""
 
 DEMO_SUITES: dict[str, DemoSuite] = {
     "web": DemoSuite(
@@ -132,6 +153,19 @@ DEMO_SUITES: dict[str, DemoSuite] = {
         # The top-down colormap + heightmap is aligned with the pick/place grid (Transporter's insight);
         # the front camera is not, and BC on it never got a single validation action right.
         env_kwargs={"heightmap": True},
+    ),
+    "tabletop-all": DemoSuite(
+        name="tabletop-all",
+        env_id="rlft/TabletopPutBlockInBowl-v0",
+        env_ids=tuple(f"rlft/Tabletop{name}-v0" for name in TABLETOP_FAMILIES),
+        backbone="minilm+efficientnet",
+        train_split="train",
+        test_split="test",
+        demo_episodes=150,
+        eval_episodes=20,
+        bc={"steps": 1200, "batch_size": 16, "lr": 1e-3, "eval_every": 300, "checkpoint_every": 300},
+        env_kwargs={"heightmap": True, "step_observation": True},
+        sample_actions=False,
     ),
 }
 """The suites ``rlft demo`` knows."""
@@ -225,14 +259,15 @@ class DemoConfig(RunConfig):
     """
 
     suite: str = "web"
-    """web (WebShop) or tabletop (TabletopPutBlockInBowl, top-down view)."""
+    """web (WebShop), tabletop (TabletopPutBlockInBowl, top-down view) or tabletop-all (one multi-task
+    policy over the 11 tabletop families, per-task success on train and test colours)."""
     quick: bool = False
     """Tiny budgets (a smoke test, not the real table)."""
     backbone: str | None = None
     """Replace the suite's backbone (none: minilm for web, minilm+efficientnet for tabletop)."""
 
 
-def run_demo_config(config: DemoConfig) -> DemoResult:
+def run_demo_config(config: DemoConfig) -> DemoResult | MultiTaskResult:
     """Run the demo ``config`` describes; what rlft demo runs.
 
     Raises:
@@ -259,8 +294,10 @@ def run_demo(
     backbone: str | None = None,
     progress: bool = False,
     run: RunConfig | None = None,
-) -> DemoResult:
+) -> DemoResult | MultiTaskResult:
     """Run the demo pipeline of ``suite`` into ``out_dir`` and return its table.
+
+    A suite with ``env_ids`` runs the multi-task pipeline of :mod:`rlft.agents.multitask` instead.
 
     Args:
         suite: one of :data:`DEMO_SUITES` (or your own).
@@ -271,6 +308,10 @@ def run_demo(
         run: seed, device, precision and threads of every stage (default :class:`RunConfig`).
 
     """
+    if suite.env_ids:
+        from rlft.agents.multitask import run_multitask_demo
+
+        return run_multitask_demo(suite, out_dir, quick=quick, backbone=backbone, progress=progress, run=run)
     run = run or RunConfig()
     shared: dict[str, Any] = {
         "seed": run.seed,

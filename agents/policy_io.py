@@ -82,7 +82,8 @@ def resolve_env(config: EnvConfig, policy_dir: str | Path | None) -> dict[str, A
 
     Missing pieces come from the policy's record (:func:`read_env_record`): the
     id when none is given, and the kwargs it was trained with (the tabletop view among them) when the id
-    is the recorded one; explicit ``env_kwargs`` override recorded ones.
+    is the recorded one (or one of ``env_ids``, the ids of a multi-task policy's datasets); explicit
+    ``env_kwargs`` override recorded ones.
 
     Raises:
         ConfigError: no env id given and none recorded.
@@ -96,7 +97,9 @@ def resolve_env(config: EnvConfig, policy_dir: str | Path | None) -> dict[str, A
             else "no --policy records one"
         )
         raise ConfigError(f"Which environment? Pass the ENV_ID ({where}).")
-    recorded = record.get("env_kwargs") if record.get("env_id") == env_id else None
+    # A multi-task policy records every id it was trained on; their kwargs (the view) are shared.
+    trained_on = {record.get("env_id"), *record.get("env_ids", ())}
+    recorded = record.get("env_kwargs") if env_id in trained_on else None
     return {
         "env_id": check_env_id(env_id),
         "env_kwargs": config.make_kwargs(recorded),

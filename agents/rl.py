@@ -295,7 +295,7 @@ def _make_vec_env(config: RLConfig, env: dict[str, Any], policy: Any, seed: int)
 
 
 def rollout_kl(model: Any, policy: Any, reference: Any, indices: Any) -> Any:
-    """Mean ``KL(policy || reference)`` over rollout-buffer rows ``indices`` (per action component)."""
+    """Mean ``KL(policy || reference)`` over rollout-buffer rows ``indices`` (``policy.kl_divergence``)."""
     import torch
 
     buffer = model.rollout_buffer
@@ -309,11 +309,7 @@ def rollout_kl(model: Any, policy: Any, reference: Any, indices: Any) -> Any:
     logits, _ = policy(policy.to_tensors(obs))
     with torch.no_grad():
         ref_logits, _ = reference(reference.to_tensors(obs))
-    kl = torch.zeros(logits.shape[0], device=logits.device)
-    for part, ref_part in zip(policy.split_logits(logits), reference.split_logits(ref_logits), strict=True):
-        log_p, log_q = part.log_softmax(-1), ref_part.log_softmax(-1)
-        kl = kl + (log_p.exp() * (log_p - log_q)).sum(-1)
-    return kl.mean()
+    return policy.kl_divergence(logits, ref_logits).mean()
 
 
 def _make_anchor(

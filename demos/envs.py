@@ -178,6 +178,10 @@ def check_env_kwargs(env_id: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return dict(kwargs)
 
 
+LENGTH_KWARGS = frozenset({"max_steps", "action_mode"})
+"""Env kwargs that change an episode's default length (``ee_delta`` episodes are 40 times longer)."""
+
+
 def make_env(
     env_id: str,
     split: str | None = None,
@@ -188,7 +192,10 @@ def make_env(
 ) -> gym.Env:
     """``gym.make(env_id, split=split, **env_kwargs, **extra)``; ``split=None`` keeps the env's default.
 
-    ``max_steps`` caps episodes with Gymnasium's ``TimeLimit`` (``max_episode_steps``).
+    ``max_steps`` caps episodes with Gymnasium's ``TimeLimit`` (``max_episode_steps``). Without it, kwargs
+    that change the episode length (:data:`LENGTH_KWARGS`: the env's own ``max_steps``, tabletop's
+    ``action_mode``) drop the registered ``TimeLimit``, whose limit is the default length: the env then
+    truncates at its own ``max_steps``.
 
     Raises:
         UnknownEnvError: for an unregistered id.
@@ -202,4 +209,7 @@ def make_env(
         kwargs["split"] = split
     if max_steps is not None:
         kwargs["max_episode_steps"] = max_steps
+    elif LENGTH_KWARGS & set(kwargs):
+        # The registered limit is the default episode length; the env's own max_steps truncates instead.
+        kwargs.setdefault("max_episode_steps", -1)
     return gym.make(check_env_id(env_id), **kwargs)

@@ -9,7 +9,14 @@ from typing import Any
 
 from rlft.errors import ConfigError, check_choice, check_float, check_int, did_you_mean
 
-HEADS: tuple[str, ...] = ("auto", "text_scorer", "generative_scorer", "pick_place")
+HEADS: tuple[str, ...] = (
+    "auto",
+    "text_scorer",
+    "generative_scorer",
+    "pick_place",
+    "ee_gaussian",
+    "ee_binned",
+)
 """Head kinds: ``auto`` picks from the environment and the backbone's modality."""
 
 SCORERS: tuple[str, ...] = ("biencoder", "late_interaction", "cross_attention")
@@ -34,8 +41,9 @@ class PolicyConfig:
     """Backbone spec passed to ``load_backbone``: ``minilm``, ``smollm2-135m``, ``minilm+efficientnet``,
     ``tiny-bert``, ``hf:<id-or-path>``, ``clip:<id-or-path>``, ``<text>+<vision>`` or a plug-in name."""
     head: str = "auto"
-    """``auto`` (web: text scorer, or generative scorer for causal LMs; tabletop: pick_place),
-    ``text_scorer``, ``generative_scorer`` or ``pick_place``."""
+    """``auto`` (web: text scorer, or generative scorer for causal LMs; tabletop: pick_place, or for
+    ``ee_delta`` envs the default continuous head), ``text_scorer``, ``generative_scorer``, ``pick_place``,
+    ``ee_gaussian`` (tanh-squashed Gaussian) or ``ee_binned`` (quantile-binned categoricals)."""
     scorer: str = "biencoder"
     """Web text scorer: ``biencoder`` (pooled observation and candidate vectors, an MLP over their
     interaction) or ``late_interaction`` (that plus ColBERT-style max-sim: each instruction or history token
@@ -75,6 +83,8 @@ class PolicyConfig:
     (actions are cell centres: at most 1 / grid_size from any point). Replaying the tabletop experts
     through this quantisation (5 seeds per task) succeeds in every episode of all 11 tasks at 64 x 64
     with 33 yaw bins, against 78% at 32 x 32 with 9 bins."""
+    ee_bins: int = 32
+    """``ee_binned``: bins per ``ee_delta`` action dimension (quantiles of the demonstrations)."""
     yaw_bins: int = 33
     """Pick-and-place: number of yaw bins over the normalised yaw range [-1, 1] (odd: 0 is a bin centre)."""
     pixel_skip: bool = True
@@ -112,6 +122,7 @@ class PolicyConfig:
         check_int("head_hidden", self.head_hidden, 1)
         check_int("grid_size", self.grid_size, 2)
         check_int("yaw_bins", self.yaw_bins, 1)
+        check_int("ee_bins", self.ee_bins, 2)
         check_int("seed", self.seed, 0)
         if self.image_size is not None:
             check_int("image_size", self.image_size, 8)

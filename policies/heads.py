@@ -401,7 +401,9 @@ class PickPlaceHead(nn.Module):
     over ``yaw_bins``. Logits are ``[pick cell (G*G) | pick yaw (R) | place cell (G*G) | place yaw (R)]``,
     i.e. the flattened logits of a ``MultiDiscrete([G*G, R, G*G, R])`` action. A vision-only backbone
     gives a language-blind head (no FiLM). ``pixel_skip`` feeds the image (and depth) resized to the grid
-    into the grid-resolution stage of both streams (see :class:`_PickPlaceStream`).
+    into the grid-resolution stage of both streams (see :class:`_PickPlaceStream`). With ``state_size``
+    the batch's ``state`` vector (the step index of a multi-step episode) is projected and added to the
+    instruction embedding, so FiLM conditions on both (a language-blind head ignores it).
     """
 
     def __init__(
@@ -413,8 +415,14 @@ class PickPlaceHead(nn.Module):
         yaw_bins: int,
         has_depth: bool,
         pixel_skip: bool = False,
+        state_size: int = 0,
     ) -> None:
         super().__init__()
+        self.state_proj = (
+            nn.Sequential(nn.Linear(state_size, text_hidden), nn.Tanh())
+            if state_size and text_hidden
+            else None
+        )
         self.has_depth = has_depth
         self.grid_size = grid_size
         self.pixel_skip = pixel_skip
@@ -443,6 +451,8 @@ class PickPlaceHead(nn.Module):
                 image = torch.cat([image, _standardise(batch["depth"].unsqueeze(1))], dim=1)
             pixels = F.interpolate(image, size=(g, g), mode="bilinear", align_corners=False)
         text = backbone.encode_text(batch["instr_ids"], batch["instr_mask"]) if "instr_ids" in batch else None
+        if self.state_proj is not None and text is not None and "state" in batch:
+            text = text + self.state_proj(batch["state"]).to(text.dtype)
         pick_map, pick_yaw, pick_pooled = self.pick(features, extra_t, text, pixels)
         place_map, place_yaw, place_pooled = self.place(features, extra_t, text, pixels)
         logits = torch.cat([pick_map, pick_yaw, place_map, place_yaw], dim=1)

@@ -14,6 +14,10 @@ from rlft.errors import CheckpointError, ModalityError, check_choice
 KINDS: tuple[str, ...] = ("web", "tabletop")
 PICK_PLACE_DIM = 6
 """Tabletop ``pick_place`` actions: pick (x, y, yaw), place (x, y, yaw), each in [-1, 1]."""
+EE_DELTA_DIM = 5
+"""Tabletop ``ee_delta`` actions: dx, dy, dz, dyaw, grip, each in [-1, 1]."""
+TABLETOP_STATE_KEYS: tuple[str, ...] = ("step", "ee_state")
+"""Opt-in tabletop observation keys (``step_observation`` / ``proprioception``) policies read."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,15 @@ class EnvInterface:
     ``colormap`` (the top-down view, whose rows and columns line up with the action's v and u)."""
     depth_key: str | None = "depth"
     """Tabletop: ``depth`` (camera) or ``heightmap`` (top-down), ``None`` when there is none."""
+    action_dim: int = PICK_PLACE_DIM
+    """Tabletop: 6 (``pick_place``) or 5 (``ee_delta``)."""
+    state_keys: tuple[str, ...] = ()
+    """Tabletop: the opt-in low-dimensional keys the policy reads (``step``, ``ee_state``)."""
+
+    @property
+    def action_mode(self) -> str:
+        """Tabletop: ``pick_place`` or ``ee_delta`` (from :attr:`action_dim`)."""
+        return "ee_delta" if self.action_dim == EE_DELTA_DIM else "pick_place"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""
@@ -51,6 +64,8 @@ class EnvInterface:
                 has_depth=bool(data.get("has_depth", False)),
                 image_key=str(data.get("image_key", "rgb")),
                 depth_key=data.get("depth_key", "depth"),
+                action_dim=int(data.get("action_dim", PICK_PLACE_DIM)),
+                state_keys=tuple(str(k) for k in data.get("state_keys", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"Invalid environment interface record {data!r}: {exc}") from exc
@@ -82,7 +97,8 @@ def detect_interface(
 
     Web: a Dict observation with ``admissible_commands`` and a Text action space. Tabletop: a Dict
     observation with a uint8 ``rgb`` image (H, W, 3) (and ``colormap`` for ``heightmap=True`` envs) and
-    ``instruction``, and a ``Box(6,)`` pick_place action space.
+    ``instruction``, and a ``Box(6,)`` pick_place or ``Box(5,)`` ee_delta action space; the opt-in
+    ``step`` / ``ee_state`` keys are recorded in ``state_keys`` when the observation has them.
 
     Args:
         observation_space: The raw env's observation space.
@@ -91,8 +107,7 @@ def detect_interface(
             the pick/place grid (CLIPort's choice), so ``auto`` prefers it.
 
     Raises:
-        ModalityError: saying what was expected when the spaces fit neither family (for example the
-            tabletop ``ee_delta`` action mode, which the pick-and-place head cannot drive).
+        ModalityError: saying what was expected when the spaces fit neither family.
     """
     if not isinstance(observation_space, spaces.Dict) or "instruction" not in observation_space.spaces:
         raise ModalityError(
@@ -112,19 +127,23 @@ def detect_interface(
             "view='top_down' needs colormap and heightmap observations: make the env with heightmap=True."
         )
     if camera is not None or top_down is not None:
-        if not (isinstance(action_space, spaces.Box) and action_space.shape == (PICK_PLACE_DIM,)):
+        dims = (PICK_PLACE_DIM, EE_DELTA_DIM)
+        if not (isinstance(action_space, spaces.Box) and action_space.shape in ((d,) for d in dims)):
             raise ModalityError(
-                f"The pick-and-place head drives Box({PICK_PLACE_DIM},) pick_place actions; "
-                f"got {action_space}. "
-                "Make the tabletop env with action_mode='pick_place'."
+                f"Tabletop policies drive Box({PICK_PLACE_DIM},) pick_place or Box({EE_DELTA_DIM},) "
+                f"ee_delta actions; got {action_space}. Make the tabletop env with "
+                "action_mode='pick_place' or 'ee_delta'."
             )
+        dim = int(action_space.shape[0])
+        state = tuple(k for k in TABLETOP_STATE_KEYS if isinstance(obs.get(k), spaces.Box))
         if top_down is not None and view != "camera":
             shape, has_depth = top_down
-            return EnvInterface("tabletop", shape, has_depth, "colormap", "heightmap" if has_depth else None)
+            depth_key = "heightmap" if has_depth else None
+            return EnvInterface("tabletop", shape, has_depth, "colormap", depth_key, dim, state)
         if camera is None:
             raise ModalityError("view='camera' needs an rgb observation.")
         shape, has_depth = camera
-        return EnvInterface("tabletop", shape, has_depth, "rgb", "depth" if has_depth else None)
+        return EnvInterface("tabletop", shape, has_depth, "rgb", "depth" if has_depth else None, dim, state)
     raise ModalityError(
         f"Observation keys {sorted(obs)} fit neither web (admissible_commands) "
         "nor tabletop (rgb) environments."

@@ -10,7 +10,8 @@ scorer ``obs_query`` [Lp] (the instruction and history tokens). Tabletop arrays:
 uint8 (the camera ``rgb`` or the top-down
 ``colormap``; channels first, the layout SB3 expects of images, so it does not transpose them),
 ``depth`` [H, W] float32 (``depth`` or ``heightmap``, when the env has one),
-``instr_ids``/``instr_mask`` [Li] (when the backbone reads text).
+``instr_ids``/``instr_mask`` [Li] (when the backbone reads text), ``state`` [S] float32 (when the env
+has the opt-in ``step`` / ``ee_state`` keys; :func:`rlft.policies.tabletop_heads.state_features`).
 """
 
 from __future__ import annotations
@@ -307,6 +308,11 @@ class TabletopObservationEncoder:
             vocab = len(self.backbone.tokenizer) if self.backbone.tokenizer is not None else 2**31 - 1
             entries["instr_ids"] = spaces.Box(0, vocab - 1, (self.instr_len,), np.int64)
             entries["instr_mask"] = spaces.Box(0, 1, (self.instr_len,), np.int64)
+        if self.interface.state_keys:
+            from rlft.policies.tabletop_heads import state_dim
+
+            size = state_dim(self.interface.state_keys)
+            entries["state"] = spaces.Box(-np.inf, np.inf, (size,), np.float32)
         return spaces.Dict(entries)
 
     def encode(
@@ -326,4 +332,8 @@ class TabletopObservationEncoder:
             )
             out["instr_ids"] = enc["input_ids"]
             out["instr_mask"] = enc["attention_mask"]
+        if self.interface.state_keys:
+            from rlft.policies.tabletop_heads import state_features
+
+            out["state"] = state_features(observations, self.interface.state_keys)
         return out

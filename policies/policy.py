@@ -189,6 +189,29 @@ class AgentPolicy(nn.Module):
         """The fixed-shape Box space of :meth:`encode_observations` with ``num_candidates`` slots."""
         return self.encoder.observation_space(num_candidates)
 
+    def same_action(self, obs: Observation, a: Action, b: Action) -> bool:
+        """Whether two env actions are the same in the policy's own action set (BC's accuracy).
+
+        The default compares their discrete indices; a continuous head compares within a tolerance.
+        """
+        return bool(np.array_equal(self.action_to_index(obs, a), self.action_to_index(obs, b)))
+
+    def fit_actions(self, actions: Sequence[Action]) -> None:
+        """Fit data-dependent action statistics (quantile bins) before BC; the default has none."""
+        del actions
+
+    def sb3_distribution(self, sb3_distribution: Any, logits: torch.Tensor) -> Any:
+        """The SB3 distribution of ``logits`` (the default: SB3's own, from its action space)."""
+        return sb3_distribution.proba_distribution(action_logits=logits)
+
+    def kl_divergence(self, logits: torch.Tensor, ref_logits: torch.Tensor) -> torch.Tensor:
+        """``KL(self || reference)`` ``[B]`` from two heads' outputs (summed over action components)."""
+        kl = torch.zeros(logits.shape[0], device=logits.device)
+        for part, ref_part in zip(self.split_logits(logits), self.split_logits(ref_logits), strict=True):
+            log_p, log_q = part.float().log_softmax(-1), ref_part.float().log_softmax(-1)
+            kl = kl + (log_p.exp() * (log_p - log_q)).sum(-1)
+        return kl
+
     def caches_text_encodings(self) -> bool:
         """Whether the head reads ``backbone.encode_text`` output on its own (so it may be memoised)."""
         return True

@@ -166,7 +166,7 @@ class _AgentPolicyMixin:
         self, obs: dict[str, torch.Tensor], action_masks: Any = None
     ) -> tuple[Any, torch.Tensor]:
         logits, values = self._logits_values(obs)
-        dist = self.action_dist.proba_distribution(action_logits=logits)
+        dist = self.agent.sb3_distribution(self.action_dist, logits)
         if action_masks is not None:
             dist.apply_masking(action_masks)
         return dist, values

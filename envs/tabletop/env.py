@@ -38,6 +38,10 @@ FUSION_RESOLUTION = 176
 """Side of the top-down render fused into the heightmap (about 4 mm per pixel on the table)."""
 EE_STEPS_PER_MOVE = 40
 """ee_delta: default episode length is this many actions per pick_place step."""
+STEP_KEY = "step"
+"""Observation key of the episode's step index (``step_observation=True``)."""
+PROPRIO_KEY = "ee_state"
+"""Observation key of the cup's state (``proprioception=True``)."""
 
 
 class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
@@ -47,7 +51,11 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
     last action was fine), ``rgb`` (uint8 H x W x 3) and ``depth`` (float32 H x W, metres along the optical
     axis) from the ``camera``; with ``heightmap=True`` also ``heightmap`` (float32, metres above the table)
     and ``colormap`` (uint8 x 3), a top-down grid over the workspace fused from the observation camera and a
-    top-down camera (row 0 = robot side, column 0 = viewer's left).
+    top-down camera (row 0 = robot side, column 0 = viewer's left). Two opt-in keys tell a policy what the
+    image does not show: with ``step_observation=True`` also ``step`` (int64 ``(1,)``: the number of actions
+    taken so far in this episode, 0 after ``reset``), and with ``proprioception=True`` also ``ee_state``
+    (float32 ``(5,)``: the cup's target position as (u, v) in the action's normalised table coordinates and
+    height z in metres, its yaw / pi, and 1.0 while the cup holds an object, else 0.0).
 
     **Actions** (``action_mode``):
 
@@ -102,6 +110,8 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
         render_mode: ``None`` or ``"rgb_array"`` (a larger 240 x 320 front view).
         invalid_action_penalty: Subtracted from the reward of a malformed (no-op) action; a finite number in
             [0, 1] (:func:`rlft.envs.contract.check_penalty`).
+        step_observation: Add the ``step`` key (the step index; see above), a bool.
+        proprioception: Add the ``ee_state`` key (the cup's state; see above), a bool.
 
     Every keyword argument is validated: a wrong type or value, or an unknown name, raises
     :class:`~rlft.errors.ConfigError` (with a did-you-mean for misspelt names); an unknown task raises
@@ -113,6 +123,8 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
     ``info["is_success"]`` was added; unknown or ill-typed kwargs raise ``ConfigError`` (an unknown one was a
     ``TypeError``, a non-bool ``heightmap`` was accepted); the registered ids set ``max_episode_steps``
     (so through ``gym.make`` a longer ``max_steps`` or ``ee_delta`` also needs ``max_episode_steps``).
+    The opt-in ``step_observation`` and ``proprioception`` kwargs were added (both off by default: the
+    default observation and every episode are unchanged).
 
     """
 
@@ -134,6 +146,8 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
         max_steps: int | None = None,
         render_mode: str | None = None,
         invalid_action_penalty: float = 0.0,
+        step_observation: bool = False,
+        proprioception: bool = False,
     ) -> None:
         task_class = TASKS.get(task)  # UnknownNameError with a did-you-mean for an unknown task
         self.task_key = task
@@ -151,6 +165,8 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
             check_choice("render_mode", render_mode, self.metadata["render_modes"])
         self.render_mode = render_mode
         self.invalid_action_penalty = check_penalty(invalid_action_penalty)
+        self.step_observation = check_bool("step_observation", step_observation)
+        self.proprioception = check_bool("proprioception", proprioception)
         # Pickling re-creates the env from its (validated) arguments, as Gymnasium's own envs do: the
         # physics client cannot be pickled, and an unpickled env is reset before use anyway.
         EzPickle.__init__(
@@ -165,6 +181,8 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
             max_steps=max_steps,
             render_mode=render_mode,
             invalid_action_penalty=self.invalid_action_penalty,
+            step_observation=step_observation,
+            proprioception=proprioception,
         )
 
         h, w = self.image_size
@@ -178,6 +196,10 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
             rows, cols = self.heightmap_size
             obs["heightmap"] = spaces.Box(0.0, 2.0, (rows, cols), np.float32)
             obs["colormap"] = spaces.Box(0, 255, (rows, cols, 3), np.uint8)
+        if self.step_observation:
+            obs[STEP_KEY] = spaces.Box(0, self.max_steps, (1,), np.int64)
+        if self.proprioception:
+            obs[PROPRIO_KEY] = spaces.Box(-np.inf, np.inf, (5,), np.float32)
         self.observation_space = spaces.Dict(obs)
         size = 6 if self.action_mode == "pick_place" else 5
         self.action_space = spaces.Box(-1.0, 1.0, (size,), np.float32)
@@ -355,7 +377,17 @@ class TabletopEnv(gym.Env[dict[str, Any], np.ndarray], EzPickle):
             hm, cm = fuse_heightmap(clouds, WORKSPACE_X, WORKSPACE_Y, self.heightmap_size)
             obs["heightmap"] = np.minimum(hm, 2.0)
             obs["colormap"] = cm
+        if self.step_observation:
+            obs[STEP_KEY] = np.array([min(self._steps, self.max_steps)], dtype=np.int64)
+        if self.proprioception:
+            obs[PROPRIO_KEY] = self._ee_state()
         return obs
+
+    def _ee_state(self) -> np.ndarray:
+        robot = self.scene.robot
+        u, v = world_to_uv(robot.target_pos[:2])
+        held = 1.0 if robot.held is not None else 0.0
+        return np.array([u, v, robot.target_pos[2], robot.target_yaw / math.pi, held], dtype=np.float32)
 
     def _info(self) -> dict[str, Any]:
         goals = self.task.subgoals(self.scene)

@@ -1,0 +1,211 @@
+"""``rlft demo --suite tabletop-all``: one multi-task policy over every tabletop task family.
+
+CLIPort's multi-task recipe: expert demonstrations of every family (train colours and shapes) go into one
+behaviour-cloning run (the datasets are mixed, :func:`rlft.agents.bc.load_datasets`); the policy conditions
+on the instruction, and on the step index (``step_observation=True``) where the image does not show how far
+a multi-step episode has come. It is evaluated on every family on the ``train`` split (seen colours, new
+seeds) and on the ``test`` split (held-out colours and shapes), in one table with 95% Wilson intervals and
+the mean over the families. Finished stages are reused when the command runs again, as in ``rlft demo``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rlft.agents.bc import BCConfig, train_bc
+from rlft.agents.config import RunConfig, provenance
+from rlft.agents.evaluate import PolicyAgent, TaskResult, evaluate_agent
+from rlft.agents.policy_io import load_agent_policy
+from rlft.demos.dataset import DemoDataset
+from rlft.demos.record import collect_demos
+from rlft.errors import DatasetError
+
+if TYPE_CHECKING:
+    from rlft.agents.demo import DemoSuite
+
+__all__ = ["MultiTaskResult", "run_multitask_demo"]
+
+logger = logging.getLogger(__name__)
+
+EVAL_SEED = 100_000
+"""First evaluation seed (demonstrations use seeds from the run's seed up: never the same episodes)."""
+
+
+@dataclass
+class MultiTaskResult:
+    """One row per env id: success on each evaluated split; plus stage timings."""
+
+    suite: str
+    rows: dict[str, dict[str, TaskResult]]
+    """env id -> split -> result."""
+    splits: tuple[str, ...]
+    seconds: dict[str, float]
+    report_path: Path
+    protocol: str
+
+    def mean_success(self, split: str) -> float:
+        """Mean success over the families on ``split``."""
+        return sum(r[split].success_rate for r in self.rows.values()) / max(len(self.rows), 1)
+
+    def table(self) -> str:
+        """The per-task table (success and 95% CI on each split) and the means."""
+        episodes = next(iter(next(iter(self.rows.values())).values())).episodes
+        head = f"{'task':<26}" + "".join(f" {s + ' success':>15}  {'[95% CI]':<13}" for s in self.splits)
+        lines = [
+            f"rlft demo --suite {self.suite}: one policy, {len(self.rows)} tasks, {episodes} episodes "
+            f"per task and split, {self.protocol}",
+            head,
+        ]
+        for env_id, by_split in self.rows.items():
+            name = env_id.removeprefix("rlft/Tabletop").removesuffix("-v0")
+            cells = "".join(
+                f" {by_split[s].success_rate:>15.1%}  [{by_split[s].success_ci[0]:.2f}, "
+                f"{by_split[s].success_ci[1]:.2f}]"
+                for s in self.splits
+            )
+            lines.append(f"{name:<26}{cells}")
+        means = "".join(f" {self.mean_success(s):>15.1%}  {'':<13}" for s in self.splits)
+        lines.append(f"{'mean over tasks':<26}{means}")
+        timing = ", ".join(f"{k} {v:.0f}s" for k, v in self.seconds.items())
+        lines.append(f"time: {timing}")
+        return "\n".join(lines)
+
+
+def dataset_dir(out: Path, env_id: str) -> Path:
+    """Where the suite keeps ``env_id``'s demonstrations."""
+    return out / "demos" / env_id.removeprefix("rlft/").replace("/", "_")
+
+
+def run_multitask_demo(
+    suite: DemoSuite,
+    out_dir: str | Path,
+    *,
+    quick: bool = False,
+    backbone: str | None = None,
+    progress: bool = False,
+    run: RunConfig | None = None,
+) -> MultiTaskResult:
+    """Collect every family of ``suite.env_ids``, BC one policy on all of them, evaluate it per family.
+
+    Args:
+        suite: a suite with ``env_ids`` (see :data:`rlft.agents.demo.DEMO_SUITES`, ``tabletop-all``).
+        out_dir: working folder; re-running reuses finished stages.
+        quick: tiny budgets (a smoke test, not a result).
+        backbone: replace the suite's backbone.
+        progress: show progress bars.
+        run: seed, device, precision and threads of every stage.
+    """
+    from rlft.agents.demo import QUICK_OVERRIDES
+
+    run = run or RunConfig()
+    shared: dict[str, Any] = {
+        "seed": run.seed,
+        "device": run.device,
+        "precision": run.precision,
+        "num_threads": run.num_threads,
+    }
+    if quick:
+        suite = replace(
+            suite,
+            demo_episodes=QUICK_OVERRIDES["demo_episodes"],
+            eval_episodes=QUICK_OVERRIDES["eval_episodes"] // 2,
+            bc={**suite.bc, **QUICK_OVERRIDES["bc"]},
+        )
+    suite = replace(suite, backbone=backbone) if backbone else suite
+    out = Path(out_dir)
+    seconds: dict[str, float] = {}
+
+    t = time.perf_counter()
+    folders = []
+    for env_id in suite.env_ids:
+        folder = dataset_dir(out, env_id)
+        try:
+            DemoDataset(folder)
+            logger.info("reusing %s", folder)
+        except DatasetError:
+            collect_demos(
+                env_id,
+                suite.demo_episodes,
+                out=folder,
+                split=suite.train_split,
+                seed=run.seed,
+                env_kwargs=suite.env_kwargs,
+                overwrite=True,
+                progress=progress,
+            )
+        folders.append(str(folder))
+    seconds["collect"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    bc = train_bc(
+        BCConfig(
+            dataset=",".join(folders),
+            out_dir=str(out / "bc"),
+            backbone=suite.backbone,
+            progress=progress,
+            **shared,
+            **suite.bc,
+        )
+    )
+    seconds["bc"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    device = run.torch_device()
+    agent = PolicyAgent(
+        load_agent_policy(bc.policy_dir, device=device, progress=run.show_progress),
+        "multitask_bc",
+        not suite.sample_actions,
+        run.precision,
+    )
+    splits = (suite.train_split, suite.test_split)
+    rows = {
+        env_id: {
+            split: evaluate_agent(
+                agent,
+                env_id,
+                split=split,
+                episodes=suite.eval_episodes,
+                seed=EVAL_SEED,
+                max_steps=suite.eval_max_steps,
+                env_kwargs=dict(suite.env_kwargs),
+                record_dir=out / "episodes" / split,
+                record_episodes=1,
+                progress=progress,
+            )
+            for split in splits
+        }
+        for env_id in suite.env_ids
+    }
+    seconds["eval"] = time.perf_counter() - t
+    seconds["total"] = sum(seconds.values())
+    protocol = "policy samples its actions" if suite.sample_actions else "greedy policy"
+    report_path = out / "demo_report.json"
+    result = MultiTaskResult(suite.name, rows, splits, seconds, report_path, protocol)
+    report_path.write_text(
+        json.dumps(
+            {
+                "suite": asdict(suite),
+                "quick": quick,
+                "seconds": seconds,
+                "mean_success": {s: result.mean_success(s) for s in splits},
+                "rows": {env_id: {s: asdict(r) for s, r in by.items()} for env_id, by in rows.items()},
+                "provenance": provenance(
+                    policy=str(bc.policy_dir.resolve()),
+                    bc_metrics=bc.metrics,
+                    sampled=suite.sample_actions,
+                    env_kwargs=dict(suite.env_kwargs),
+                    seed=run.seed,
+                    eval_seed=EVAL_SEED,
+                    device=str(device),
+                    precision=run.precision,
+                ),
+            },
+            indent=2,
+        )
+    )
+    return result
