@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from rlft.agents.bc import BCConfig, train_bc
 from rlft.agents.config import RunConfig, provenance
 from rlft.agents.evaluate import Agent, ExpertAgent, PolicyAgent, RandomAgent, TaskResult, evaluate_agent
-from rlft.agents.policy_io import load_agent_policy
+from rlft.agents.policy_io import env_group, load_agent_policy
 from rlft.agents.rl import RLConfig, train_rl
 from rlft.demos.dataset import DemoDataset
 from rlft.demos.record import collect_demos
@@ -74,6 +74,8 @@ class DemoSuite:
     env_ids: tuple[str, ...] = ()
     """Several environments: one multi-task BC policy over all of them, a row per id and split
     (:mod:`rlft.agents.multitask`); ``env_id`` is then the first of them."""
+    eval_splits: tuple[str, ...] = ()
+    """Splits the multi-task pipeline evaluates on (empty: ``train_split`` and ``test_split``)."""
 
 
 TABLETOP_FAMILIES: tuple[str, ...] = (
@@ -165,6 +167,31 @@ DEMO_SUITES: dict[str, DemoSuite] = {
         eval_episodes=20,
         bc={"steps": 1200, "batch_size": 16, "lr": 1e-3, "eval_every": 300, "checkpoint_every": 300},
         env_kwargs={"heightmap": True, "step_observation": True},
+        sample_actions=False,
+    ),
+    "web-all": DemoSuite(
+        name="web-all",
+        env_id="rlft/WebShop-v0",
+        env_ids=env_group("all-web"),
+        backbone="minilm",
+        train_split="train",
+        test_split="test",
+        # Every demonstration state costs a frozen MiniLM pass over its page and its candidates once
+        # (cached afterwards), and so does every evaluation step: on 2 shared cores those passes, not
+        # the expert, bound the budgets. Shorter token budgets keep them affordable.
+        demo_episodes=20,
+        eval_episodes=10,
+        eval_splits=("test",),
+        bc={
+            "steps": 400,
+            "batch_size": 16,
+            "lr": 1e-3,
+            "eval_every": 200,
+            "checkpoint_every": 200,
+            "max_val_transitions": 64,
+            "finetune": "frozen",
+            "policy_kwargs": {"scorer": "cross_attention", "max_obs_tokens": 96, "max_command_tokens": 24},
+        },
         sample_actions=False,
     ),
 }
@@ -259,8 +286,9 @@ class DemoConfig(RunConfig):
     """
 
     suite: str = "web"
-    """web (WebShop), tabletop (TabletopPutBlockInBowl, top-down view) or tabletop-all (one multi-task
-    policy over the 11 tabletop families, per-task success on train and test colours)."""
+    """web (WebShop), tabletop (TabletopPutBlockInBowl, top-down view), tabletop-all (one multi-task
+    policy over the 11 tabletop families, per-task success on train and test colours) or web-all (one
+    multi-task policy over shop, QA and the 14 form families, per-id success on test goals)."""
     quick: bool = False
     """Tiny budgets (a smoke test, not the real table)."""
     backbone: str | None = None
