@@ -234,7 +234,6 @@ def _cmd_train_rl(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from rlft.agents.evaluate import EvalConfig, run_eval
-
     from rlft.agents.policy_io import expand_env_ids
 
     # Several ids, groups (all-web, all-forms, all-tabletop, trained), or none: a multi-task policy's ids.

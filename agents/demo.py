@@ -176,21 +176,27 @@ DEMO_SUITES: dict[str, DemoSuite] = {
         backbone="minilm",
         train_split="train",
         test_split="test",
-        # Every demonstration state costs a frozen MiniLM pass over its page and its candidates once
-        # (cached afterwards), and so does every evaluation step: on 2 shared cores those passes, not
-        # the expert, bound the budgets. Shorter token budgets keep them affordable.
-        demo_episodes=20,
-        eval_episodes=10,
+        # Every demonstration state costs one frozen MiniLM pass over its observation and each of its
+        # candidates (cached afterwards: later epochs are cheap), and so does every evaluation step; the
+        # candidates (up to 136 a state) are most of the tokens. On 2 shared cores those passes, not the
+        # expert, bound the budgets, hence few demonstrations per id and short token budgets.
+        demo_episodes=8,
+        eval_episodes=5,
         eval_splits=("test",),
         bc={
-            "steps": 400,
+            "steps": 300,
             "batch_size": 16,
             "lr": 1e-3,
-            "eval_every": 200,
-            "checkpoint_every": 200,
+            "eval_every": 150,
+            "checkpoint_every": 150,
             "max_val_transitions": 64,
             "finetune": "frozen",
-            "policy_kwargs": {"scorer": "cross_attention", "max_obs_tokens": 96, "max_command_tokens": 24},
+            "policy_kwargs": {
+                "scorer": "cross_attention",
+                "max_obs_tokens": 96,
+                "max_history_tokens": 32,
+                "max_command_tokens": 16,
+            },
         },
         sample_actions=False,
     ),
@@ -339,7 +345,10 @@ def run_demo(
     if suite.env_ids:
         from rlft.agents.multitask import run_multitask_demo
 
-        return run_multitask_demo(suite, out_dir, quick=quick, backbone=backbone, progress=progress, run=run)
+        overrides = QUICK_OVERRIDES if quick else None
+        return run_multitask_demo(
+            suite, out_dir, quick_overrides=overrides, backbone=backbone, progress=progress, run=run
+        )
     run = run or RunConfig()
     shared: dict[str, Any] = {
         "seed": run.seed,

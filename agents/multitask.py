@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rlft.agents.bc import BCConfig, train_bc
 from rlft.agents.config import RunConfig, provenance
@@ -24,9 +25,6 @@ from rlft.agents.policy_io import load_agent_policy
 from rlft.demos.dataset import DemoDataset
 from rlft.demos.record import collect_demos
 from rlft.errors import DatasetError
-
-if TYPE_CHECKING:
-    from rlft.agents.demo import DemoSuite
 
 __all__ = ["MultiTaskResult", "run_multitask_demo"]
 
@@ -97,10 +95,10 @@ def dataset_dir(out: Path, env_id: str) -> Path:
 
 
 def run_multitask_demo(
-    suite: DemoSuite,
+    suite: Any,
     out_dir: str | Path,
     *,
-    quick: bool = False,
+    quick_overrides: Mapping[str, Any] | None = None,
     backbone: str | None = None,
     progress: bool = False,
     run: RunConfig | None = None,
@@ -108,15 +106,17 @@ def run_multitask_demo(
     """Collect every family of ``suite.env_ids``, BC one policy on all of them, evaluate it per family.
 
     Args:
-        suite: a suite with ``env_ids`` (see :data:`rlft.agents.demo.DEMO_SUITES`, ``tabletop-all``).
+        suite: a :class:`rlft.agents.demo.DemoSuite` with ``env_ids`` (see
+            :data:`rlft.agents.demo.DEMO_SUITES`: ``tabletop-all``, ``web-all``); typed loosely so that this
+            module does not import the one that dispatches to it.
         out_dir: working folder; re-running reuses finished stages.
-        quick: tiny budgets (a smoke test, not a result).
+        quick_overrides: tiny budgets (``rlft.agents.demo.QUICK_OVERRIDES``: a smoke test, not a result);
+            ``None`` keeps the suite's.
         backbone: replace the suite's backbone.
         progress: show progress bars.
         run: seed, device, precision and threads of every stage.
     """
-    from rlft.agents.demo import QUICK_OVERRIDES
-
+    quick = quick_overrides is not None
     run = run or RunConfig()
     shared: dict[str, Any] = {
         "seed": run.seed,
@@ -124,12 +124,12 @@ def run_multitask_demo(
         "precision": run.precision,
         "num_threads": run.num_threads,
     }
-    if quick:
+    if quick_overrides is not None:
         suite = replace(
             suite,
-            demo_episodes=QUICK_OVERRIDES["demo_episodes"],
-            eval_episodes=QUICK_OVERRIDES["eval_episodes"] // 2,
-            bc={**suite.bc, **QUICK_OVERRIDES["bc"]},
+            demo_episodes=quick_overrides["demo_episodes"],
+            eval_episodes=quick_overrides["eval_episodes"] // 2,
+            bc={**suite.bc, **quick_overrides["bc"]},
         )
     suite = replace(suite, backbone=backbone) if backbone else suite
     out = Path(out_dir)
