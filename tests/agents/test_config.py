@@ -219,6 +219,8 @@ def test_ppo_models_leave_no_sb3_folders_in_the_temp_dir(
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
     bc = train_bc(_bc(toy_demos, tmp_path / "bc"))
-    model = make_ppo(load_agent_policy(bc.policy_dir, progress=False), make_env("rlft-test/ToyShop-v0"), n_steps=8)
+    model = make_ppo(
+        load_agent_policy(bc.policy_dir, progress=False), make_env("rlft-test/ToyShop-v0"), n_steps=8
+    )
     model.learn(8)
     assert list(temp.iterdir()) == []

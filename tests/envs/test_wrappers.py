@@ -31,12 +31,12 @@ def web_env(tiny_tokenizer):
     env.close()
 
 
-
 def silent_logger():
     """An SB3 logger without outputs: SB3's default one leaves an empty folder in the temp dir."""
     from stable_baselines3.common.logger import Logger
 
     return Logger(folder=None, output_formats=[])
+
 
 def test_token_ids_pad_cut_and_agree_across_tokenizer_kinds(tiny_tokenizer, tiny_fast_tokenizer, tmp_path):
     tiny_tokenizer.save_pretrained(tmp_path / "tok")
