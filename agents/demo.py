@@ -11,7 +11,9 @@ minutes with the embedded MiniLM backbone: BC sees few demonstrations (so it is 
 fixes part of the remaining mistakes on train goals, which transfers to test goals. The tabletop suite
 reads the top-down colormap + heightmap (``heightmap=True``), whose pixels line up with the pick/place
 grid, and records 1,000 one-step demonstrations (about 35 s) so BC can ground colour words in the image;
-its episodes are cheap, so it evaluates 200 of them per agent.
+its episodes are cheap, so it evaluates 200 of them per agent. The ``tabletop-all`` suite trains one
+multi-task BC policy over the 11 tabletop families instead (:mod:`rlft.agents.multitask`), with the step
+index observed, and tables its success per family on train and test colours.
 """
 
 from __future__ import annotations
@@ -25,12 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 from rlft.agents.bc import BCConfig, train_bc
 from rlft.agents.config import RunConfig, provenance
+from rlft.agents.demo_stages import reuse_or_collect, stage_settings
 from rlft.agents.evaluate import Agent, ExpertAgent, PolicyAgent, RandomAgent, TaskResult, evaluate_agent
 from rlft.agents.policy_io import env_group, load_agent_policy
 from rlft.agents.rl import RLConfig, train_rl
-from rlft.demos.dataset import DemoDataset
-from rlft.demos.record import collect_demos
-from rlft.errors import DatasetError, UnknownNameError, unknown_name_message
+from rlft.errors import UnknownNameError, unknown_name_message
 
 if TYPE_CHECKING:
     from rlft.agents.multitask import MultiTaskResult
@@ -342,41 +343,28 @@ def run_demo(
         run: seed, device, precision and threads of every stage (default :class:`RunConfig`).
 
     """
+    run = run or RunConfig()
+    suite = _quick(suite) if quick else suite
+    suite = replace(suite, backbone=backbone) if backbone else suite
     if suite.env_ids:
         from rlft.agents.multitask import run_multitask_demo
 
-        overrides = QUICK_OVERRIDES if quick else None
-        return run_multitask_demo(
-            suite, out_dir, quick_overrides=overrides, backbone=backbone, progress=progress, run=run
-        )
-    run = run or RunConfig()
-    shared: dict[str, Any] = {
-        "seed": run.seed,
-        "device": run.device,
-        "precision": run.precision,
-        "num_threads": run.num_threads,
-    }
-    suite = _quick(suite) if quick else suite
-    suite = replace(suite, backbone=backbone) if backbone else suite
+        return run_multitask_demo(suite, out_dir, quick=quick, progress=progress, run=run)
+    shared = stage_settings(run)
     out = Path(out_dir)
     seconds: dict[str, float] = {}
 
     t = time.perf_counter()
     demos_dir = out / "demos"
-    try:
-        dataset = DemoDataset(demos_dir)
-        logger.info("reusing %s", dataset)
-    except DatasetError:
-        collect_demos(
-            suite.env_id,
-            suite.demo_episodes,
-            out=demos_dir,
-            split=suite.train_split,
-            seed=run.seed,
-            env_kwargs=suite.env_kwargs,
-            overwrite=True,
-            progress=progress,
-        )
+    reuse_or_collect(
+        suite.env_id,
+        suite.demo_episodes,
+        demos_dir,
+        split=suite.train_split,
+        seed=run.seed,
+        env_kwargs=suite.env_kwargs,
+        progress=progress,
+    )
     seconds["collect"] = time.perf_counter() - t
 
     t = time.perf_counter()

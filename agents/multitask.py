@@ -13,20 +13,17 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rlft.agents.bc import BCConfig, train_bc
 from rlft.agents.config import RunConfig, provenance
+from rlft.agents.demo_stages import reuse_or_collect, stage_settings
 from rlft.agents.evaluate import PolicyAgent, TaskResult, evaluate_agent
 from rlft.agents.policy_io import load_agent_policy
-from rlft.demos.dataset import DemoDataset
-from rlft.demos.record import collect_demos
-from rlft.errors import DatasetError
 
-__all__ = ["MultiTaskResult", "run_multitask_demo"]
+__all__ = ["MultiTaskResult", "MultiTaskSuite", "run_multitask_demo"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,76 +91,80 @@ def dataset_dir(out: Path, env_id: str) -> Path:
     return out / "demos" / env_id.removeprefix("rlft/").replace("/", "_")
 
 
+class MultiTaskSuite(Protocol):
+    """What the pipeline reads of a suite (``rlft.agents.demo.DemoSuite`` with ``env_ids``)."""
+
+    @property
+    def name(self) -> str: ...  # noqa: D102
+    @property
+    def env_ids(self) -> tuple[str, ...]: ...  # noqa: D102
+    @property
+    def backbone(self) -> str: ...  # noqa: D102
+    @property
+    def train_split(self) -> str: ...  # noqa: D102
+    @property
+    def test_split(self) -> str: ...  # noqa: D102
+    @property
+    def demo_episodes(self) -> int: ...  # noqa: D102
+    @property
+    def eval_episodes(self) -> int: ...  # noqa: D102
+    @property
+    def bc(self) -> dict[str, Any]: ...  # noqa: D102
+    @property
+    def env_kwargs(self) -> dict[str, Any]: ...  # noqa: D102
+    @property
+    def sample_actions(self) -> bool: ...  # noqa: D102
+    @property
+    def eval_max_steps(self) -> int | None: ...  # noqa: D102
+    @property
+    def eval_splits(self) -> tuple[str, ...]: ...  # noqa: D102
+
+
 def run_multitask_demo(
-    suite: Any,
+    suite: MultiTaskSuite,
     out_dir: str | Path,
     *,
-    quick_overrides: Mapping[str, Any] | None = None,
-    backbone: str | None = None,
+    quick: bool = False,
     progress: bool = False,
     run: RunConfig | None = None,
 ) -> MultiTaskResult:
     """Collect every family of ``suite.env_ids``, BC one policy on all of them, evaluate it per family.
 
     Args:
-        suite: a :class:`rlft.agents.demo.DemoSuite` with ``env_ids`` (see
-            :data:`rlft.agents.demo.DEMO_SUITES`: ``tabletop-all``, ``web-all``); typed loosely so that this
-            module does not import the one that dispatches to it.
+        suite: a suite with ``env_ids`` (``tabletop-all`` or ``web-all`` of
+            :data:`rlft.agents.demo.DEMO_SUITES`), its budgets already final (``rlft demo --quick`` shrinks
+            them before calling this).
         out_dir: working folder; re-running reuses finished stages.
-        quick_overrides: tiny budgets (``rlft.agents.demo.QUICK_OVERRIDES``: a smoke test, not a result);
-            ``None`` keeps the suite's.
-        backbone: replace the suite's backbone.
+        quick: whether the budgets are the quick ones (recorded in the report).
         progress: show progress bars.
         run: seed, device, precision and threads of every stage.
     """
-    quick = quick_overrides is not None
     run = run or RunConfig()
-    shared: dict[str, Any] = {
-        "seed": run.seed,
-        "device": run.device,
-        "precision": run.precision,
-        "num_threads": run.num_threads,
-    }
-    if quick_overrides is not None:
-        suite = replace(
-            suite,
-            demo_episodes=quick_overrides["demo_episodes"],
-            eval_episodes=quick_overrides["eval_episodes"] // 2,
-            bc={**suite.bc, **quick_overrides["bc"]},
-        )
-    suite = replace(suite, backbone=backbone) if backbone else suite
     out = Path(out_dir)
     seconds: dict[str, float] = {}
 
     t = time.perf_counter()
-    folders = []
-    for env_id in suite.env_ids:
-        folder = dataset_dir(out, env_id)
-        try:
-            DemoDataset(folder)
-            logger.info("reusing %s", folder)
-        except DatasetError:
-            collect_demos(
-                env_id,
-                suite.demo_episodes,
-                out=folder,
-                split=suite.train_split,
-                seed=run.seed,
-                env_kwargs=suite.env_kwargs,
-                overwrite=True,
-                progress=progress,
-            )
-        folders.append(str(folder))
+    folders = [dataset_dir(out, env_id) for env_id in suite.env_ids]
+    for env_id, folder in zip(suite.env_ids, folders, strict=True):
+        reuse_or_collect(
+            env_id,
+            suite.demo_episodes,
+            folder,
+            split=suite.train_split,
+            seed=run.seed,
+            env_kwargs=dict(suite.env_kwargs),
+            progress=progress,
+        )
     seconds["collect"] = time.perf_counter() - t
 
     t = time.perf_counter()
     bc = train_bc(
         BCConfig(
-            dataset=",".join(folders),
+            dataset=",".join(map(str, folders)),
             out_dir=str(out / "bc"),
             backbone=suite.backbone,
             progress=progress,
-            **shared,
+            **stage_settings(run),
             **suite.bc,
         )
     )
@@ -204,7 +205,7 @@ def run_multitask_demo(
     report_path.write_text(
         json.dumps(
             {
-                "suite": asdict(suite),
+                "suite": asdict(suite) if is_dataclass(suite) and not isinstance(suite, type) else {},
                 "quick": quick,
                 "seconds": seconds,
                 "mean_success": {s: result.mean_success(s) for s in splits},

@@ -127,8 +127,8 @@ def detect_interface(
             "view='top_down' needs colormap and heightmap observations: make the env with heightmap=True."
         )
     if camera is not None or top_down is not None:
-        dims = (PICK_PLACE_DIM, EE_DELTA_DIM)
-        if not (isinstance(action_space, spaces.Box) and action_space.shape in ((d,) for d in dims)):
+        shapes = ((PICK_PLACE_DIM,), (EE_DELTA_DIM,))
+        if not (isinstance(action_space, spaces.Box) and action_space.shape in shapes):
             raise ModalityError(
                 f"Tabletop policies drive Box({PICK_PLACE_DIM},) pick_place or Box({EE_DELTA_DIM},) "
                 f"ee_delta actions; got {action_space}. Make the tabletop env with "

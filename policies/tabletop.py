@@ -71,7 +71,7 @@ class TabletopPolicy(AgentPolicy):
     family = "tabletop"
 
     @classmethod
-    def create(cls, config: PolicyConfig, interface: EnvInterface, **kwargs: Any) -> TabletopPolicy:  # type: ignore[override]
+    def create(cls, config: PolicyConfig, interface: EnvInterface, **kwargs: Any) -> TabletopPolicy:
         """Build a fresh policy (see :meth:`AgentPolicy.create`); ``head="auto"`` resolves by action mode.
 
         Raises:
