@@ -106,3 +106,20 @@ def test_web_all_demo_quick(web_demos: dict[str, Path], tmp_path: Path) -> None:
     forms = report["mean_success_by_group"]["mean over all-forms"]["test"]
     rates = [report["rows"][i]["test"]["success_rate"] for i in (LOGIN, SURVEY)]
     assert forms == pytest.approx(sum(rates) / 2)
+
+
+def test_bc_warns_when_a_state_has_more_commands_than_the_sb3_view_keeps(
+    web_demos: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = BCConfig(
+        dataset=f"{web_demos[LOGIN]},{web_demos[SURVEY]}",
+        out_dir=str(tmp_path / "bc"),
+        backbone="tiny-bert",
+        policy_kwargs={"max_candidates": 4},
+        steps=1,
+        batch_size=2,
+        progress=False,
+    )
+    with caplog.at_level("WARNING", logger="rlft.agents.bc"):
+        train_bc(config)
+    assert "more than max_candidates=4" in caplog.text and "--policy-kwarg max_candidates=" in caplog.text
