@@ -253,8 +253,10 @@ def _cmd_train_rm(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from rlft.agents.evaluate import EvalConfig, run_eval
+    from rlft.agents.policy_io import expand_env_ids
 
-    ids = list(args.env_id or [])
+    # Several ids, groups (all-web, all-forms, all-tabletop, trained), or none: a multi-task policy's ids.
+    ids = [i for i in expand_env_ids(list(args.env_id or []), args.policy) if i]
     args.env_id = ids[:1]
     config = config_from_args(EvalConfig, args, _recorded_env_id(args))
     report = run_eval(config, ids[1:])

@@ -17,7 +17,7 @@ from typing import Any
 
 from rlft.errors import ConfigError, check_choice, require
 
-__all__ = ["ALGORITHMS", "make_ppo", "use_maskable"]
+__all__ = ["ALGORITHMS", "make_ppo", "silent_logger", "use_maskable"]
 
 ALGORITHMS: tuple[str, ...] = ("auto", "ppo", "maskable_ppo")
 """``auto``: MaskablePPO when the policy has action masks (web), PPO otherwise (tabletop)."""
@@ -58,6 +58,10 @@ def make_ppo(
         **ppo_kwargs: Passed to the algorithm (``n_steps``, ``batch_size``, ``learning_rate``, ...);
             ``policy_kwargs`` entries are merged. ``device`` defaults to the policy's device.
 
+    The model logs nothing until given a logger (``model.set_logger``; :func:`rlft.agents.train_rl` gives
+    it a TensorBoard one) or a ``tensorboard_log`` folder: left to itself, SB3 would configure its default
+    logger on ``learn`` and leave an empty ``SB3-<date>`` folder in the temp directory on every call.
+
     Raises:
         DependencyError: when stable-baselines3 / sb3-contrib (the ``train`` extra) are missing.
     """
@@ -79,6 +83,15 @@ def make_ppo(
         maskable = use_maskable("auto", policy)
     policy_kwargs = sb3_policy_kwargs(policy, **ppo_kwargs.pop("policy_kwargs", {}))
     ppo_kwargs.setdefault("device", policy.device)
-    if maskable:
-        return maskable_ppo(RlftMaskablePolicy, env, policy_kwargs=policy_kwargs, **ppo_kwargs)
-    return ppo(RlftActorCriticPolicy, env, policy_kwargs=policy_kwargs, **ppo_kwargs)
+    algorithm = maskable_ppo if maskable else ppo
+    policy_class = RlftMaskablePolicy if maskable else RlftActorCriticPolicy
+    model = algorithm(policy_class, env, policy_kwargs=policy_kwargs, **ppo_kwargs)
+    if ppo_kwargs.get("tensorboard_log") is None:
+        model.set_logger(silent_logger())
+    return model
+
+
+def silent_logger() -> Any:
+    """An SB3 logger with no outputs and no folder (SB3's own default creates a temp folder)."""
+    logger_module = require("stable_baselines3.common.logger", "PPO")
+    return logger_module.Logger(folder=None, output_formats=[])

@@ -134,14 +134,49 @@ def load_datasets(spec: str) -> list[Any]:
     if not names:
         raise ConfigError("dataset is empty: pass a dataset folder (or several, comma-separated).")
     datasets = [load_demos(name) for name in names]
-    first = _layout(split_space_of(datasets[0]))
-    for data in datasets[1:]:
-        if _layout(split_space_of(data)) != first:
+    spaces_of = [split_space_of(data) for data in datasets]
+    families = [_family(action) for _, action in spaces_of]
+    for data, family in zip(datasets[1:], families[1:], strict=True):
+        if family != families[0]:
+            raise ConfigError(
+                f"{data} records a {family} environment ({data.env_id}) and {datasets[0]} a "
+                f"{families[0]} one ({datasets[0].env_id}): one policy reads one family's observations and "
+                "acts in its action space. Train a policy per family: pass only web datasets, or only "
+                "tabletop ones, in --dataset."
+            )
+    first = _layout(spaces_of[0])
+    for data, pair in zip(datasets[1:], spaces_of[1:], strict=True):
+        if _layout(pair) != first:
             raise ConfigError(
                 f"{data} and {datasets[0]} were recorded with different observation or action spaces; "
                 "mix datasets recorded with the same env kwargs (view, image size, action mode)."
             )
     return datasets
+
+
+def _check_candidate_slots(policy: Any, transitions: list[Any]) -> None:
+    """Warn when a web state offers more commands than the SB3 view's K (``max_candidates``).
+
+    BC scores every candidate, but RL from this policy sees only the first K of each state (a mix of
+    sites has the largest count of any of them).
+    """
+    limit = getattr(getattr(policy, "config", None), "max_candidates", None)
+    counts = [len(obs["admissible_commands"]) for obs, _ in transitions if "admissible_commands" in obs]
+    if limit is not None and counts and max(counts) > limit:
+        logger.warning(
+            "a demonstration state offers %d commands, more than max_candidates=%d: RL from this policy "
+            "cannot select the extra ones; pass --policy-kwarg max_candidates=%d",
+            max(counts),
+            limit,
+            max(counts),
+        )
+
+
+def _family(action_space: Any) -> str:
+    """``web`` (text commands) or ``tabletop`` (array actions): the family of an env's action space."""
+    from gymnasium import spaces
+
+    return "web" if isinstance(action_space, spaces.Text) else "tabletop"
 
 
 def _layout(spaces_pair: tuple[Any, Any]) -> list[tuple[str, str, Any, Any]]:
@@ -284,6 +319,7 @@ def train_bc(config: BCConfig) -> BCResult:
     policy = start_policy(config, latest, obs_space, act_space, device)
     if latest is None and config.policy is None:
         policy.fit_actions([a for _, a in train])  # data-dependent action bins (ee_binned)
+    _check_candidate_slots(policy, train + val)
     if latest is not None:
         state = load_state(latest)
         start, best = state["step"], state.get("best", best)

@@ -22,6 +22,7 @@ import json
 import logging
 import re
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,10 +56,36 @@ def tensorboard_writer(folder: Path, resumed_step: int) -> Any:
 
     Events an interrupted run logged past its last checkpoint are purged, so a resumed run never logs a
     step twice. Steps are logged as done (checkpoint step + 1 onwards), so the checkpoint's own step stays.
+
+    TensorBoard reads a folder's event files in name order, and the purge only drops events read before
+    it, so the new file must sort after the folder's existing ones. Its name is
+    ``events.out.tfevents.<seconds>.<host>.<pid>.<n>``, ``n`` a per-process counter of writers: within
+    one second, ``...pid.10`` sorts before ``...pid.9``, and whether a resume lands on such a boundary
+    depends on how many writers the process opened before. So a writer opened in the same second as the
+    newest existing file first waits for the next second (at most one second, only then).
     """
     from torch.utils.tensorboard import SummaryWriter
 
+    _wait_for_a_later_second(folder)
     return SummaryWriter(str(folder), purge_step=resumed_step + 1 if resumed_step else None)
+
+
+def _wait_for_a_later_second(folder: Path) -> None:
+    """Sleep until the clock's second is past the newest event file's in ``folder`` (at most ~1 s)."""
+    stamps = [
+        int(m.group(1))
+        for f in (folder.glob("events.out.tfevents.*") if folder.is_dir() else ())
+        if (m := re.match(r"events\.out\.tfevents\.(\d+)\.", f.name))
+    ]
+    if not stamps:
+        return
+    wait = max(stamps) + 1 - time.time()
+    if 0 < wait <= 1.0:
+        time.sleep(wait)
+    elif wait > 1.0:
+        logger.warning(
+            "%s holds event files from the future (clock skew?); TensorBoard may mis-order", folder
+        )
 
 
 def save_checkpoint(

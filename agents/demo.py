@@ -29,7 +29,7 @@ from rlft.agents.bc import BCConfig, BCResult, train_bc
 from rlft.agents.config import RunConfig, provenance
 from rlft.agents.demo_stages import reuse_or_collect
 from rlft.agents.evaluate import Agent, ExpertAgent, PolicyAgent, RandomAgent, TaskResult, evaluate_agent
-from rlft.agents.policy_io import load_agent_policy
+from rlft.agents.policy_io import env_group, load_agent_policy
 from rlft.agents.rl import RLConfig, RLResult, train_rl
 from rlft.agents.rm import json_safe
 from rlft.errors import UnknownNameError, atomic_write_text, unknown_name_message
@@ -87,6 +87,8 @@ class DemoSuite:
     env_ids: tuple[str, ...] = ()
     """Several environments: one multi-task BC policy over all of them, a row per id and split
     (:mod:`rlft.agents.multitask`); ``env_id`` is then the first of them."""
+    eval_splits: tuple[str, ...] = ()
+    """Splits the multi-task pipeline evaluates on (empty: ``train_split`` and ``test_split``)."""
 
     feedback: dict[str, Any] = field(default_factory=dict)
     """Learning from feedback (the ``feedback`` suite, :mod:`rlft.agents.feedback`): ``pairs`` of sampled
@@ -241,6 +243,37 @@ DEMO_SUITES: dict[str, DemoSuite] = {
         env_kwargs={"heightmap": True, "step_observation": True},
         sample_actions=False,
     ),
+    "web-all": DemoSuite(
+        name="web-all",
+        env_id="rlft/WebShop-v0",
+        env_ids=env_group("all-web"),
+        backbone="minilm",
+        train_split="train",
+        test_split="test",
+        # Every demonstration state costs one frozen MiniLM pass over its observation and each of its
+        # candidates (cached afterwards: later epochs are cheap), and so does every evaluation step; the
+        # candidates (up to 136 a state) are most of the tokens. On 2 shared cores those passes, not the
+        # expert, bound the budgets, hence few demonstrations per id and short token budgets.
+        demo_episodes=8,
+        eval_episodes=5,
+        eval_splits=("test",),
+        bc={
+            "steps": 300,
+            "batch_size": 16,
+            "lr": 1e-3,
+            "eval_every": 150,
+            "checkpoint_every": 150,
+            "max_val_transitions": 64,
+            "finetune": "frozen",
+            "policy_kwargs": {
+                "scorer": "cross_attention",
+                "max_obs_tokens": 96,
+                "max_history_tokens": 32,
+                "max_command_tokens": 16,
+            },
+        },
+        sample_actions=False,
+    ),
 }
 """The suites ``rlft demo`` knows."""
 
@@ -347,7 +380,8 @@ class DemoConfig(RunConfig):
     suite: str = "web"
     """web (WebShop), miniwob (MiniWoB++ click-checkboxes on live Chromium), tabletop
     (TabletopPutBlockInBowl, top-down view), tabletop-all (one multi-task policy over the 11 tabletop
-    families, per-task success on train and test colours) or feedback (WebShop: comparisons, a reward
+    families, per-task success on train and test colours), web-all (one multi-task policy over shop, QA
+    and the 14 form families, per-id success on test goals) or feedback (WebShop: comparisons, a reward
     model, best-of-N and RL from the reward model)."""
     quick: bool = False
     """Tiny budgets (a smoke test, not the real table)."""

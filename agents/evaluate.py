@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 from rlft.agents.config import AgentChoice, DistributedConfig, EnvConfig, RunConfig, autocast, provenance
 from rlft.agents.episodes import Episode, rollout_episode, write_gif, write_transcript
-from rlft.agents.policy_io import check_policy_fits, load_agent_policy, resolve_env
+from rlft.agents.policy_io import check_policy_fits, expand_env_ids, load_agent_policy, resolve_env
 from rlft.agents.results import TaskResult, bootstrap_interval, task_result, wilson_interval
 from rlft.demos.envs import make_env
 from rlft.demos.record import expert_action
@@ -351,9 +351,11 @@ class EvalConfig(RunConfig, EnvConfig, AgentChoice, DistributedConfig):
     """Evaluate a saved policy or a baseline: success rate, reward and length with confidence intervals.
 
     The rlft eval flags are these fields. The environment defaults to the one the policy records,
-    with the env kwargs it was trained with; episode i resets with seed + i, so agents evaluated with
-    one seed face the same goals. With ray the episodes run on num_workers x envs_per_worker remote envs
-    at once (the agent acts in this process), with the same results.
+    with the env kwargs it was trained with (a multi-task policy: every id it was trained on, a row
+    each); several ENV_IDs, or groups of them (all-web, all-forms, all-tabletop, trained), give a row per
+    id. Episode i resets with seed + i, so agents evaluated with one seed face the same goals. With ray
+    the episodes run on num_workers x envs_per_worker remote envs at once (the agent acts in this
+    process), with the same results.
     """
 
     episodes: int = 50
@@ -419,6 +421,10 @@ def _episode_pool(config: DistributedConfig, env: dict[str, Any]) -> Callable[..
 def run_eval(config: EvalConfig, env_ids: Sequence[str] = ()) -> EvalReport:
     """Evaluate the agent of ``config`` on ``config.env_id`` (and ``env_ids``); what rlft eval runs.
 
+    ``env_ids`` may hold groups (``all-web``, ``all-forms``, ``all-tabletop``, ``trained``: see
+    :func:`rlft.agents.policy_io.expand_env_ids`); with no id at all, a multi-task policy is evaluated on
+    every id it was trained on, one row each.
+
     Raises:
         ConfigError: invalid settings, or no environment given and none recorded by the policy.
         CheckpointError: the policy folder is missing or corrupt.
@@ -426,7 +432,7 @@ def run_eval(config: EvalConfig, env_ids: Sequence[str] = ()) -> EvalReport:
     """
     config.validate()
     agent = make_agent(config, config, config.name)
-    ids: list[str | None] = [i for i in (config.env_id, *env_ids) if i] or [None]
+    ids = expand_env_ids([config.env_id, *env_ids], config.policy)
     results, env_kwargs, curves = [], {}, []
     out = Path(config.out_dir) if config.out_dir is not None else None
     reward_model = None

@@ -43,9 +43,23 @@ class MultiTaskResult:
     report_path: Path
     protocol: str
 
-    def mean_success(self, split: str) -> float:
-        """Mean success over the families on ``split``."""
-        return sum(r[split].success_rate for r in self.rows.values()) / max(len(self.rows), 1)
+    def mean_success(self, split: str, env_ids: tuple[str, ...] | None = None) -> float:
+        """Mean success over the families (or those of ``env_ids``) on ``split``."""
+        rows = [r for env_id, r in self.rows.items() if env_ids is None or env_id in env_ids]
+        return sum(r[split].success_rate for r in rows) / max(len(rows), 1)
+
+    def subsets(self) -> dict[str, tuple[str, ...] | None]:
+        """Row groups the table averages over: every task, and each group of several of them (forms)."""
+        from rlft.agents.policy_io import ENV_GROUPS, env_group
+
+        out: dict[str, tuple[str, ...] | None] = {"mean over tasks": None}
+        for group in ENV_GROUPS:
+            if group == "trained":
+                continue
+            ids = tuple(i for i in env_group(group) if i in self.rows)
+            if 1 < len(ids) < len(self.rows):
+                out[f"mean over {group}"] = ids
+        return out
 
     def table(self) -> str:
         """The per-task table (success and 95% CI on each split) and the means."""
@@ -57,15 +71,16 @@ class MultiTaskResult:
             head,
         ]
         for env_id, by_split in self.rows.items():
-            name = env_id.removeprefix("rlft/Tabletop").removesuffix("-v0")
+            name = env_id.removeprefix("rlft/Tabletop").removeprefix("rlft/").removesuffix("-v0")
             cells = "".join(
                 f" {by_split[s].success_rate:>15.1%}  [{by_split[s].success_ci[0]:.2f}, "
                 f"{by_split[s].success_ci[1]:.2f}]"
                 for s in self.splits
             )
             lines.append(f"{name:<26}{cells}")
-        means = "".join(f" {self.mean_success(s):>15.1%}  {'':<13}" for s in self.splits)
-        lines.append(f"{'mean over tasks':<26}{means}")
+        for label, ids in self.subsets().items():
+            means = "".join(f" {self.mean_success(s, ids):>15.1%}  {'':<13}" for s in self.splits)
+            lines.append(f"{label:<26}{means}")
         timing = ", ".join(f"{k} {v:.0f}s" for k, v in self.seconds.items())
         lines.append(f"time: {timing}")
         return "\n".join(lines)
@@ -101,6 +116,8 @@ class MultiTaskSuite(Protocol):
     def sample_actions(self) -> bool: ...  # noqa: D102
     @property
     def eval_max_steps(self) -> int | None: ...  # noqa: D102
+    @property
+    def eval_splits(self) -> tuple[str, ...]: ...  # noqa: D102
 
 
 def run_multitask_demo(
@@ -114,8 +131,9 @@ def run_multitask_demo(
     """Collect every family of ``suite.env_ids``, BC one policy on all of them, evaluate it per family.
 
     Args:
-        suite: a suite with ``env_ids`` (``tabletop-all`` of :data:`rlft.agents.demo.DEMO_SUITES`), its
-            budgets already final (``rlft demo --quick`` shrinks them before calling this).
+        suite: a suite with ``env_ids`` (``tabletop-all`` or ``web-all`` of
+            :data:`rlft.agents.demo.DEMO_SUITES`), its budgets already final (``rlft demo --quick`` shrinks
+            them before calling this).
         out_dir: working folder; re-running reuses finished stages.
         quick: whether the budgets are the quick ones (recorded in the report).
         progress: show progress bars.
@@ -160,7 +178,7 @@ def run_multitask_demo(
         not suite.sample_actions,
         run.precision,
     )
-    splits = (suite.train_split, suite.test_split)
+    splits = suite.eval_splits or (suite.train_split, suite.test_split)
     rows = {
         env_id: {
             split: evaluate_agent(
@@ -191,6 +209,11 @@ def run_multitask_demo(
                 "quick": quick,
                 "seconds": seconds,
                 "mean_success": {s: result.mean_success(s) for s in splits},
+                "mean_success_by_group": {
+                    label: {s: result.mean_success(s, ids) for s in splits}
+                    for label, ids in result.subsets().items()
+                    if ids is not None
+                },
                 "rows": {env_id: {s: asdict(r) for s, r in by.items()} for env_id, by in rows.items()},
                 "provenance": provenance(
                     policy=str(bc.policy_dir.resolve()),

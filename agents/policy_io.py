@@ -8,7 +8,7 @@ environment without the user repeating ``--env-kwarg``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +16,24 @@ from gymnasium import spaces
 from rlft.agents.config import EnvConfig
 from rlft.demos.dataset import DemoDataset
 from rlft.demos.envs import check_env_id, make_env
-from rlft.errors import CheckpointError, ConfigError, ModalityError, RlftError, atomic_write_text
+from rlft.errors import (
+    CheckpointError,
+    ConfigError,
+    ModalityError,
+    RlftError,
+    UnknownNameError,
+    atomic_write_text,
+    unknown_name_message,
+)
 
 __all__ = [
+    "ENV_GROUPS",
     "ENV_RECORD",
     "build_agent_policy",
     "check_policy_fits",
+    "env_group",
     "env_spaces",
+    "expand_env_ids",
     "load_agent_policy",
     "read_env_record",
     "resolve_env",
@@ -33,6 +44,68 @@ __all__ = [
 
 ENV_RECORD = "rlft_env.json"
 """File in a saved policy folder recording the environment it was trained on."""
+
+
+ENV_GROUPS: dict[str, str] = {
+    "all-web": "every web id (shop, QA and the form families)",
+    "all-forms": "every web form family (rlft/WebForm*-v0)",
+    "all-tabletop": "every tabletop task family",
+    "trained": "the ids the --policy was trained on (every dataset's id for a multi-task policy)",
+}
+"""Names that stand for several env ids wherever a command takes a list of them (``rlft eval``)."""
+
+
+def env_group(name: str) -> tuple[str, ...]:
+    """The registered ids of group ``name`` (``all-web``, ``all-forms`` or ``all-tabletop``).
+
+    Raises:
+        UnknownNameError: not a group of :data:`ENV_GROUPS` (``trained`` needs a policy: see
+            :func:`expand_env_ids`).
+    """
+    from rlft.envs.registration import ENTRIES
+
+    members = {
+        "all-web": [e.id for e in ENTRIES if "site" in e.kwargs],
+        "all-forms": [e.id for e in ENTRIES if e.kwargs.get("site") == "forms"],
+        "all-tabletop": [e.id for e in ENTRIES if "task" in e.kwargs],
+    }
+    if name not in members:
+        raise UnknownNameError(unknown_name_message("env id group", name, list(members)))
+    return tuple(members[name])
+
+
+def trained_env_ids(policy_dir: str | Path) -> tuple[str, ...]:
+    """The ids a saved policy was trained on: every dataset's id (multi-task BC) or its one id."""
+    record = read_env_record(policy_dir)
+    ids = record.get("env_ids") or ([record["env_id"]] if record.get("env_id") else [])
+    return tuple(str(i) for i in ids)
+
+
+def expand_env_ids(ids: Sequence[str | None], policy_dir: str | Path | None = None) -> list[str | None]:
+    """The env ids a command runs on: groups of :data:`ENV_GROUPS` expanded, repeats dropped.
+
+    With no id given, a multi-task policy (one that records ``env_ids``) runs on all of them; otherwise
+    the result is ``[None]``: the one id the policy records (:func:`resolve_env`).
+
+    Raises:
+        ConfigError: ``trained`` without a policy, or a policy that records no id.
+        UnknownNameError: an ``all-*`` name that is not a group.
+    """
+    given = [i for i in ids if i]
+    if not given:
+        recorded = read_env_record(policy_dir).get("env_ids") if policy_dir is not None else None
+        return list(recorded) if recorded else [None]
+    out: list[str | None] = []
+    for name in given:
+        if name == "trained":
+            members = trained_env_ids(policy_dir) if policy_dir is not None else ()
+            if not members:
+                where = f"the policy at {policy_dir} records none" if policy_dir else "no --policy given"
+                raise ConfigError(f"'trained' stands for the ids the policy was trained on, but {where}.")
+        else:
+            members = env_group(name) if name.startswith("all-") else (name,)
+        out += [m for m in members if m not in out]
+    return out
 
 
 def save_agent_policy(policy: Any, folder: str | Path, env_record: Mapping[str, Any]) -> Path:

@@ -178,3 +178,49 @@ def test_rl_takes_its_environment_from_the_policy_record(toy_demos: Path, tmp_pa
     )
     assert rl.timesteps == 16
     assert json.loads((rl.policy_dir / "rlft_env.json").read_text())["env_id"] == "rlft-test/ToyShop-v0"
+
+
+def test_a_resumed_writer_sorts_after_the_event_files_it_purges(tmp_path: Path) -> None:
+    """TensorBoard reads event files in name order: within one second the per-process writer counter
+    (``...<pid>.9`` vs ``...<pid>.10``) would put a resumed run's file, and its purge, first."""
+    import os
+    import time
+
+    from rlft.agents.checkpoint import tensorboard_writer
+
+    tb = tmp_path / "tb"
+    first = tensorboard_writer(tb, 0)
+    for step in range(1, 7):
+        first.add_scalar("x", float(step), step)
+    first.close()
+    # The worst case: the old file is from this very second and its counter sorts after any new one.
+    (old,) = tb.iterdir()
+    parts = old.name.split(".")
+    parts[3], parts[-1] = f"{int(time.time()):010d}", "999999999"
+    os.replace(old, tb / ".".join(parts))
+    again = tensorboard_writer(tb, 3)
+    for step in range(4, 7):
+        again.add_scalar("x", float(step), step)
+    again.close()
+    assert sorted(f.name for f in tb.iterdir())[0] == ".".join(parts)
+    assert _scalar_steps(tb)["x"] == [1, 2, 3, 4, 5, 6]
+
+
+def test_ppo_models_leave_no_sb3_folders_in_the_temp_dir(
+    toy_demos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from rlft.agents.algorithms import make_ppo
+    from rlft.agents.policy_io import load_agent_policy
+    from rlft.demos.envs import make_env
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    bc = train_bc(_bc(toy_demos, tmp_path / "bc"))
+    model = make_ppo(
+        load_agent_policy(bc.policy_dir, progress=False), make_env("rlft-test/ToyShop-v0"), n_steps=8
+    )
+    model.learn(8)
+    assert list(temp.iterdir()) == []

@@ -31,6 +31,13 @@ def web_env(tiny_tokenizer):
     env.close()
 
 
+def silent_logger():
+    """An SB3 logger without outputs: SB3's default one leaves an empty folder in the temp dir."""
+    from stable_baselines3.common.logger import Logger
+
+    return Logger(folder=None, output_formats=[])
+
+
 def test_token_ids_pad_cut_and_agree_across_tokenizer_kinds(tiny_tokenizer, tiny_fast_tokenizer, tmp_path):
     tiny_tokenizer.save_pretrained(tmp_path / "tok")
     kinds = [TokenIds(tiny_tokenizer), TokenIds(tiny_fast_tokenizer), TokenIds(str(tmp_path / "tok"))]
@@ -175,6 +182,7 @@ def test_maskable_ppo_trains_a_few_steps_on_a_web_id(tiny_tokenizer):
         model = sb3_contrib.MaskablePPO(
             "MultiInputPolicy", env, n_steps=16, batch_size=8, n_epochs=1, seed=0, device="cpu"
         )
+        model.set_logger(silent_logger())
         model.learn(16)
         assert model.num_timesteps == 16
         obs, _ = env.reset(seed=2)
@@ -196,6 +204,7 @@ def test_ppo_trains_on_tabletop_and_sb3_reads_is_success(tmp_path):
     env, eval_env = make(), VecTransposeImage(DummyVecEnv([make]))
     try:
         model = sb3.PPO("CnnPolicy", env, n_steps=8, batch_size=8, n_epochs=1, seed=0, device="cpu")
+        model.set_logger(silent_logger())
         callback = EvalCallback(eval_env, n_eval_episodes=2, eval_freq=8, log_path=str(tmp_path), verbose=0)
         model.learn(8, callback=callback)
         # Both read info["is_success"] at each episode's end: the training buffer and EvalCallback.
@@ -225,6 +234,7 @@ def test_ppo_multi_input_policy_trains_on_a_tokenized_tabletop_id(tiny_tokenizer
     )
     try:
         model = sb3.PPO("MultiInputPolicy", env, n_steps=8, batch_size=8, n_epochs=1, seed=0, device="cpu")
+        model.set_logger(silent_logger())
         model.learn(8)
         action, _ = model.predict(env.reset(seed=1)[0])
         assert env.action_space.contains(action)
