@@ -97,8 +97,15 @@ def register_stage(name: str, fn: StageFn, *, overwrite: bool = False) -> StageF
 
 
 def _policy_kwargs(cell: Cell) -> dict[str, Any]:
-    """The scratch backbone's random weights are seeded by the cell's seed."""
-    return {"backbone_kwargs": {"init_seed": cell.seed}} if cell.init == "scratch" else {}
+    """The recipe's policy settings, and a scratch backbone's random weights seeded by the cell's seed.
+
+    The recipe's settings are its BC stage's (the web scorer, for one): every method of a study builds the
+    same architecture, RL from scratch included.
+    """
+    kwargs = dict(cell.recipe["bc"].get("policy_kwargs", {}))
+    if cell.init == "scratch":
+        kwargs["backbone_kwargs"] = {**kwargs.get("backbone_kwargs", {}), "init_seed": cell.seed}
+    return kwargs
 
 
 def _timing(done: int, resumed_from: int, seconds: float) -> dict[str, Any]:
@@ -124,7 +131,7 @@ def _stage_bc(run: CellRun) -> dict[str, Any]:
             policy_kwargs=_policy_kwargs(cell),
             seed=cell.seed,
             **run.settings,
-            **cell.recipe["bc"],
+            **{k: v for k, v in cell.recipe["bc"].items() if k != "policy_kwargs"},
         )
     )
     return {
