@@ -18,7 +18,7 @@ JSON says which (``descriptions``, ``history``), and ``mean_candidates`` how man
 
 Usage:
   python benchmarks/policy_throughput.py --threads 1 [--backbones minilm smollm2-135m ...] [--repeats 3]
-      [--finetune frozen|lora|full] [--scorer biencoder|late_interaction]
+      [--finetune frozen|lora|full] [--scorer biencoder|late_interaction|cross_attention]
       [--device auto|cpu|cuda[:N]] [--precision fp32|bf16|fp16]
 """
 
@@ -137,11 +137,14 @@ def _timings(
     decision = _median_each(obs, lambda o: (policy.act(o), _sync(policy.device)))
     page = _median_each(obs, lambda o: _page_forward(policy, o)) if web else None
     cached = None
-    if policy.cache_frozen_encodings() is not None:
+    cache = policy.cache_frozen_encodings()
+    if cache is not None:
         # As in an evaluation: encodings cached from other episodes (commands, repeated pages) only.
         policy.act_batch(_observations(env, 64, seed=1000)[0])
         cached = _median_each(obs, lambda o: (policy.act(o), _sync(policy.device)))
-        del policy.backbone.encode_text  # uncache: the batch and training figures below run uncached
+        # Uncache (the batch and training figures below run uncached): the cache shadows encode_text, or
+        # encode_tokens for the token scorers.
+        delattr(policy.backbone, "encode_tokens" if cache.per_token else "encode_text")
     b32 = _best(lambda: (policy.act_batch(obs), _sync(policy.device)), repeats)
     policy.train()
     optimizer = torch.optim.Adam(policy.trainable_parameters(), lr=1e-4)
