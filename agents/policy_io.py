@@ -46,9 +46,13 @@ ENV_RECORD = "rlft_env.json"
 """File in a saved policy folder recording the environment it was trained on."""
 
 
+TEXT_WEB_SITES: frozenset[str] = frozenset({"shop", "qa", "forms"})
+"""The sites of rlft's own web ids (in-process; MiniWoB++ and WebBrowser pages run on live Chromium)."""
+
 ENV_GROUPS: dict[str, str] = {
-    "all-web": "every web id (shop, QA and the form families)",
+    "all-web": "every rlft web id (shop, QA and the form families)",
     "all-forms": "every web form family (rlft/WebForm*-v0)",
+    "all-miniwob": "every MiniWoB++ id (rlft/MiniWoB-*-v0, live Chromium)",
     "all-tabletop": "every tabletop task family",
     "trained": "the ids the --policy was trained on (every dataset's id for a multi-task policy)",
 }
@@ -56,7 +60,7 @@ ENV_GROUPS: dict[str, str] = {
 
 
 def env_group(name: str) -> tuple[str, ...]:
-    """The registered ids of group ``name`` (``all-web``, ``all-forms`` or ``all-tabletop``).
+    """The registered ids of group ``name`` (``all-web``, ``all-forms``, ``all-miniwob`` or ``all-tabletop``).
 
     Raises:
         UnknownNameError: not a group of :data:`ENV_GROUPS` (``trained`` needs a policy: see
@@ -65,9 +69,10 @@ def env_group(name: str) -> tuple[str, ...]:
     from rlft.envs.registration import ENTRIES
 
     members = {
-        "all-web": [e.id for e in ENTRIES if "site" in e.kwargs],
+        "all-web": [e.id for e in ENTRIES if e.kwargs.get("site") in TEXT_WEB_SITES],
         "all-forms": [e.id for e in ENTRIES if e.kwargs.get("site") == "forms"],
-        "all-tabletop": [e.id for e in ENTRIES if "task" in e.kwargs],
+        "all-miniwob": [e.id for e in ENTRIES if e.kwargs.get("site") == "miniwob"],
+        "all-tabletop": [e.id for e in ENTRIES if "site" not in e.kwargs and "task" in e.kwargs],
     }
     if name not in members:
         raise UnknownNameError(unknown_name_message("env id group", name, list(members)))

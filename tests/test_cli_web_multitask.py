@@ -69,6 +69,9 @@ def test_env_groups_expand_to_registered_ids(tmp_path: Path) -> None:
     assert len(forms) == 14 and all(i.startswith("rlft/WebForm") for i in forms)
     assert len(web) == 16 and set(forms) < set(web) and {"rlft/WebShop-v0", QA} < set(web)
     assert len(env_group("all-tabletop")) == 11
+    miniwob = env_group("all-miniwob")
+    assert len(miniwob) >= 60 and all(i.startswith("rlft/MiniWoB-") for i in miniwob)
+    assert not set(miniwob) & set(web) and not set(miniwob) & set(env_group("all-tabletop"))
     assert expand_env_ids([QA, "all-web"])[:2] == [QA, "rlft/WebShop-v0"]  # repeats dropped, order kept
     assert len(expand_env_ids([QA, "all-web"])) == 16
     assert expand_env_ids([]) == [None] and set(ENV_GROUPS) >= {"all-web", "all-forms", "trained"}
