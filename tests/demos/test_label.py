@@ -14,7 +14,9 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rlft.demos.comparisons import Comparison, read_comparisons, read_labels, read_pairs, write_comparisons
@@ -280,6 +282,20 @@ SHOWS = "id => document.body.dataset.state === 'ready' && document.body.dataset.
 """The page shows pair ``id``, ready for an answer."""
 
 
+def _wait_until(page: Any, predicate: str, arg: Any = None, timeout: float = 60.0) -> None:
+    """Poll ``predicate`` from the test side until it holds.
+
+    Playwright's ``wait_for_function`` re-evaluates a string predicate with ``eval`` inside the page once
+    its first check fails, which the page's strict Content-Security-Policy (no ``unsafe-eval``) refuses;
+    ``page.evaluate`` goes through the DevTools protocol, which the page's CSP does not govern.
+    """
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(predicate, arg):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the page never satisfied {predicate!r} (arg {arg!r})")
+        page.wait_for_timeout(20)
+
+
 @pytest.mark.chromium
 @pytest.mark.integration
 def test_label_twenty_pairs_with_the_keyboard_across_a_kill(tmp_path: Path) -> None:
@@ -308,9 +324,10 @@ def test_label_twenty_pairs_with_the_keyboard_across_a_kill(tmp_path: Path) -> N
     def label(page, pair_id: str, key: str) -> None:
         assert page.evaluate("document.body.dataset.pairId") == pair_id
         page.keyboard.press(key)
-        page.wait_for_function(
+        _wait_until(
+            page,
             "id => document.body.dataset.state !== 'saving' && document.body.dataset.pairId !== id",
-            arg=pair_id,
+            pair_id,
         )
 
     process, url = _start_label_process(folder)
@@ -321,13 +338,13 @@ def test_label_twenty_pairs_with_the_keyboard_across_a_kill(tmp_path: Path) -> N
         try:
             page = browser.new_page()
             page.goto(url)
-            page.wait_for_function("document.body.dataset.state === 'ready'")
+            _wait_until(page, "() => document.body.dataset.state === 'ready'")
             assert page.locator("#instruction").inner_text() != ""
             for i in range(10):
                 if i == 4:  # a wrong answer, undone with the keyboard, then answered again
                     label(page, queue_ids[i], "ArrowLeft")
                     page.keyboard.press("u")
-                    page.wait_for_function(SHOWS, arg=queue_ids[i])
+                    _wait_until(page, SHOWS, queue_ids[i])
                 label(page, queue_ids[i], keys[i])
             process.send_signal(signal.SIGKILL)  # no chance to flush anything
             process.wait(timeout=30)
@@ -335,7 +352,7 @@ def test_label_twenty_pairs_with_the_keyboard_across_a_kill(tmp_path: Path) -> N
 
             process, url = _start_label_process(folder)
             page.goto(url)
-            page.wait_for_function("document.body.dataset.state === 'ready'")
+            _wait_until(page, "() => document.body.dataset.state === 'ready'")
             assert page.evaluate("document.body.dataset.pairId") == queue_ids[10]  # the first unlabelled
             assert "10 of 20 labelled" in page.locator("#progress-text").inner_text()
             for i in range(10, 20):
