@@ -37,8 +37,16 @@ def main() -> None:
             with LabelServer(folder).start() as server:
                 page = browser.new_page(viewport=viewport)
                 page.goto(server.url)
-                page.wait_for_function("document.body.dataset.state === 'ready'")
-                page.wait_for_function("[...document.images].every(img => img.complete)")
+                # Polled through page.evaluate: wait_for_function falls back to eval, which the page's CSP
+                # (no unsafe-eval) refuses.
+                ready = (
+                    "() => document.body.dataset.state === 'ready'"
+                    " && [...document.images].every(i => i.complete)"
+                )
+                for _ in range(3000):
+                    if page.evaluate(ready):
+                        break
+                    page.wait_for_timeout(20)
                 page.screenshot(path=str(OUT / name))
                 page.close()
             print(f"wrote {OUT / name}")
