@@ -358,9 +358,13 @@ def test_label_twenty_pairs_with_the_keyboard_across_a_kill(tmp_path: Path) -> N
             for i in range(10, 20):
                 label(page, queue_ids[i], keys[i])
             assert page.evaluate("document.body.dataset.state") == "done"
+        except BaseException:
+            process.kill()  # the failure, not a shutdown wait, is what the report should show
+            raise
         finally:
             browser.close()
-            process.send_signal(signal.SIGINT)
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
             process.wait(timeout=60)
     assert process.returncode == 0
     assert read_labels(folder) == expected
