@@ -28,6 +28,7 @@ from rlft.agents.algorithms import make_ppo
 from rlft.demos.envs import make_env
 from rlft.policies import PolicyConfig, build_policy
 from rlft.policies.sb3 import make_sb3_env
+from stable_baselines3.common.callbacks import BaseCallback
 
 
 def _vec_env(env_id: str, policy: Any, n_envs: int, max_steps: int) -> Any:
@@ -51,30 +52,24 @@ def _env_only(vec: Any, steps: int, seed: int) -> float:
     return max(steps // vec.num_envs, 1) * vec.num_envs / (time.perf_counter() - start)
 
 
-class _Timer:
+class _Timer(BaseCallback):
     """SB3 callback that splits wall time into rollout collection and updates."""
 
-    def __new__(cls) -> Any:
-        from stable_baselines3.common.callbacks import BaseCallback
+    def __init__(self) -> None:
+        super().__init__()
+        self.rollout_s = 0.0
+        self.rollout_steps = 0
+        self._start = 0.0
 
-        class Timer(BaseCallback):
-            def __init__(self) -> None:
-                super().__init__()
-                self.rollout_s = 0.0
-                self.rollout_steps = 0
-                self._start = 0.0
+    def _on_rollout_start(self) -> None:
+        self._start = time.perf_counter()
 
-            def _on_rollout_start(self) -> None:
-                self._start = time.perf_counter()
+    def _on_rollout_end(self) -> None:
+        self.rollout_s += time.perf_counter() - self._start
+        self.rollout_steps += self.model.n_steps * self.model.n_envs
 
-            def _on_rollout_end(self) -> None:
-                self.rollout_s += time.perf_counter() - self._start
-                self.rollout_steps += self.model.n_steps * self.model.n_envs
-
-            def _on_step(self) -> bool:
-                return True
-
-        return Timer()
+    def _on_step(self) -> bool:
+        return True
 
 
 @torch.no_grad()
