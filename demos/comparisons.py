@@ -27,7 +27,6 @@ tie; skipped and unlabelled pairs left out).
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -177,10 +176,12 @@ def _table(rows: Sequence[Comparison]) -> Any:
 
 
 def _parquet_bytes(rows: Sequence[Comparison]) -> bytes:
-    _, pq = _pyarrow()
-    buffer = io.BytesIO()
-    pq.write_table(_table(rows), buffer)
-    return buffer.getvalue()
+    # Arrow's own buffer and no reader threads: Arrow's CPU pool, once it has worked through a Python file
+    # object, can deadlock at interpreter exit (apache/arrow#50482), and these files are small.
+    pa, pq = _pyarrow()
+    sink = pa.BufferOutputStream()
+    pq.write_table(_table(rows), sink)
+    return sink.getvalue().to_pybytes()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -204,7 +205,7 @@ def _part_files(directory: Path) -> list[Path]:
 def _rows_of(path: Path) -> list[Comparison]:
     _, pq = _pyarrow()
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(path, use_threads=False)
     except Exception as err:  # pyarrow raises several types for a damaged file
         raise DatasetError(
             f"Cannot read the comparison file {path} ({err}); move it away or delete it."
@@ -295,7 +296,8 @@ def _pair_ids(directory: Path) -> set[str]:
     ids: set[str] = set()
     for path in _part_files(directory):
         try:
-            ids.update(pq.read_table(path, columns=["pair_id"]).column("pair_id").to_pylist())
+            table = pq.read_table(path, columns=["pair_id"], use_threads=False)
+            ids.update(table.column("pair_id").to_pylist())
         except Exception as err:  # pyarrow raises several types for a damaged file
             raise DatasetError(f"Cannot read the comparison file {path} ({err}); move it away.") from err
     return ids

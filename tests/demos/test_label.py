@@ -247,8 +247,9 @@ def _chromium() -> str:
         pytest.skip(f"labelling page browser test skipped: {error}")
 
 
-def _start_label_process(folder: Path) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def _start_label_process(folder: Path) -> tuple[subprocess.Popen, str, queue.Queue[str]]:
+    """``rlft label FOLDER`` in a subprocess, once it printed its URL; the queue gets its later output."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}  # SIGABRT dumps every thread
     process = subprocess.Popen(
         [sys.executable, "-m", "rlft.cli", "label", str(folder), "--no-browser"],
         stdout=subprocess.PIPE,
@@ -273,7 +274,21 @@ def _start_label_process(folder: Path) -> tuple[subprocess.Popen, str]:
             raise AssertionError(f"rlft label printed no URL: {seen}") from None
         seen.append(line)
         if line.startswith("http://127.0.0.1:"):
-            return process, line.strip()
+            return process, line.strip(), lines
+
+
+def _stop_label_process(process: subprocess.Popen, lines: queue.Queue[str]) -> None:
+    """Ctrl-C, as a person stops ``rlft label``; a process that does not exit shows where it hangs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)  # faulthandler prints each thread's stack, then it dies
+        process.wait(timeout=30)
+        time.sleep(1)  # the pump thread drains what it printed
+        output = "".join(lines.get_nowait() for _ in range(lines.qsize()))
+        raise AssertionError(f"rlft label did not exit on Ctrl-C within 60 s:\n{output}") from None
 
 
 MOVED_ON = "id => document.body.dataset.state !== 'saving' && document.body.dataset.pairId !== id"
@@ -330,7 +345,7 @@ def test_label_twenty_pairs_with_the_keyboard_across_a_kill(tmp_path: Path) -> N
             pair_id,
         )
 
-    process, url = _start_label_process(folder)
+    process, url, lines = _start_label_process(folder)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=executable, args=list(LAUNCH_ARGS), headless=True
@@ -350,7 +365,7 @@ def test_label_twenty_pairs_with_the_keyboard_across_a_kill(tmp_path: Path) -> N
             process.wait(timeout=30)
             assert read_labels(folder) == {k: expected[k] for k in queue_ids[:10]}
 
-            process, url = _start_label_process(folder)
+            process, url, lines = _start_label_process(folder)
             page.goto(url)
             _wait_until(page, "() => document.body.dataset.state === 'ready'")
             assert page.evaluate("document.body.dataset.pairId") == queue_ids[10]  # the first unlabelled
@@ -363,9 +378,7 @@ def test_label_twenty_pairs_with_the_keyboard_across_a_kill(tmp_path: Path) -> N
             raise
         finally:
             browser.close()
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-            process.wait(timeout=60)
+            _stop_label_process(process, lines)
     assert process.returncode == 0
     assert read_labels(folder) == expected
     rows = {r.pair_id: r for r in read_comparisons(folder)}
