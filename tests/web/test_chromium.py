@@ -483,8 +483,7 @@ def test_an_env_dropped_without_close_releases_its_context() -> None:
     def body() -> None:
         holder = ChromiumBackend(ToySite())  # this thread's browser, owned by this test alone
         holder.restart("/")
-        executable = holder.executable
-        shared = browsers._manager().browsers[executable]
+        shared = browsers._manager().browsers[holder.browser_kind]
         assert shared.users == 1
         env = gym.make("rlft/WebFormLogin-v0", backend="chromium")
         env.reset(seed=0)
@@ -505,7 +504,7 @@ def test_an_env_dropped_without_close_releases_its_context() -> None:
         browsers.drain()  # ...that the next acquire (a reset, a new env) or exit empties.
         assert shared.users == 1 and not server.running
         holder.close()
-        assert executable not in browsers._manager().browsers
+        assert holder.browser_kind not in browsers._manager().browsers
 
     _in_own_thread(body)
 

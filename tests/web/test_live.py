@@ -204,3 +204,24 @@ def test_a_user_task_on_the_env_and_a_killed_browser(holder: LiveBackend) -> Non
         env.close()
         env.close()
     holder.restart("/")  # the holder lost its browser too
+
+
+def test_live_pages_get_their_own_uncapped_browser_apart_from_served_sites(live: LiveBackend) -> None:
+    import psutil
+
+    env = gym.make("rlft/WebFormLogin-v0", backend="chromium")  # a served site on the chromium backend
+    try:
+        env.reset(seed=0)
+        served = env.unwrapped.backend
+        other = LiveBackend(AppSite(live_app))
+        other.restart("/")
+        try:
+            assert other.browser_pid == live.browser_pid  # live backends of a thread share one browser
+        finally:
+            other.close()
+        assert served.browser_pid not in (None, live.browser_pid)
+        assert live.browser_kind.args == LiveBackend.launch_args and not served.browser_kind.args
+        assert set(LiveBackend.launch_args) <= set(psutil.Process(live.browser_pid).cmdline())
+        assert not set(LiveBackend.launch_args) & set(psutil.Process(served.browser_pid).cmdline())
+    finally:
+        env.close()

@@ -1,6 +1,7 @@
 """Finding, launching and sharing a headless Chromium for the Chromium backend.
 
-One browser per thread and executable, shared by reference counting: every
+One browser per thread and :class:`BrowserKind` (executable and extra launch flags), shared by reference
+counting: every
 :class:`~rlft.envs.web.backends.chromium.ChromiumBackend` in a thread opens its own *browser context*
 (separate cookies, cache and pages) in the same Chromium process, so N environments of a
 ``SyncVectorEnv`` cost one browser, not N. Playwright's sync API is bound to the thread that started it,
@@ -24,7 +25,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rlft.errors import DependencyError, RlftError, require
 
@@ -171,6 +172,13 @@ def kill_group(pgid: int) -> None:
 
 
 # -- the shared browser ----------------------------------------------------------------------------------
+class BrowserKind(NamedTuple):
+    """Which browser to share: the executable and the flags added to :data:`LAUNCH_ARGS`."""
+
+    executable: str
+    args: tuple[str, ...] = ()
+
+
 @dataclass
 class _Browser:
     browser: Any
@@ -184,7 +192,7 @@ class _Manager:
     """Playwright and the browsers of one thread."""
 
     playwright: Any = None
-    browsers: dict[str, _Browser] = field(default_factory=dict)
+    browsers: dict[BrowserKind, _Browser] = field(default_factory=dict)
     pid: int = field(default_factory=os.getpid)
     """The process that started it: a forked child must not touch its parent's browsers."""
 
@@ -199,15 +207,15 @@ def _manager() -> _Manager:
     return manager
 
 
-def _launch(manager: _Manager, executable: str) -> _Browser:
+def _launch(manager: _Manager, kind: BrowserKind) -> _Browser:
     if manager.playwright is None:
         sync_api = require("playwright.sync_api", "backend='chromium'")
         manager.playwright = sync_api.sync_playwright().start()
     before = set(owned_browsers())
     browser = manager.playwright.chromium.launch(
-        executable_path=executable,
+        executable_path=kind.executable,
         headless=True,
-        args=[*LAUNCH_ARGS, f"{_OWNER_FLAG}{os.getpid()}"],
+        args=[*LAUNCH_ARGS, *kind.args, f"{_OWNER_FLAG}{os.getpid()}"],
     )
     new = [pid for pid in owned_browsers() if pid not in before]
     if len(new) != 1:
@@ -215,53 +223,53 @@ def _launch(manager: _Manager, executable: str) -> _Browser:
     return _Browser(browser, new[0] if len(new) == 1 else None)
 
 
-def acquire(executable: str) -> Any:
-    """Return this thread's browser for ``executable``, launching (or relaunching) it when needed.
+def acquire(kind: BrowserKind) -> Any:
+    """Return this thread's browser of ``kind``, launching (or relaunching) it when needed.
 
     Every call must be matched by one :func:`release`.
     """
     drain()
     manager = _manager()
-    shared = manager.browsers.get(executable)
+    shared = manager.browsers.get(kind)
     if shared is not None and not shared.browser.is_connected():
         # Crashed or killed: clear what is left of it before launching a new one.
         logger.warning("Chromium (pid %s) is gone; launching a new one.", shared.pid)
         _dispose(shared)
         users = shared.users
-        shared = manager.browsers[executable] = _launch(manager, executable)
+        shared = manager.browsers[kind] = _launch(manager, kind)
         shared.users = users
     if shared is None:
-        shared = manager.browsers[executable] = _launch(manager, executable)
+        shared = manager.browsers[kind] = _launch(manager, kind)
     shared.users += 1
     return shared.browser
 
 
-def release(executable: str) -> None:
+def release(kind: BrowserKind) -> None:
     """Drop one user of this thread's browser; the last one closes it (and Playwright with it)."""
     manager = _manager()
     # (No drain() here: close_context calls release; drain runs from acquire and at exit.)
-    shared = manager.browsers.get(executable)
+    shared = manager.browsers.get(kind)
     if shared is None:
         return
     shared.users -= 1
     if shared.users <= 0:
-        del manager.browsers[executable]
+        del manager.browsers[kind]
         _dispose(shared)
     if not manager.browsers and manager.playwright is not None:
         _stop(manager)
 
 
-_orphans: list[tuple[int, Any, str, Callable[[], None]]] = []
+_orphans: list[tuple[int, Any, BrowserKind, Callable[[], None]]] = []
 _orphans_lock = threading.Lock()
 
 
-def defer_close(context: Any, executable: str, cleanup: Callable[[], None]) -> None:
+def defer_close(context: Any, kind: BrowserKind, cleanup: Callable[[], None]) -> None:
     """Queue a browser context whose owner was garbage collected; :func:`drain` closes it.
 
     Safe anywhere, including inside Playwright's event loop, because it makes no Playwright call.
     """
     with _orphans_lock:
-        _orphans.append((threading.get_ident(), context, executable, cleanup))
+        _orphans.append((threading.get_ident(), context, kind, cleanup))
 
 
 def drain() -> None:
@@ -270,18 +278,18 @@ def drain() -> None:
     with _orphans_lock:
         mine = [orphan for orphan in _orphans if orphan[0] == me]
         _orphans[:] = [orphan for orphan in _orphans if orphan[0] != me]
-    for _, context, executable, cleanup in mine:
-        close_context(context, executable, cleanup)
+    for _, context, kind, cleanup in mine:
+        close_context(context, kind, cleanup)
 
 
-def close_context(context: Any, executable: str, cleanup: Callable[[], None]) -> None:
+def close_context(context: Any, kind: BrowserKind, cleanup: Callable[[], None]) -> None:
     """Close one backend's context, release its share of the browser, then run ``cleanup``."""
     try:
         if context is not None:
             context.close()
     except Exception as error:  # a crashed browser's contexts cannot be closed politely
         logger.debug("Closing a browser context failed: %s", error)
-    release(executable)
+    release(kind)
     cleanup()
 
 

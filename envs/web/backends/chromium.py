@@ -45,7 +45,7 @@ import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
@@ -220,6 +220,9 @@ class ChromiumBackend(Backend):
 
     name = "chromium"
     takes_screenshots = True
+    launch_args: ClassVar[tuple[str, ...]] = ()
+    """Chromium flags this backend adds to :data:`~rlft.envs.web.backends.browser.LAUNCH_ARGS` (backends
+    with other flags get a browser of their own)."""
 
     def __init__(
         self,
@@ -284,6 +287,11 @@ class ChromiumBackend(Backend):
         return self._server.origin
 
     @property
+    def browser_kind(self) -> browsers.BrowserKind:
+        """The shared browser this backend opens its context in."""
+        return browsers.BrowserKind(self.executable, self.launch_args)
+
+    @property
     def browser_pid(self) -> int | None:
         """Main process id of the (shared) Chromium this backend uses, ``None`` before the first reset."""
         return browsers.browser_pid(self._browser) if self._browser is not None else None
@@ -301,12 +309,12 @@ class ChromiumBackend(Backend):
 
     def _open(self) -> None:
         origin = self.served_origin
-        self._browser = browsers.acquire(self.executable)
+        self._browser = browsers.acquire(self.browser_kind)
         try:
             self._open_context(origin)
         except Exception:
             context, self._context = self._context, None
-            browsers.close_context(context, self.executable, self._server.stop)
+            browsers.close_context(context, self.browser_kind, self._server.stop)
             raise
 
     def _open_context(self, origin: str) -> None:
@@ -330,7 +338,7 @@ class ChromiumBackend(Backend):
         # Garbage collection may run inside Playwright's own event loop, where no Playwright call may be
         # made: a backend dropped without close() only hands its context over, to be closed later.
         self._finalizer = weakref.finalize(
-            self, browsers.defer_close, self._context, self.executable, self._server.stop
+            self, browsers.defer_close, self._context, self.browser_kind, self._server.stop
         )
 
     def close(self) -> None:
@@ -338,7 +346,7 @@ class ChromiumBackend(Backend):
         finalizer, self._finalizer = self._finalizer, None
         self._browser = self._context = self._page = self._cdp = None
         detached = finalizer.detach() if finalizer is not None else None
-        if detached is not None:  # (self, defer_close, (context, executable, stop), {})
+        if detached is not None:  # (self, defer_close, (context, kind, stop), {})
             browsers.close_context(*detached[2])
         self._server.stop()
 
