@@ -6,7 +6,8 @@ wrappers (whose Box observation space it declares), so both views of an observat
 Web arrays (K candidates, Lp observation tokens, Lc command tokens):
 ``obs_ids``/``obs_mask`` [Lp] (left-padded prompts for causal LMs), ``cand_ids``/``cand_mask`` [K, Lc],
 ``cand_valid`` [K] (candidates are commands with what they act on), and with the late-interaction
-scorer ``obs_query`` [Lp] (the instruction and history tokens). Tabletop arrays: ``rgb`` [3, H, W]
+token scorers ``obs_query`` [Lp] (:data:`INSTRUCTION_MARK` on instruction tokens, :data:`HISTORY_MARK` on
+history tokens, 0 elsewhere). Tabletop arrays: ``rgb`` [3, H, W]
 uint8 (the camera ``rgb`` or the top-down
 ``colormap``; channels first, the layout SB3 expects of images, so it does not transpose them),
 ``depth`` [H, W] float32 (``depth`` or ``heightmap``, when the env has one),
@@ -37,6 +38,10 @@ HISTORY_KEY = "history"
 """Observation key of the episode's recent steps (``Text``, one ``N. command -> result`` per line)."""
 DESCRIPTIONS_KEY = "admissible_descriptions"
 """Observation key of what each admissible command acts on (a tuple parallel to the commands)."""
+INSTRUCTION_MARK = 1
+"""``obs_query`` value of an instruction token."""
+HISTORY_MARK = 2
+"""``obs_query`` value of a history token (heads that only need "instruction or history" test ``> 0``)."""
 CANDIDATE_SEPARATOR = " | "
 """Joins a command and its description in the candidate text: ``click[6] | link "Acme ..." $35.99``."""
 
@@ -199,11 +204,13 @@ class WebObservationEncoder:
             "cand_valid": mask((k,)),
         }
         if self.query_mask:
-            entries["obs_query"] = mask((lp,))
+            entries["obs_query"] = spaces.Box(0, HISTORY_MARK, (lp,), np.int64)
         return spaces.Dict(entries)
 
-    def _compose(self, observations: Sequence[Mapping[str, Any]]) -> tuple[list[list[int]], list[int]]:
-        """Token rows of the observations and, per row, how many body tokens are instruction + history."""
+    def _compose(
+        self, observations: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[list[int]], list[tuple[int, int]]]:
+        """Token rows of the observations and, per row, how many body tokens are instruction and history."""
         parts = [web_observation_parts(obs) for obs in observations]
         instr = self.backbone.token_ids([p[0] for p in parts], add_special_tokens=False)
         hist = self.backbone.token_ids([p[1] for p in parts], add_special_tokens=False)
@@ -215,7 +222,7 @@ class WebObservationEncoder:
             room = min(self.history_len, budget - len(body))
             # The most recent steps are at the end of the history: keep its tail.
             body += list(h_ids[max(len(h_ids) - room, 0) :]) if room > 0 else []
-            query.append(len(body))
+            query.append((min(len(i_ids), budget), len(body)))
             body += list(p_ids[: budget - len(body)])
             rows.append(self.prefix + body + self.end)
         return rows, query
@@ -234,9 +241,10 @@ class WebObservationEncoder:
         out = {"obs_ids": ids, "obs_mask": mask}
         if self.query_mask:
             marks = np.zeros_like(mask)
-            for i, (row, n) in enumerate(zip(rows, query, strict=True)):
+            for i, (row, (n_instr, n)) in enumerate(zip(rows, query, strict=True)):
                 start = (self.obs_len - len(row) if left else 0) + len(self.prefix)
-                marks[i, start : start + n] = 1
+                marks[i, start : start + n] = HISTORY_MARK
+                marks[i, start : start + n_instr] = INSTRUCTION_MARK
             out["obs_query"] = marks
         return out
 

@@ -10,7 +10,14 @@ import pytest
 import torch
 from rlft.errors import ConfigError, ModalityError
 from rlft.policies import PolicyConfig, build_policy
-from rlft.policies.observations import candidate_texts, descriptions_of, web_observation_text
+from rlft.policies.heads import exact_matches
+from rlft.policies.observations import (
+    HISTORY_MARK,
+    INSTRUCTION_MARK,
+    candidate_texts,
+    descriptions_of,
+    web_observation_text,
+)
 from rlft.policies.sb3 import make_sb3_env
 
 from .conftest import make_web_env, web_obs
@@ -110,11 +117,13 @@ def test_late_interaction_marks_instruction_and_history(web_spaces: Any) -> None
     arrays = policy.encode_observations([_obs(page_words=400)])
     assert "obs_query" in arrays
     assert "obs_query" in policy.sb3_observation_space(8).spaces
-    marked = [int(t) for t, q in zip(arrays["obs_ids"][0], arrays["obs_query"][0], strict=True) if q]
-    expected = policy.backbone.token_ids(
-        [f"Instruction: {INSTRUCTION}\nPrevious actions:\n{HISTORY}"], add_special_tokens=False
-    )[0]
-    assert marked == expected
+    marks = list(zip(arrays["obs_ids"][0].tolist(), arrays["obs_query"][0].tolist(), strict=True))
+    instruction, history = policy.backbone.token_ids(
+        [f"Instruction: {INSTRUCTION}", f"\nPrevious actions:\n{HISTORY}"], add_special_tokens=False
+    )
+    assert [t for t, q in marks if q == INSTRUCTION_MARK] == instruction
+    assert [t for t, q in marks if q == HISTORY_MARK] == history
+    assert policy.sb3_observation_space(8)["obs_query"].contains(arrays["obs_query"][0])
     # Trains end to end: log-probs have gradients through the match projections.
     policy.train()
     log_prob = policy.evaluate_actions([_obs()], ["click[6]"])[0]
@@ -241,3 +250,13 @@ def test_cross_attention_learns_which_option_the_instruction_names(web_spaces: A
         picks = policy.act_batch([o for o, _ in test], True)
     accuracy = np.mean([p == a for p, (_, a) in zip(picks, test, strict=True)])
     assert accuracy >= 0.9, accuracy
+
+
+def test_exact_matches_tell_instruction_words_from_history_words() -> None:
+    # Instruction "honey flavor", history "select vanilla", then page tokens (mark 0) that never count.
+    obs_ids = torch.tensor([[11, 12, 21, 22, 11, 13]])
+    marks = torch.tensor([[INSTRUCTION_MARK, INSTRUCTION_MARK, HISTORY_MARK, HISTORY_MARK, 0, 0]])
+    cand_ids = torch.tensor([[21, 11, 0], [21, 22, 13]])  # "select honey", "select vanilla <page word>"
+    found = exact_matches(cand_ids, obs_ids.expand(2, -1), marks.expand(2, -1))
+    assert found[..., 0].tolist() == [[False, True, False], [False, False, False]]
+    assert found[..., 1].tolist() == [[True, False, False], [True, True, False]]
