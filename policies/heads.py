@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F  # noqa: N812
 from rlft.policies.backbone import Backbone, mean_pool
+from rlft.policies.numbers import token_numbers
 from rlft.policies.observations import HISTORY_MARK, INSTRUCTION_MARK
 from torch import nn
 
@@ -165,6 +166,12 @@ class LateInteractionScorerHead(TextScorerHead):
         return logits, self.value_head(obs_h).squeeze(-1)
 
 
+NUMBER_DIM = 32
+"""Width of the space in which a candidate's numbers find the instruction's numbers they relate to."""
+NUMBER_SCALES = (3.0, 30.0)
+"""Sharpness of the log-difference comparisons (30: a 3% gap is decisive; 3: a factor of two)."""
+
+
 def exact_matches(cand_ids: torch.Tensor, obs_ids: torch.Tensor, marks: torch.Tensor) -> torch.Tensor:
     """Whether each candidate token's id occurs in its observation's instruction and in its history.
 
@@ -209,7 +216,9 @@ class CrossAttentionScorerHead(nn.Module):
     over instruction + history + candidate.
     """
 
-    def __init__(self, hidden_size: int, width: int, match_dim: int = 64) -> None:
+    def __init__(
+        self, hidden_size: int, width: int, match_dim: int = 64, number_table: torch.Tensor | None = None
+    ) -> None:
         super().__init__()
         # Attention runs in a small space (match_dim): it is computed for every token of every candidate,
         # so its cost, not the backbone's, would otherwise dominate PPO updates on cached encodings.
@@ -225,7 +234,15 @@ class CrossAttentionScorerHead(nn.Module):
         # weight of instruction and history matches in the score.
         self.salience = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, 1))
         self.match_weights = nn.Parameter(torch.tensor([1.0, 0.0]))
-        features = 5 * width + 2 * match_dim + 2
+        # Numbers: each of a candidate's numbers reads the instruction's numbers it relates to (a price
+        # reads "under 40 dollars", not "size 11") and is compared with them in log space.
+        self.numbers: torch.Tensor | None
+        self.register_buffer("numbers", number_table, persistent=False)
+        self.number_query = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, NUMBER_DIM))
+        self.number_key = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, NUMBER_DIM))
+        self.number_gate = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, 1))
+        self.number_weights = nn.Parameter(torch.zeros(len(NUMBER_SCALES) + 1))
+        features = 5 * width + 2 * match_dim + 2 + len(NUMBER_SCALES) + 1
         self.scorer = nn.Sequential(nn.Linear(features, width), nn.GELU(), nn.Linear(width, 1))
         self.value_head = value_mlp(hidden_size, width)
 
@@ -288,10 +305,59 @@ class CrossAttentionScorerHead(nn.Module):
         r = self.request_proj(request_h)[rows]
         c = self.cand_proj(mean_pool(cand_tokens, cand_mask.to(cand_tokens.dtype)))
         shares = found.sum(1).to(agree.dtype) / count  # [N, 2]
-        features = torch.cat([o, c, o * c, r, r * c, agree_mean, agree_max, shares], dim=-1)
+        instruction = query[rows, :span] == INSTRUCTION_MARK
+        numbers = self.compare_numbers(
+            cand_tokens, cand_ids, cand_mask, obs_tokens[rows, :span], obs_ids[rows, :span], instruction
+        )
+        features = torch.cat([o, c, o * c, r, r * c, agree_mean, agree_max, shares, numbers], dim=-1)
         weight = F.softplus(self.salience(cand_tokens))  # [N, Lc, 1]
         matched = (found.to(weight.dtype) * weight).sum(1)  # [N, 2]
-        return self.scorer(features).squeeze(-1) + matched @ self.match_weights.to(matched.dtype), obs_h
+        direct = matched @ self.match_weights.to(matched.dtype)
+        direct = direct + numbers @ self.number_weights.to(numbers.dtype)
+        return self.scorer(features).squeeze(-1) + direct, obs_h
+
+    def compare_numbers(
+        self,
+        cand_tokens: torch.Tensor,
+        cand_ids: torch.Tensor,
+        cand_mask: torch.Tensor,
+        obs_tokens: torch.Tensor,
+        obs_ids: torch.Tensor,
+        instruction: torch.Tensor,
+    ) -> torch.Tensor:
+        """``[N, len(NUMBER_SCALES) + 1]``: how each candidate's numbers compare with the instruction's.
+
+        Each number of a candidate attends over the instruction's numbers (``[N, S]`` states, ids and
+        marks, one row per candidate); the log-space difference ``log1p(asked) - log1p(shown)`` of what it
+        reads goes through ``tanh(scale * d)`` (positive: the candidate's number is below the asked one)
+        and a closeness bump; a learned gate weighs which of the candidate's numbers count (its price,
+        not its review count). Zeros without a number table or without numbers on either side.
+        """
+        zeros = cand_tokens.new_zeros((cand_tokens.shape[0], len(NUMBER_SCALES) + 1))
+        if self.numbers is None:
+            return zeros
+        shown = token_numbers(cand_ids, self.numbers) if cand_ids.numel() else cand_ids.float()
+        asked = token_numbers(obs_ids, self.numbers)
+        shown_ok = ~torch.isnan(shown) & cand_mask.bool()
+        asked_ok = ~torch.isnan(asked) & instruction
+        if not (shown_ok.any() and asked_ok.any()):
+            return zeros
+        dtype = cand_tokens.dtype
+        q = self.number_query(cand_tokens)  # [N, Lc, d]
+        k = self.number_key(obs_tokens)  # [N, S, d]
+        logits = torch.einsum("nld,nsd->nls", q, k) / math.sqrt(NUMBER_DIM)
+        logits = logits.masked_fill(~asked_ok.unsqueeze(1), torch.finfo(logits.dtype).min)
+        attend = torch.softmax(logits, dim=-1) * asked_ok.unsqueeze(1).any(-1, keepdim=True).to(dtype)
+        diff = torch.log1p(asked.nan_to_num(0.0).clamp(min=0)).unsqueeze(1) - torch.log1p(
+            shown.nan_to_num(0.0).clamp(min=0)
+        ).unsqueeze(2)  # [N, Lc, S]
+        diff = diff.to(dtype)
+        parts = [torch.tanh(scale * diff) for scale in NUMBER_SCALES] + [torch.exp(-((10.0 * diff) ** 2))]
+        compared = torch.stack([(attend * part).sum(-1) for part in parts], dim=-1)  # [N, Lc, F]
+        # Which of the candidate's numbers count: a softmax over them (its price, not its review count).
+        pick = self.number_gate(cand_tokens).squeeze(-1).masked_fill(~shown_ok, torch.finfo(dtype).min)
+        gate = torch.softmax(pick, dim=-1) * shown_ok.any(-1, keepdim=True).to(dtype)  # [N, Lc]
+        return (gate.unsqueeze(-1) * compared).sum(1)
 
     def forward(
         self, backbone: Backbone, batch: dict[str, torch.Tensor]

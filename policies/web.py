@@ -23,6 +23,7 @@ from rlft.policies.heads import (
     TextScorerHead,
 )
 from rlft.policies.interface import EnvInterface
+from rlft.policies.numbers import number_table
 from rlft.policies.observations import WebObservationEncoder, commands_of
 from rlft.policies.policy import Action, AgentPolicy, Observation
 from rlft.policies.registry import backbones_with_modality
@@ -84,6 +85,9 @@ class WebPolicy(AgentPolicy):
                     f"{config.backbone!r} does not provide; use scorer='biencoder' or a Hugging Face "
                     "encoder such as minilm."
                 )
+            if config.scorer == "cross_attention":
+                table = number_table(backbone.tokenizer) if backbone.tokenizer is not None else None
+                return CrossAttentionScorerHead(backbone.hidden_size, config.head_hidden, number_table=table)
             return TOKEN_SCORERS[config.scorer](backbone.hidden_size, config.head_hidden)
         return TextScorerHead(backbone.hidden_size, config.head_hidden)
 

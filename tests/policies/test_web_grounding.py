@@ -260,3 +260,39 @@ def test_exact_matches_tell_instruction_words_from_history_words() -> None:
     found = exact_matches(cand_ids, obs_ids.expand(2, -1), marks.expand(2, -1))
     assert found[..., 0].tolist() == [[False, True, False], [False, False, False]]
     assert found[..., 1].tolist() == [[True, False, False], [True, True, False]]
+
+
+def _price_page(rng: np.random.Generator) -> tuple[dict, str]:
+    """Four look-alike listings; the instruction's price limit admits exactly one (the expert's pick)."""
+    limit = int(rng.integers(2, 20)) * 10
+    below = [limit * float(rng.uniform(0.75, 0.97))]  # within 3-25% of the limit: no coarse cue
+    prices = below + [limit * float(rng.uniform(1.03, 1.35)) for _ in range(3)]
+    order = rng.permutation(4)
+    commands = tuple(f"click[{3 + i}]" for i in range(4))
+    obs = web_obs(commands, instruction=f"i want a cotton shirt, price under {limit} dollars")
+    obs["admissible_descriptions"] = tuple(f'link "Cotton shirt" ${prices[j]:.2f}' for j in order)
+    obs["page"] = " ".join(f'[{3 + i}] link "Cotton shirt" ${prices[j]:.2f}' for i, j in enumerate(order))
+    return obs, commands[int(np.argmin(order))]
+
+
+def test_cross_attention_compares_prices_with_the_asked_limit(web_spaces: Any) -> None:
+    """Prices never seen in training: the scorer keeps the one listing under the limit."""
+    rng = np.random.default_rng(0)
+    train = [_price_page(rng) for _ in range(64)]
+    test = [_price_page(rng) for _ in range(40)]
+    policy = _policy(web_spaces, "tiny-bert", scorer="cross_attention", finetune="frozen", seed=0)
+    assert policy.head.numbers is not None
+    policy.cache_frozen_encodings()
+    optimizer = torch.optim.Adam(policy.trainable_parameters(), lr=3e-3)
+    policy.train()
+    for step in range(80):
+        batch = [train[(step * 16 + i) % len(train)] for i in range(16)]
+        loss = -policy.evaluate_actions([o for o, _ in batch], [a for _, a in batch])[0].mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    policy.train(False)
+    with torch.no_grad():
+        picks = policy.act_batch([o for o, _ in test], True)
+    accuracy = np.mean([p == a for p, (_, a) in zip(picks, test, strict=True)])
+    assert accuracy >= 0.9, accuracy  # chance: 0.25
