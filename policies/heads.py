@@ -172,6 +172,30 @@ NUMBER_SCALES = (3.0, 30.0)
 """Sharpness of the log-difference comparisons (30: a 3% gap is decisive; 3: a factor of two)."""
 
 
+def _compact(
+    keep: torch.Tensor, values: torch.Tensor, states: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The kept positions of each row moved to its front, cut to the longest row's count.
+
+    Args:
+        keep: ``[R, L]`` which positions to keep.
+        values: ``[R, L]`` a value per position (0 where not kept in the result).
+        states: ``[R, L, H]`` a state per position.
+
+    Returns:
+        ``(keep [R, W], values [R, W], states [R, W, H])``.
+    """
+    width = max(int(keep.sum(1).max()), 1)
+    order = torch.sort(keep.to(torch.int8), dim=1, descending=True, stable=True).indices[:, :width]
+    kept = keep.gather(1, order)
+    picked = states.gather(1, order.unsqueeze(-1).expand(-1, -1, states.shape[-1]))
+    return (
+        kept,
+        torch.where(kept, values.gather(1, order), torch.zeros_like(kept, dtype=values.dtype)),
+        picked,
+    )
+
+
 def exact_matches(cand_ids: torch.Tensor, obs_ids: torch.Tensor, marks: torch.Tensor) -> torch.Tensor:
     """Whether each candidate token's id occurs in its observation's instruction and in its history.
 
@@ -307,9 +331,9 @@ class CrossAttentionScorerHead(nn.Module):
         r = self.request_proj(request_h)[rows]
         c = self.cand_proj(mean_pool(cand_tokens, cand_mask.to(cand_tokens.dtype)))
         shares = found.sum(1).to(agree.dtype) / count  # [N, 2]
-        instruction = query[rows, :span] == INSTRUCTION_MARK
+        instruction = query[:, :span] == INSTRUCTION_MARK
         numbers = self.compare_numbers(
-            cand_tokens, cand_ids, cand_mask, obs_tokens[rows, :span], obs_ids[rows, :span], instruction
+            cand_tokens, cand_ids, cand_mask, obs_tokens[:, :span], obs_ids[:, :span], instruction, rows
         )
         features = torch.cat([o, c, o * c, r, r * c, agree_mean, agree_max, shares, numbers], dim=-1)
         weight = F.softplus(self.salience(cand_tokens))  # [N, Lc, 1]
@@ -326,14 +350,16 @@ class CrossAttentionScorerHead(nn.Module):
         obs_tokens: torch.Tensor,
         obs_ids: torch.Tensor,
         instruction: torch.Tensor,
+        rows: torch.Tensor,
     ) -> torch.Tensor:
         """``[N, len(NUMBER_SCALES) + 1]``: how each candidate's numbers compare with the instruction's.
 
-        Each number of a candidate attends over the instruction's numbers (``[N, S]`` states, ids and
-        marks, one row per candidate); the log-space difference ``log1p(asked) - log1p(shown)`` of what it
-        reads goes through ``tanh(scale * d)`` (positive: the candidate's number is below the asked one)
-        and a closeness bump; a learned gate weighs which of the candidate's numbers count (its price,
-        not its review count). Zeros without a number table or without numbers on either side.
+        Each number of a candidate attends over the instruction's numbers (``[B, S]`` states, ids and
+        marks of the observations; ``rows[n]`` is candidate ``n``'s observation). The log-space difference
+        ``d = log1p(asked) - log1p(shown)`` of what it reads goes through ``tanh(scale * d)`` (positive:
+        the candidate's number is below the asked one) and a closeness bump, and a softmax over the
+        candidate's numbers weighs which of them count (its price, not its review count). Zeros without a
+        number table or without numbers on either side.
         """
         zeros = cand_tokens.new_zeros((cand_tokens.shape[0], len(NUMBER_SCALES) + 1))
         if self.numbers is None:
@@ -344,21 +370,24 @@ class CrossAttentionScorerHead(nn.Module):
         asked_ok = ~torch.isnan(asked) & instruction
         if not (shown_ok.any() and asked_ok.any()):
             return zeros
+        # Only number tokens take part: move them to the front of their rows and project just those.
+        shown_ok, shown, shown_states = _compact(shown_ok, shown, cand_tokens)  # [N, Wc]
+        asked_ok, asked, asked_states = _compact(asked_ok, asked, obs_tokens)  # [B, Wa]
         dtype = cand_tokens.dtype
-        q = self.number_query(cand_tokens)  # [N, Lc, d]
-        k = self.number_key(obs_tokens)  # [N, S, d]
+        q = self.number_query(shown_states)  # [N, Wc, d]
+        k = self.number_key(asked_states)[rows]  # [N, Wa, d]
+        asked_ok, asked = asked_ok[rows], asked[rows]
         logits = torch.einsum("nld,nsd->nls", q, k) / math.sqrt(NUMBER_DIM)
         logits = logits.masked_fill(~asked_ok.unsqueeze(1), torch.finfo(logits.dtype).min)
-        attend = torch.softmax(logits, dim=-1) * asked_ok.unsqueeze(1).any(-1, keepdim=True).to(dtype)
-        diff = torch.log1p(asked.nan_to_num(0.0).clamp(min=0)).unsqueeze(1) - torch.log1p(
-            shown.nan_to_num(0.0).clamp(min=0)
-        ).unsqueeze(2)  # [N, Lc, S]
-        diff = diff.to(dtype)
+        attend = torch.softmax(logits, dim=-1) * asked_ok.any(-1).to(dtype)[:, None, None]
+        diff = (
+            torch.log1p(asked.clamp(min=0)).unsqueeze(1) - torch.log1p(shown.clamp(min=0)).unsqueeze(2)
+        ).to(dtype)
         parts = [torch.tanh(scale * diff) for scale in NUMBER_SCALES] + [torch.exp(-((10.0 * diff) ** 2))]
-        compared = torch.stack([(attend * part).sum(-1) for part in parts], dim=-1)  # [N, Lc, F]
+        compared = torch.stack([(attend * part).sum(-1) for part in parts], dim=-1)  # [N, Wc, F]
         # Which of the candidate's numbers count: a softmax over them (its price, not its review count).
-        pick = self.number_gate(cand_tokens).squeeze(-1).masked_fill(~shown_ok, torch.finfo(dtype).min)
-        gate = torch.softmax(pick, dim=-1) * shown_ok.any(-1, keepdim=True).to(dtype)  # [N, Lc]
+        pick = self.number_gate(shown_states).squeeze(-1).masked_fill(~shown_ok, torch.finfo(dtype).min)
+        gate = torch.softmax(pick, dim=-1) * shown_ok.any(-1, keepdim=True).to(dtype)  # [N, Wc]
         return (gate.unsqueeze(-1) * compared).sum(1)
 
     def forward(
