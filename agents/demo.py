@@ -120,17 +120,20 @@ WEB_SUITE = DemoSuite(
         "finetune": "frozen",
         "policy_kwargs": {"scorer": "cross_attention"},
     },
+    # RL fine-tunes a BC policy that already succeeds ~75% of the time: 4,096 steps at lr 1e-3 took 725 s
+    # (over the 15-minute budget) and lowered success (76% -> 68%, intervals overlapping), so the stage
+    # gets half the steps at a fifth of the step size.
     rl={
-        "env_steps": 4096,
+        "env_steps": 2048,
         "n_envs": 8,
         "n_steps": 64,
         "batch_size": 128,
         "n_epochs": 8,
-        "lr": 1e-3,
+        "lr": 2e-4,
         "gamma": 0.95,
         "anchor": "bc",
         "anchor_coef": 0.1,
-        "checkpoint_every": 1024,
+        "checkpoint_every": 512,
     },
     rl_env_kwargs={"max_steps": 15},
     other_protocol_rows=True,
