@@ -21,8 +21,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F  # noqa: N812
 from rlft.policies.backbone import Backbone, mean_pool
+from rlft.policies.marks import HISTORY_MARK, INSTRUCTION_MARK
 from rlft.policies.numbers import token_numbers
-from rlft.policies.observations import HISTORY_MARK, INSTRUCTION_MARK
 from torch import nn
 
 NEG_INF = torch.finfo(torch.float32).min

@@ -27,6 +27,7 @@ from rlft.errors import ModalityError
 from rlft.policies.backbone import TEXT_MODALITIES, Backbone
 from rlft.policies.config import PolicyConfig
 from rlft.policies.interface import EnvInterface
+from rlft.policies.marks import HISTORY_MARK, INSTRUCTION_MARK
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +39,6 @@ HISTORY_KEY = "history"
 """Observation key of the episode's recent steps (``Text``, one ``N. command -> result`` per line)."""
 DESCRIPTIONS_KEY = "admissible_descriptions"
 """Observation key of what each admissible command acts on (a tuple parallel to the commands)."""
-INSTRUCTION_MARK = 1
-"""``obs_query`` value of an instruction token."""
-HISTORY_MARK = 2
-"""``obs_query`` value of a history token (heads that only need "instruction or history" test ``> 0``)."""
 CANDIDATE_SEPARATOR = " | "
 """Joins a command and its description in the candidate text: ``click[6] | link "Acme ..." $35.99``."""
 

@@ -11,13 +11,8 @@ import torch
 from rlft.errors import ConfigError, ModalityError
 from rlft.policies import PolicyConfig, build_policy
 from rlft.policies.heads import exact_matches
-from rlft.policies.observations import (
-    HISTORY_MARK,
-    INSTRUCTION_MARK,
-    candidate_texts,
-    descriptions_of,
-    web_observation_text,
-)
+from rlft.policies.marks import HISTORY_MARK, INSTRUCTION_MARK
+from rlft.policies.observations import candidate_texts, descriptions_of, web_observation_text
 from rlft.policies.sb3 import make_sb3_env
 
 from .conftest import make_web_env, web_obs
