@@ -364,7 +364,7 @@ class CrossAttentionScorerHead(nn.Module):
         zeros = cand_tokens.new_zeros((cand_tokens.shape[0], len(NUMBER_SCALES) + 1))
         if self.numbers is None:
             return zeros
-        shown = token_numbers(cand_ids, self.numbers) if cand_ids.numel() else cand_ids.float()
+        shown = token_numbers(cand_ids, self.numbers)
         asked = token_numbers(obs_ids, self.numbers)
         shown_ok = ~torch.isnan(shown) & cand_mask.bool()
         asked_ok = ~torch.isnan(asked) & instruction

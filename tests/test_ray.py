@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 import psutil
 import pytest
+from rlft.agents.study.analysis import CSV_COLUMNS
 from rlft.demos.envs import make_env
 from rlft.errors import ConfigError, DependencyError, EnvWorkerError
 
@@ -480,17 +481,7 @@ rl = {{ env_steps = 32, n_envs = 2, n_steps = 8, batch_size = 8, n_epochs = 1, c
 """Three cells (bc, bc+rl, rl) of tiny-bert on the login form; rl-stage budgets (no wall-clock rule)."""
 
 
-OUTCOME_COLUMNS = frozenset(
-    [
-        "successes",
-        "success_rate",
-        "success_ci_low",
-        "success_ci_high",
-        "mean_reward",
-        "reward_ci_low",
-        "reward_ci_high",
-    ]
-)
+OUTCOME_COLUMNS = frozenset(c for c in CSV_COLUMNS if c.startswith(("success", "mean_reward", "reward_ci")))
 """What a resumed RL stage may change: it resets its envs where the uninterrupted run was mid-episode."""
 
 
