@@ -316,6 +316,11 @@ class ChromiumBackend(Backend):
             context, self._context = self._context, None
             browsers.close_context(context, self.browser_kind, self._server.stop)
             raise
+        # Garbage collection may run inside Playwright's own event loop, where no Playwright call may be
+        # made: a backend dropped without close() only hands its context over, to be closed later.
+        self._finalizer = weakref.finalize(
+            self, browsers.defer_close, self._context, self.browser_kind, self._server.stop
+        )
 
     def _open_context(self, origin: str) -> None:
         width, height = self.viewport
@@ -335,11 +340,6 @@ class ChromiumBackend(Backend):
         self._context.on("requestfailed", self.sandbox.failed)
         self._page = self._context.new_page()
         self._cdp = self._context.new_cdp_session(self._page)
-        # Garbage collection may run inside Playwright's own event loop, where no Playwright call may be
-        # made: a backend dropped without close() only hands its context over, to be closed later.
-        self._finalizer = weakref.finalize(
-            self, browsers.defer_close, self._context, self.browser_kind, self._server.stop
-        )
 
     def close(self) -> None:
         """Close this backend's browser context and server; the last backend closes the browser."""

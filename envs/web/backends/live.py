@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import logging
 import re
-import weakref
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -164,9 +163,6 @@ class LiveBackend(ChromiumBackend):
         # A page's alert() or confirm() would block it: accept it, as a user would.
         self._page.on("dialog", _accept)
         self._cdp = self._context.new_cdp_session(self._page)
-        self._finalizer = weakref.finalize(
-            self, browsers.defer_close, self._context, self.browser_kind, self._server.stop
-        )
 
     def shown_url(self, absolute: str) -> str:
         """``absolute`` as the observation shows it: path and query on the site's origin, else unchanged."""
