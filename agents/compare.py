@@ -113,7 +113,9 @@ class CompareConfig(ResumableConfig, EnvConfig, AgentChoice):
 
     def agent_b_choice(self) -> AgentChoice:
         """Agent B as an :class:`AgentChoice` (sampling as for A)."""
-        return AgentChoice(policy=self.policy_b, agent=self.agent_b, sample=self.sample)
+        return AgentChoice(
+            policy=self.policy_b, agent=self.agent_b, sample=self.sample, temperature=self.temperature
+        )
 
     def run_tag(self) -> str:
         """A short hash of the settings that make the pairs (pair ids start with it)."""

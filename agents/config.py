@@ -235,6 +235,9 @@ class AgentChoice(PolicyPath):
     """Baseline instead of a policy: expert or random."""
     sample: bool = False
     """Sample the policy's actions (seeded per episode) instead of acting greedily (argmax)."""
+    temperature: float = 1.0
+    """With sample: draw from softmax(logits / temperature) (a Gaussian head scales its spread); 1 is
+    the policy's own distribution, above 1 gives more varied episodes (for comparisons)."""
 
     def validate_agent(self, *, default: str | None = None) -> str:
         """Which kind acts: ``policy``, ``expert`` or ``random``.
@@ -244,6 +247,14 @@ class AgentChoice(PolicyPath):
         """
         if self.policy is not None and self.agent is not None:
             raise ConfigError("Pass either --policy DIR or --agent expert|random, not both.")
+        check_float("temperature", self.temperature, 0.0)
+        if self.temperature <= 0:
+            raise ConfigError(f"temperature must be > 0; got {self.temperature}.")
+        if self.temperature != 1.0 and not self.sample:
+            raise ConfigError(
+                f"temperature={self.temperature} only changes sampled actions: add --sample, or drop "
+                "--temperature."
+            )
         if self.policy is not None:
             return "policy"
         if self.agent is None:

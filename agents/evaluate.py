@@ -109,14 +109,21 @@ class PolicyAgent:
         deterministic: act greedily (argmax). With ``False`` actions are sampled from the policy's
             distribution (what PPO optimises) with a generator seeded from each episode's seed, so
             sampled evaluations are reproducible too.
+        temperature: sampling temperature (logits / temperature; 1: the policy's own distribution).
     """
 
     def __init__(
-        self, policy: Any, name: str = "policy", deterministic: bool = True, precision: str = "fp32"
+        self,
+        policy: Any,
+        name: str = "policy",
+        deterministic: bool = True,
+        precision: str = "fp32",
+        temperature: float = 1.0,
     ) -> None:
         self.policy = policy
         self.name = name
         self.deterministic = deterministic
+        self.temperature = temperature
         self.precision = precision
         self._generator: Any = None
         if hasattr(policy, "cache_frozen_encodings"):
@@ -135,7 +142,11 @@ class PolicyAgent:
         with autocast(getattr(self.policy, "device", "cpu"), self.precision):
             if self.deterministic:
                 return self.policy.act(obs, deterministic=True)
-            return self.policy.act(obs, deterministic=False, generator=self._generator)
+            if self.temperature == 1.0:  # any object with act(obs, deterministic, generator) will do
+                return self.policy.act(obs, deterministic=False, generator=self._generator)
+            return self.policy.act(
+                obs, deterministic=False, generator=self._generator, temperature=self.temperature
+            )
 
 
 @dataclass
@@ -331,6 +342,7 @@ def evaluate(
     facts = {
         "agent": agent.name,
         "sampled": isinstance(agent, PolicyAgent) and not agent.deterministic,
+        "temperature": agent.temperature if isinstance(agent, PolicyAgent) else None,
         "env_kwargs": dict(kwargs.get("env_kwargs") or {}),
         "max_steps": kwargs.get("max_steps"),
         "seed": kwargs.get("seed", 1000),
@@ -402,7 +414,13 @@ def make_agent(
     kind = choice.validate_agent(default=default)
     if choice.policy is not None:  # kind == "policy"
         policy = load_agent_policy(choice.policy, device=run.torch_device(), progress=run.show_progress)
-        return PolicyAgent(policy, name or "policy", deterministic=not choice.sample, precision=run.precision)
+        return PolicyAgent(
+            policy,
+            name or "policy",
+            deterministic=not choice.sample,
+            precision=run.precision,
+            temperature=choice.temperature,
+        )
     agent: Any = ExpertAgent() if kind == "expert" else RandomAgent()
     if name:
         agent.name = name
@@ -484,6 +502,7 @@ def run_eval(config: EvalConfig, env_ids: Sequence[str] = ()) -> EvalReport:
         "agent": agent.name,
         "policy": str(Path(config.policy).resolve()) if config.policy else None,
         "sampled": bool(config.policy and config.sample),
+        "temperature": config.temperature if config.policy and config.sample else None,
         "env_kwargs": env_kwargs,
         "max_steps": config.max_steps,
         "seed": config.seed,

@@ -54,13 +54,17 @@ def compare_stage(
     max_steps: int | None,
     progress: bool,
 ) -> CompareResult:
-    """Oracle-rated pairs of two sampled episodes of the policy per goal into ``out_dir`` (resumable)."""
+    """Oracle-rated pairs of two sampled episodes of the policy per goal into ``out_dir`` (resumable).
+
+    ``settings["temperature"]`` (default 1) is the sampling temperature of the compared episodes.
+    """
     return run_compare(
         CompareConfig(
             env_id=env_id,
             split=split,
             policy=str(policy_dir),
             sample=True,
+            temperature=float(settings.get("temperature", 1.0)),
             pairs=int(settings["pairs"]),
             rater="oracle",
             rater_temperature=float(settings.get("rater_temperature", 0.05)),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -78,6 +79,40 @@ def encode_by_length(
         parts = [F.pad(p, (0, 0, 0, width - p.shape[1])) for p in parts]
     out = torch.cat(parts)
     return out[torch.argsort(order)]
+
+
+class TokenEncodings(NamedTuple):
+    """Per-token states of a web batch's observations and valid candidates (the token scorers' input).
+
+    Observation tensors are ``[B, Lp(, H)]`` with the all-padding tail cut; candidate tensors are
+    ``[N, Lc(, H)]``, one row per valid slot (row-major over ``valid [B, K]``), ``None`` when no slot is.
+    """
+
+    obs_ids: torch.Tensor
+    obs_mask: torch.Tensor
+    query: torch.Tensor
+    """``[B, Lp]`` marks: ``INSTRUCTION_MARK`` / ``HISTORY_MARK`` tokens, 0 elsewhere."""
+    obs_tokens: torch.Tensor
+    valid: torch.Tensor
+    cand_ids: torch.Tensor | None
+    cand_mask: torch.Tensor | None
+    cand_tokens: torch.Tensor | None
+
+
+def encode_token_batch(backbone: Backbone, batch: dict[str, torch.Tensor]) -> TokenEncodings:
+    """One ``encode_tokens`` pass over the observations, one (length-bucketed) over the valid candidates."""
+    obs_ids, obs_mask = trim_padding(batch["obs_ids"], batch["obs_mask"])
+    query = batch["obs_query"][:, : obs_ids.shape[1]]
+    obs_tokens = backbone.encode_tokens(obs_ids, obs_mask)
+    valid = batch["cand_valid"].bool()
+    if not valid.any():
+        return TokenEncodings(obs_ids, obs_mask, query, obs_tokens, valid, None, None, None)
+    ids, mask = batch["cand_ids"][valid], batch["cand_mask"][valid]
+    cand_tokens = encode_by_length(backbone.encode_tokens, ids, mask)
+    width = cand_tokens.shape[1]
+    return TokenEncodings(
+        obs_ids, obs_mask, query, obs_tokens, valid, ids[:, :width], mask[:, :width], cand_tokens
+    )
 
 
 class TextScorerHead(nn.Module):
@@ -142,17 +177,12 @@ class LateInteractionScorerHead(TextScorerHead):
         self, backbone: Backbone, batch: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(logits [B, K], value [B])`` for a web batch with ``obs_query`` marks."""
-        obs_ids, obs_mask = trim_padding(batch["obs_ids"], batch["obs_mask"])
-        query = batch["obs_query"][:, : obs_ids.shape[1]].to(torch.bool)
-        obs_tokens = backbone.encode_tokens(obs_ids, obs_mask)
-        obs_h = mean_pool(obs_tokens, obs_mask)
-        valid = batch["cand_valid"].bool()
+        enc = encode_token_batch(backbone, batch)
+        query, obs_tokens, valid = enc.query.bool(), enc.obs_tokens, enc.valid
+        obs_h = mean_pool(obs_tokens, enc.obs_mask)
         logits = torch.full(valid.shape, NEG_INF, dtype=torch.float32, device=obs_h.device)
-        if valid.any():
-            cand_tokens = encode_by_length(
-                backbone.encode_tokens, batch["cand_ids"][valid], batch["cand_mask"][valid]
-            )
-            mask = batch["cand_mask"][valid][:, : cand_tokens.shape[1]]
+        if enc.cand_tokens is not None and enc.cand_mask is not None:
+            cand_tokens, mask = enc.cand_tokens, enc.cand_mask
             scores = self.pair_scores(obs_h, mean_pool(cand_tokens, mask), valid)
             rows = valid.nonzero(as_tuple=True)[0]
             q = F.normalize(self.query_proj(obs_tokens), dim=-1)[rows]  # [N, Lp, D]
@@ -394,21 +424,21 @@ class CrossAttentionScorerHead(nn.Module):
         self, backbone: Backbone, batch: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(logits [B, K], value [B])`` for a web batch with ``obs_query`` marks."""
-        obs_ids, obs_mask = trim_padding(batch["obs_ids"], batch["obs_mask"])
-        query = batch["obs_query"][:, : obs_ids.shape[1]]
-        obs_tokens = backbone.encode_tokens(obs_ids, obs_mask)
-        valid = batch["cand_valid"].bool()
-        logits = torch.full(valid.shape, NEG_INF, dtype=torch.float32, device=obs_tokens.device)
-        if not valid.any():
-            obs_h = mean_pool(obs_tokens, obs_mask.to(obs_tokens.dtype))
+        enc = encode_token_batch(backbone, batch)
+        logits = torch.full(enc.valid.shape, NEG_INF, dtype=torch.float32, device=enc.obs_tokens.device)
+        if enc.cand_tokens is None or enc.cand_mask is None or enc.cand_ids is None:
+            obs_h = mean_pool(enc.obs_tokens, enc.obs_mask.to(enc.obs_tokens.dtype))
             return logits, self.value_head(obs_h).squeeze(-1)
-        cand_tokens = encode_by_length(
-            backbone.encode_tokens, batch["cand_ids"][valid], batch["cand_mask"][valid]
-        )
-        cand_mask = batch["cand_mask"][valid][:, : cand_tokens.shape[1]]
-        cand_ids = batch["cand_ids"][valid][:, : cand_tokens.shape[1]]
+        valid = enc.valid
         scores, obs_h = self.score_tokens(
-            obs_tokens, obs_mask, query, cand_tokens, cand_mask, valid, obs_ids, cand_ids
+            enc.obs_tokens,
+            enc.obs_mask,
+            enc.query,
+            enc.cand_tokens,
+            enc.cand_mask,
+            valid,
+            enc.obs_ids,
+            enc.cand_ids,
         )
         logits = logits.masked_scatter(valid, scores.to(logits.dtype))
         return logits, self.value_head(obs_h).squeeze(-1)

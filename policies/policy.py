@@ -332,15 +332,22 @@ class AgentPolicy(nn.Module):
         return log_prob, entropy
 
     def sample_indices(
-        self, logits: torch.Tensor, deterministic: bool, generator: torch.Generator | None = None
+        self,
+        logits: torch.Tensor,
+        deterministic: bool,
+        generator: torch.Generator | None = None,
+        temperature: float = 1.0,
     ) -> torch.Tensor:
-        """Discrete actions ``[B]`` (one categorical) or ``[B, components]``: argmax, or a sample."""
+        """Discrete actions ``[B]`` (one categorical) or ``[B, components]``: argmax, or a sample.
+
+        A sample is drawn from ``softmax(logits / temperature)`` (1: the policy's own distribution).
+        """
         chosen = []
         for part in self.split_logits(logits):
             if deterministic:
                 chosen.append(part.argmax(dim=1))
             else:
-                probs = part.float().softmax(dim=1)
+                probs = (part.float() / temperature).softmax(dim=1)
                 if generator is not None and generator.device != probs.device:
                     probs = probs.to(generator.device)
                 chosen.append(torch.multinomial(probs, 1, generator=generator).squeeze(1).to(part.device))
@@ -356,17 +363,22 @@ class AgentPolicy(nn.Module):
         observations: Sequence[Observation],
         deterministic: bool = True,
         generator: torch.Generator | None = None,
+        temperature: float = 1.0,
     ) -> list[Action]:
-        """One env action per observation (greedy, or sampled with ``deterministic=False``)."""
+        """One env action per observation: greedy, or (``deterministic=False``) sampled at ``temperature``."""
         logits, _ = self._forward_obs(observations)
-        indices = self.sample_indices(logits, deterministic, generator).cpu().numpy()
+        indices = self.sample_indices(logits, deterministic, generator, temperature).cpu().numpy()
         return [self.index_to_action(obs, idx) for obs, idx in zip(observations, indices, strict=True)]
 
     def act(
-        self, obs: Observation, deterministic: bool = True, generator: torch.Generator | None = None
+        self,
+        obs: Observation,
+        deterministic: bool = True,
+        generator: torch.Generator | None = None,
+        temperature: float = 1.0,
     ) -> Action:
         """The env action for one observation (a command string, or a float32 array)."""
-        return self.act_batch([obs], deterministic, generator)[0]
+        return self.act_batch([obs], deterministic, generator, temperature)[0]
 
     def evaluate_actions(
         self, obs_batch: Sequence[Observation], actions: Sequence[Action]

@@ -9,9 +9,19 @@ How a pair is read: the instruction and the episode's text (its transcript; for 
 the pages seen) are encoded separately, each as one token sequence ``[start] text [end]`` where the
 special tokens are the tokenizer's own (``[CLS]``/``[SEP]`` for BERT-likes, EOS at the end for causal
 LMs). The instruction keeps its first ``max_instruction_tokens`` tokens and the episode its *last*
-``max_episode_tokens`` (the outcome of an episode, what was bought or answered, is at its end). The
-head reads ``[u, v, u * v, |u - v|]`` of the two unit-normalised vectors, so even a frozen backbone can
-relate the instruction's words to the episode's.
+``max_episode_tokens`` (the outcome of an episode, what was bought or answered, is at its end).
+
+Two heads (``head``):
+
+* ``grounded`` (the default wherever the backbone gives per-token states, encoders such as MiniLM): the
+  web policies' cross-attention scorer (:class:`~rlft.policies.heads.CrossAttentionScorerHead`) with
+  the instruction as the observation and the episode as the one candidate. Every episode token reads
+  the instruction's tokens, carries whether its id occurs there (exact match) with a learned salience,
+  and numbers are compared in log space (a price against "under 40 dollars"). A pooled vector holds
+  every word of the final page at once; "purple" in the order line and in the instruction is what
+  decides a WebShop purchase's score, and the token-level match says it outright.
+* ``pooled``: an MLP over ``[u, v, u * v, |u - v|]`` of the two unit-normalised pooled vectors (any text
+  backbone, causal LMs included; what ``auto`` picks for them).
 
 Two traps of reward models over padded batches are handled here and tested:
 
@@ -49,18 +59,25 @@ from rlft.policies.backbone import TEXT_MODALITIES, Backbone
 from rlft.policies.checkpoint import CONFIG_FILE, WEIGHTS_FILE, fingerprint, is_stored, named_tensors
 from rlft.policies.config import FINETUNE_MODES, check_known_fields
 from rlft.policies.device import resolve_device
-from rlft.policies.encode_cache import cache_frozen_text
+from rlft.policies.encode_cache import cache_frozen_text, cache_frozen_tokens
 from rlft.policies.finetune import apply_finetune
+from rlft.policies.heads import CrossAttentionScorerHead
 from rlft.policies.hf import hf_progress_bars
+from rlft.policies.marks import INSTRUCTION_MARK
+from rlft.policies.numbers import number_table
 from rlft.policies.registry import load_backbone, spec_modality
 from torch import nn
 
-__all__ = ["FORMAT", "RewardModel", "RewardModelConfig", "load_reward_model", "right_align"]
+__all__ = ["FORMAT", "REWARD_HEADS", "RewardModel", "RewardModelConfig", "load_reward_model", "right_align"]
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "rlft-reward-model"
 FORMAT_VERSION = 1
+
+REWARD_HEADS = ("auto", "grounded", "pooled")
+"""Reward heads: ``grounded`` (token-level matching; needs per-token states), ``pooled`` (pooled
+vectors; any text backbone) and ``auto`` (grounded when the backbone has per-token states)."""
 
 
 @dataclass
@@ -80,6 +97,9 @@ class RewardModelConfig:
     """Tokens of the instruction (its beginning is kept)."""
     max_episode_tokens: int = 256
     """Tokens of the episode text (its end is kept: the outcome)."""
+    head: str = "auto"
+    """``grounded``, ``pooled`` or ``auto`` (see the module docstring). Checkpoints saved before heads
+    were selectable load as ``pooled``."""
     head_hidden: int = 256
     """Width of the head's hidden layer."""
     backbone_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -91,6 +111,7 @@ class RewardModelConfig:
         if not isinstance(self.backbone, str) or not self.backbone.strip():
             raise ConfigError(f"backbone={self.backbone!r}: pass a backbone spec such as 'minilm'.")
         check_choice("finetune", self.finetune, FINETUNE_MODES)
+        check_choice("head", self.head, REWARD_HEADS)
         check_int("lora_rank", self.lora_rank, 1)
         check_int("max_instruction_tokens", self.max_instruction_tokens, 1)
         check_int("max_episode_tokens", self.max_episode_tokens, 1)
@@ -169,12 +190,22 @@ class RewardModel(nn.Module):
         self.backbone = backbone
         self.metrics: dict[str, Any] = {}
         """Metrics stored with the checkpoint (held-out accuracy, calibration), empty for a fresh model."""
-        width = 4 * backbone.hidden_size
+        self.head_kind = _resolve_head(config, backbone)
+        """The head in use: ``grounded`` or ``pooled`` (``auto`` resolved for this backbone)."""
+        self.head: nn.Module
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            self.head = nn.Sequential(
-                nn.Linear(width, config.head_hidden), nn.GELU(), nn.Linear(config.head_hidden, 1)
-            )
+            if self.head_kind == "grounded":
+                table = number_table(backbone.tokenizer) if backbone.tokenizer is not None else None
+                self.head = CrossAttentionScorerHead(
+                    backbone.hidden_size, config.head_hidden, number_table=table
+                )
+            else:
+                self.head = nn.Sequential(
+                    nn.Linear(4 * backbone.hidden_size, config.head_hidden),
+                    nn.GELU(),
+                    nn.Linear(config.head_hidden, 1),
+                )
         tok = backbone.tokenizer
         self._start = [tok.cls_token_id] if getattr(tok, "cls_token_id", None) is not None else []
         end = getattr(tok, "sep_token_id", None)
@@ -184,7 +215,8 @@ class RewardModel(nn.Module):
         self._pad = int(pad) if pad is not None else (self._end[0] if self._end else 0)
         limit = backbone.max_positions
         self._limit = None if limit is None else int(limit) - len(self._start) - len(self._end)
-        self.cache = cache_frozen_text(backbone) if self.backbone_is_frozen() else None
+        cache = cache_frozen_tokens if self.head_kind == "grounded" else cache_frozen_text
+        self.cache = cache(backbone) if self.backbone_is_frozen() else None
         self.to(resolve_device(device))
         self.train(False)
 
@@ -251,7 +283,32 @@ class RewardModel(nn.Module):
         """Pooled vectors of ``texts`` (see :meth:`tokenize` and :meth:`encode_tokens`)."""
         return self.encode_tokens(*self.tokenize(texts, max_tokens, keep=keep))
 
+    def token_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Per-token states ``[N, L, hidden]`` of right-aligned token rows (the grounded head's input)."""
+        input_ids, attention_mask = right_align(input_ids, attention_mask)
+        return self.backbone.encode_tokens(input_ids, attention_mask).float()
+
     # ------------------------------------------------------------------ rewards
+    def grounded_rewards(self, instructions: Sequence[str], episodes: Sequence[str]) -> torch.Tensor:
+        """The grounded head: rewards ``[N]``, each episode's tokens reading its instruction's."""
+        cfg = self.config
+        ins_ids, ins_mask = right_align(
+            *self.tokenize(instructions, cfg.max_instruction_tokens, keep="start")
+        )
+        ep_ids, ep_mask = right_align(*self.tokenize(episodes, cfg.max_episode_tokens, keep="end"))
+        head: Any = self.head
+        scores, _ = head.score_tokens(
+            self.token_states(ins_ids, ins_mask),
+            ins_mask,
+            ins_mask * INSTRUCTION_MARK,
+            self.token_states(ep_ids, ep_mask),
+            ep_mask,
+            torch.ones((len(episodes), 1), dtype=torch.bool, device=ins_ids.device),
+            ins_ids,
+            ep_ids,
+        )
+        return scores
+
     def reward_from_vectors(self, instruction: torch.Tensor, episode: torch.Tensor) -> torch.Tensor:
         """The head: rewards ``[N]`` from instruction and episode vectors ``[N, hidden]``."""
         features = torch.cat(
@@ -269,6 +326,8 @@ class RewardModel(nn.Module):
             raise ConfigError(
                 f"{len(instructions)} instructions for {len(episodes)} episodes: pass one of each per row."
             )
+        if self.head_kind == "grounded":
+            return self.grounded_rewards(instructions, episodes)
         cfg = self.config
         return self.reward_from_vectors(
             self.encode(instructions, cfg.max_instruction_tokens, "start"),
@@ -331,6 +390,23 @@ class RewardModel(nn.Module):
         return self.save_pretrained(directory)
 
 
+def _resolve_head(config: RewardModelConfig, backbone: Backbone) -> str:
+    """``grounded`` or ``pooled`` for ``config.head`` on ``backbone``.
+
+    Raises:
+        ModalityError: ``grounded`` asked of a backbone without per-token states.
+    """
+    has_tokens = type(backbone).encode_tokens is not Backbone.encode_tokens
+    if config.head == "auto":
+        return "grounded" if has_tokens else "pooled"
+    if config.head == "grounded" and not has_tokens:
+        raise ModalityError(
+            f"head='grounded' reads per-token states (Backbone.encode_tokens), which {config.backbone!r} "
+            "does not provide; use head='pooled' (--reward-kwarg head=pooled) or an encoder such as minilm."
+        )
+    return config.head
+
+
 def read_reward_config(directory: str | Path) -> dict[str, Any]:
     """Parse and check a reward model's ``config.json``.
 
@@ -380,7 +456,8 @@ def load_reward_model(
         )
     meta = read_reward_config(directory)
     try:
-        config = RewardModelConfig.from_dict(meta["reward_config"])
+        # Reward models saved before heads were selectable have the pooled head.
+        config = RewardModelConfig.from_dict({"head": "pooled", **meta["reward_config"]})
         stored_names = set(meta["stored_tensors"])
         expected_fingerprint = meta["frozen_fingerprint"]
     except (KeyError, TypeError, ConfigError) as exc:

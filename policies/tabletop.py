@@ -265,13 +265,20 @@ class TabletopPolicy(AgentPolicy):
         return dist.log_prob(indices.reshape(indices.shape[0], -1)), dist.base_entropy()
 
     def sample_indices(
-        self, logits: torch.Tensor, deterministic: bool, generator: torch.Generator | None = None
+        self,
+        logits: torch.Tensor,
+        deterministic: bool,
+        generator: torch.Generator | None = None,
+        temperature: float = 1.0,
     ) -> torch.Tensor:
-        """Discrete bins, or (``ee_gaussian``) actions ``[B, 5]``: ``tanh(mean)`` or a sample."""
+        """Discrete bins, or (``ee_gaussian``) actions ``[B, 5]``: ``tanh(mean)`` or a sample.
+
+        ``temperature`` divides categorical logits, and scales the Gaussian's standard deviation.
+        """
         if not self.continuous:
-            return super().sample_indices(logits, deterministic, generator)
+            return super().sample_indices(logits, deterministic, generator, temperature)
         dist = SquashedGaussian.from_params(logits)
-        return dist.mode() if deterministic else dist.sample(generator)
+        return dist.mode() if deterministic else dist.sample(generator, temperature)
 
     def evaluate_actions(
         self, obs_batch: Sequence[Observation], actions: Sequence[Action]

@@ -127,12 +127,12 @@ class SquashedGaussian:
         mean, log_std = params.float().chunk(2, dim=-1)
         return cls(mean, log_std)
 
-    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        """A sample ``tanh(mean + std * eps)`` (``eps`` from ``generator`` when given)."""
+    def sample(self, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """A sample ``tanh(mean + temperature * std * eps)`` (``eps`` from ``generator`` when given)."""
         eps = torch.randn(
             self.mean.shape, generator=generator, device=generator.device if generator else None
         )
-        return torch.tanh(self.mean + self.base.stddev * eps.to(self.mean.device))
+        return torch.tanh(self.mean + temperature * self.base.stddev * eps.to(self.mean.device))
 
     def mode(self) -> torch.Tensor:
         """``tanh(mean)`` (the greedy action)."""

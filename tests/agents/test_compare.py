@@ -165,6 +165,8 @@ def test_invalid_settings_are_typed_errors(tmp_path: Path, toy_shop: str) -> Non
         ({"agent_b": None}, "expert on one goal are identical"),
         ({"policy_b": "x", "agent_b": "random"}, "not both"),
         ({"out_dir": None}, "out_dir is required"),
+        ({"temperature": 0.0}, "temperature must be > 0"),
+        ({"temperature": 2.0}, "only changes sampled actions"),
     ]
     for changes, message in bad:
         config = dataclasses.replace(_config(tmp_path, toy_shop), **changes)

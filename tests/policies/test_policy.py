@@ -57,6 +57,25 @@ def test_candidate_scores_do_not_depend_on_order_or_neighbours(backbone: str, we
     assert torch.allclose(pair[0], a, atol=1e-5)
 
 
+def test_sampling_temperature_flattens_or_sharpens_the_policy(web_spaces) -> None:
+    policy = build_policy(PolicyConfig(backbone="tiny-bert"), *web_spaces)
+    logits = torch.tensor([[2.0, 0.0, -1.0, NEG_INF]]).expand(4000, -1)
+
+    def shares(temperature: float) -> np.ndarray:
+        generator = torch.Generator().manual_seed(0)
+        picks = policy.sample_indices(logits, False, generator, temperature).numpy()
+        return np.bincount(picks, minlength=4) / len(picks)
+
+    base = torch.tensor([2.0, 0.0, -1.0])
+    for temperature in (1.0, 3.0):
+        expected = np.append((base / temperature).softmax(0).numpy(), 0.0)
+        np.testing.assert_allclose(shares(temperature), expected, atol=0.03)  # 4000 draws: sd <= 0.008
+    assert shares(0.01)[0] == 1.0  # a cold sample is the greedy action
+    obs = web_obs(COMMANDS)
+    generator = torch.Generator().manual_seed(1)
+    assert policy.act(obs, False, generator, temperature=2.0) in COMMANDS
+
+
 def test_generative_scores_are_command_log_likelihoods(web_spaces) -> None:
     """The KV-cache scorer equals log p(command + EOS | prompt) from one plain forward pass of the LM."""
     policy = build_policy(PolicyConfig(backbone="tiny-gpt2", max_obs_tokens=64), *web_spaces)

@@ -94,7 +94,9 @@ def test_long_episodes_keep_their_end_and_instructions_their_start() -> None:
     assert tok.convert_ids_to_tokens(ids[0].tolist()) == ["[CLS]", "search", "shirt", "[SEP]"]
 
 
-@pytest.mark.parametrize(("backbone", "mode"), [("tiny-bert", "frozen"), ("tiny-gpt2", "lora")])
+@pytest.mark.parametrize(
+    ("backbone", "mode"), [("tiny-bert", "frozen"), ("tiny-bert", "full"), ("tiny-gpt2", "lora")]
+)
 def test_scores_do_not_depend_on_batching_and_round_trip(backbone: str, mode: str, tmp_path: Path) -> None:
     model = RewardModel(RewardModelConfig(backbone=backbone, finetune=mode, lora_rank=2, head_hidden=8))
     _perturb(model)
@@ -106,7 +108,8 @@ def test_scores_do_not_depend_on_batching_and_round_trip(backbone: str, mode: st
     if mode == "frozen":
         assert all(name.startswith("head.") for name in meta["stored_tensors"])
     else:
-        assert any("lora_A" in name for name in meta["stored_tensors"])
+        marker = "lora_A" if mode == "lora" else "backbone."
+        assert any(marker in name for name in meta["stored_tensors"])
     loaded = load_reward_model(tmp_path)
     assert loaded.metrics == {"heldout_accuracy": 0.9}
     np.testing.assert_allclose(loaded.score(INSTRUCTIONS, EPISODES), scores, atol=1e-6)
@@ -138,3 +141,62 @@ def test_typed_errors(tmp_path: Path, web_spaces) -> None:
     (tmp_path / "rm" / "model.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(CheckpointError, match="corrupt"):
         load_reward_model(tmp_path / "rm")
+
+
+COLOURS = ("red", "blue", "green", "purple", "yellow", "black", "white", "pink")
+
+
+def _order_pair(rng: np.random.Generator, colours: tuple[str, ...]) -> tuple[str, str, str]:
+    """An instruction naming a colour, the order of that colour (chosen) and of another (rejected)."""
+    wanted, other = rng.choice(colours, 2, replace=False)
+    order = "Steps:\n1. click[4]\nFinal page:\nThank you for your order. You bought Cotton shirt (color: {})."
+    return f"i want a cotton shirt with {wanted} color", order.format(wanted), order.format(other)
+
+
+def _fit_and_rank(head: str, train: list, test: list, steps: int = 40) -> float:
+    """Bradley-Terry fit of a frozen tiny-bert reward model; held-out share of pairs ranked right."""
+    from rlft.agents.rm import bradley_terry_loss
+
+    model = RewardModel(RewardModelConfig(backbone="tiny-bert", head=head, head_hidden=32))
+    optimizer = torch.optim.Adam(model.trainable_parameters(), lr=3e-3)
+    model.train()
+    for step in range(steps):
+        batch = [train[(step * 16 + i) % len(train)] for i in range(16)]
+        prompts = [p for p, _, _ in batch]
+        rewards = model(prompts + prompts, [c for _, c, _ in batch] + [r for _, _, r in batch])
+        loss = bradley_terry_loss(rewards[:16] - rewards[16:], torch.zeros(16, dtype=torch.bool))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    prompts = [p for p, _, _ in test]
+    chosen = model.score(prompts, [c for _, c, _ in test])
+    return float(np.mean(chosen > model.score(prompts, [r for _, _, r in test])))
+
+
+def test_grounded_head_ranks_orders_of_colours_never_seen_in_training() -> None:
+    rng = np.random.default_rng(0)
+    train = [_order_pair(rng, COLOURS[:5]) for _ in range(64)]
+    test = [_order_pair(rng, COLOURS[5:]) for _ in range(64)]
+    # The token-level match carries over to words the head never saw (an order ignoring the instruction
+    # ranks half of these pairs right).
+    assert _fit_and_rank("grounded", train, test) >= 0.95
+
+
+def test_auto_head_and_checkpoints_from_before_heads_were_selectable(tmp_path: Path) -> None:
+    assert RewardModel(RewardModelConfig(backbone="tiny-bert", head_hidden=8)).head_kind == "grounded"
+    assert RewardModel(RewardModelConfig(backbone="tiny-gpt2", head_hidden=8)).head_kind == "pooled"
+    with pytest.raises(ModalityError, match="head='pooled'"):
+        RewardModel(RewardModelConfig(backbone="tiny-gpt2", head="grounded"))
+    with pytest.raises(ConfigError, match="head"):
+        RewardModelConfig(head="mlp")
+    pooled = RewardModel(RewardModelConfig(backbone="tiny-bert", head="pooled", head_hidden=8))
+    _perturb(pooled)
+    pooled.save_pretrained(tmp_path)
+    meta = json.loads((tmp_path / "config.json").read_text())
+    del meta["reward_config"]["head"]  # what a reward model saved by an older rlft holds
+    (tmp_path / "config.json").write_text(json.dumps(meta))
+    loaded = load_reward_model(tmp_path)
+    assert loaded.head_kind == "pooled"
+    np.testing.assert_allclose(
+        loaded.score(INSTRUCTIONS, EPISODES), pooled.score(INSTRUCTIONS, EPISODES), atol=1e-6
+    )

@@ -82,6 +82,12 @@ def test_squashed_gaussian_samples_stay_in_range_and_have_the_right_mode() -> No
     assert torch.allclose(dist.mode(), torch.tanh(params[:, :5]))
     assert dist.entropy() is None and dist.log_prob(samples).shape == (1,)
     assert dist.kl(dist).abs().max().item() == pytest.approx(0.0, abs=1e-6)
+    # A temperature scales the pre-squash spread: same noise, twice as far from the mean.
+    pre = torch.atanh(dist.sample(torch.Generator().manual_seed(0)).clamp(-0.999999, 0.999999))
+    hot = torch.atanh(dist.sample(torch.Generator().manual_seed(0), 2.0).clamp(-0.999999, 0.999999))
+    torch.testing.assert_close(
+        (hot - params[:, :5])[:, 2:], 2 * (pre - params[:, :5])[:, 2:], atol=1e-3, rtol=1e-3
+    )
 
 
 def test_quantile_bins_round_trip_and_follow_the_data() -> None:
