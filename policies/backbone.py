@@ -215,6 +215,11 @@ def last_token(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tens
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
 
 
+def has_token_states(backbone: Backbone) -> bool:
+    """Whether ``backbone`` implements :meth:`Backbone.encode_tokens` (per-token states)."""
+    return type(backbone).encode_tokens is not Backbone.encode_tokens
+
+
 class TextVisionPair(Backbone):
     """A vision-language backbone made of a language backbone and a vision backbone (two streams).
 

@@ -55,7 +55,7 @@ from rlft.errors import (
     check_choice,
     check_int,
 )
-from rlft.policies.backbone import TEXT_MODALITIES, Backbone
+from rlft.policies.backbone import TEXT_MODALITIES, Backbone, has_token_states
 from rlft.policies.checkpoint import CONFIG_FILE, WEIGHTS_FILE, fingerprint, is_stored, named_tensors
 from rlft.policies.config import FINETUNE_MODES, check_known_fields
 from rlft.policies.device import resolve_device
@@ -292,10 +292,9 @@ class RewardModel(nn.Module):
     def grounded_rewards(self, instructions: Sequence[str], episodes: Sequence[str]) -> torch.Tensor:
         """The grounded head: rewards ``[N]``, each episode's tokens reading its instruction's."""
         cfg = self.config
-        ins_ids, ins_mask = right_align(
-            *self.tokenize(instructions, cfg.max_instruction_tokens, keep="start")
-        )
-        ep_ids, ep_mask = right_align(*self.tokenize(episodes, cfg.max_episode_tokens, keep="end"))
+        # tokenize pads on the right, so these ids line up with the states token_states returns.
+        ins_ids, ins_mask = self.tokenize(instructions, cfg.max_instruction_tokens, keep="start")
+        ep_ids, ep_mask = self.tokenize(episodes, cfg.max_episode_tokens, keep="end")
         head: Any = self.head
         scores, _ = head.score_tokens(
             self.token_states(ins_ids, ins_mask),
@@ -396,7 +395,7 @@ def _resolve_head(config: RewardModelConfig, backbone: Backbone) -> str:
     Raises:
         ModalityError: ``grounded`` asked of a backbone without per-token states.
     """
-    has_tokens = type(backbone).encode_tokens is not Backbone.encode_tokens
+    has_tokens = has_token_states(backbone)
     if config.head == "auto":
         return "grounded" if has_tokens else "pooled"
     if config.head == "grounded" and not has_tokens:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 from rlft.errors import ConfigError, ModalityError
-from rlft.policies.backbone import TEXT_MODALITIES, Backbone
+from rlft.policies.backbone import TEXT_MODALITIES, Backbone, has_token_states
 from rlft.policies.config import PolicyConfig
 from rlft.policies.heads import (
     CrossAttentionScorerHead,
@@ -79,7 +79,7 @@ class WebPolicy(AgentPolicy):
         if head_kind == "generative_scorer":
             return GenerativeScorerHead(backbone.hidden_size, config.head_hidden, config.length_normalize)
         if config.scorer in TOKEN_SCORERS:
-            if type(backbone).encode_tokens is Backbone.encode_tokens:
+            if not has_token_states(backbone):
                 raise ModalityError(
                     f"scorer={config.scorer!r} needs per-token encodings (Backbone.encode_tokens), which "
                     f"{config.backbone!r} does not provide; use scorer='biencoder' or a Hugging Face "
