@@ -172,7 +172,6 @@ MINIWOB_TASKS: tuple[str, ...] = (
     "social-media",
     "social-media-all",
     "social-media-some",
-    "stock-market",
     "text-transform",
     "tic-tac-toe",
     "unicode-test",
@@ -222,7 +221,7 @@ MINIWOB_LEFT_OUT: dict[str, str] = {
         ),
         _POINT,
     ),
-    **dict.fromkeys(("chase-circle", "hover-shape", "moving-items", "button-delay"), _MOTION),
+    **dict.fromkeys(("chase-circle", "hover-shape", "moving-items", "button-delay", "stock-market"), _MOTION),
     **dict.fromkeys(
         (
             "click-color",
