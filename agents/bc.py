@@ -33,7 +33,7 @@ from rlft.agents.checkpoint import (
     save_checkpoint,
     tensorboard_writer,
 )
-from rlft.agents.config import AccelerateConfig, PolicySpec, TrainConfig, autocast
+from rlft.agents.config import AccelerateConfig, PolicySpec, TrainConfig, autocast, data_fingerprint
 from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
 from rlft.agents.policy_io import save_agent_policy, split_space_of, start_policy
 from rlft.demos.dataset import load_demos
@@ -294,11 +294,14 @@ def train_bc(config: BCConfig) -> BCResult:
     # Data: whole episodes go to either side of the split (in each dataset).
     datasets = load_datasets(config.dataset)
     dataset = datasets[0]
-    train, val = [], []
+    train, val, steps = [], [], []
     for data in datasets:
         train_eps, val_eps = split_episodes(data.total_episodes, config.val_fraction, config.seed)
-        train += data.transitions(train_eps)
-        val += data.transitions(val_eps)
+        kept = data.transitions(train_eps), data.transitions(val_eps)
+        train += kept[0]
+        val += kept[1]
+        # What the resume check compares: a dataset re-recorded into the same folder is other data.
+        steps += [(data.env_id, obs.get("instruction"), act) for part in kept for obs, act in part]
     # One dataset keeps its first validation transitions; mixed ones keep states of every dataset.
     val = _spread(val, config.max_val_transitions) if len(datasets) > 1 else val[: config.max_val_transitions]
     logger.info(
@@ -313,7 +316,9 @@ def train_bc(config: BCConfig) -> BCResult:
         env_record["env_ids"] = sorted({d.env_id for d in datasets})
 
     # Policy, optimizer, and (when resuming) their saved state.
-    latest = resume_checkpoint(config, "bc_config.json")
+    latest = resume_checkpoint(
+        config, "bc_config.json", data={"demonstrations": data_fingerprint("transitions", steps)}
+    )
     obs_space, act_space = split_space_of(dataset)
     start, best = 0, {"val_accuracy": -1.0, "val_loss": math.inf}
     policy = start_policy(config, latest, obs_space, act_space, device)

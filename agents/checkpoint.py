@@ -127,11 +127,12 @@ def save_checkpoint(
     return folder
 
 
-def resume_checkpoint(config: Any, config_file: str) -> Path | None:
+def resume_checkpoint(config: Any, config_file: str, data: dict[str, str] | None = None) -> Path | None:
     """The checkpoint a training run resumes from (``None`` for a fresh run), its settings checked.
 
     Writes (or, resuming, compares) ``config_file`` in the run folder with
-    :func:`rlft.agents.config.check_resume_config`.
+    :func:`rlft.agents.config.check_resume_config`; ``data`` (fingerprints of the training data) is
+    stored and compared with the settings.
 
     Raises:
         ConfigError: the run folder holds checkpoints and ``config.resume`` is off, or they were made with
@@ -147,7 +148,7 @@ def resume_checkpoint(config: Any, config_file: str) -> Path | None:
             f"{run_dir} already holds checkpoints; pass resume=True (--resume) to continue, "
             "or choose another --out so they are not overwritten."
         )
-    check_resume_config(config, run_dir / config_file, resuming=latest is not None)
+    check_resume_config(config, run_dir / config_file, resuming=latest is not None, data=data)
     return latest
 
 

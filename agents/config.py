@@ -27,7 +27,7 @@ import dataclasses
 import json
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -50,6 +50,7 @@ __all__ = [
     "TrainConfig",
     "autocast",
     "check_resume_config",
+    "data_fingerprint",
     "provenance",
     "resolve_device",
     "resolve_progress",
@@ -325,17 +326,22 @@ class AccelerateConfig:
     one process on the selected device."""
 
 
-def check_resume_config(config: ResumableConfig, path: Path, resuming: bool) -> None:
+def check_resume_config(
+    config: ResumableConfig, path: Path, resuming: bool, data: Mapping[str, str] | None = None
+) -> None:
     """Write ``config`` to ``path``, refusing to resume a run started with different settings.
 
     A fresh run writes the file. A resumed run compares its settings with the stored ones, ignoring
     :attr:`ResumableConfig.RESUMABLE_CHANGES` and the subclass's own ``RESUMABLE_CHANGES`` (a longer step
-    budget, for instance); with ``force_config`` the new settings replace the stored ones.
+    budget, for instance); with ``force_config`` the new settings replace the stored ones. ``data`` adds
+    entries that are not settings but must match too, such as :func:`data_fingerprint` of the training data
+    (the same ``--dataset`` path holding other episodes is a different run); a stored file without them, from
+    an older run, is not checked for them.
 
     Raises:
         ConfigError: listing every differing field, old -> new, and how to proceed.
     """
-    current = config.to_dict()
+    current = {**config.to_dict(), **(data or {})}
     if resuming and path.is_file():
         try:
             stored = json.loads(path.read_text())
@@ -357,6 +363,30 @@ def check_resume_config(config: ResumableConfig, path: Path, resuming: bool) -> 
         if not differing:
             return
     atomic_write_text(path, json.dumps(current, indent=2))
+
+
+def data_fingerprint(noun: str, items: Iterable[Any]) -> str:
+    """``"<n> <noun>, sha256 <12 hex>"`` over ``items`` (each JSON-encoded; numpy values as lists).
+
+    What :func:`check_resume_config` compares for the data a run trains on: readable in its error
+    (``300 comparisons, sha256 ...`` -> ``350 comparisons, ...``) and changed by any edit of any item.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    count = 0
+    for item in items:
+        digest.update(json.dumps(item, sort_keys=True, default=_jsonable).encode())
+        digest.update(b"\n")
+        count += 1
+    return f"{count} {noun}, sha256 {digest.hexdigest()[:12]}"
+
+
+def _jsonable(value: Any) -> Any:
+    """Arrays and numpy scalars as JSON values (the ``default`` of :func:`data_fingerprint`'s encoder)."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot fingerprint a {type(value).__name__}")
 
 
 def _git_commit() -> str | None:

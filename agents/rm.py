@@ -50,7 +50,7 @@ from rlft.agents.checkpoint import (
     save_checkpoint,
     tensorboard_writer,
 )
-from rlft.agents.config import TrainConfig, autocast
+from rlft.agents.config import TrainConfig, autocast, data_fingerprint
 from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
 from rlft.errors import ConfigError, DatasetError, atomic_dir, atomic_write_text, check_float, check_int
 
@@ -273,6 +273,14 @@ def score_statistics(model: Any, rows: Sequence[Any], batch_size: int) -> dict[s
     return {"score_mean": float(np.mean(scores)), "score_std": float(np.std(scores))}
 
 
+def _fingerprint(rows: Sequence[Any]) -> str:
+    """What the run trains on, for the resume check: every comparison's text, ids and label."""
+    return data_fingerprint(
+        "comparisons",
+        ((str(r.pair_id), str(r.prompt), str(r.chosen), str(r.rejected), bool(r.tie)) for r in rows),
+    )
+
+
 def _read(prefs: str) -> list[Any]:
     from rlft.demos.comparisons import read_comparisons
 
@@ -312,7 +320,7 @@ def train_rm(config: RMConfig) -> RMResult:
     val = [rows[i] for i in val_idx]
     logger.info("reward model on %s: %d train / %d held-out comparisons", config.prefs, len(train), len(val))
 
-    latest = resume_checkpoint(config, "rm_config.json")
+    latest = resume_checkpoint(config, "rm_config.json", data={"comparisons": _fingerprint(rows)})
     start, best = 0, {"heldout_accuracy": -1.0, "val_loss": math.inf}
     kept: dict[str, Any] = {}
     if latest is not None:

@@ -107,6 +107,19 @@ def test_resume_with_other_settings_is_refused_unless_forced(toy_demos: Path, tm
     assert json.loads((run / "bc_config.json").read_text())["lr"] == 0.5
 
 
+def test_bc_resume_refuses_a_dataset_recorded_again(tmp_path: Path) -> None:
+    demos, run = tmp_path / "demos", tmp_path / "run"
+    collect = {"env_id": "rlft-test/ToyShop-v0", "episodes": 3, "out_dir": str(demos), "progress": False}
+    run_collect(CollectConfig(**collect))  # type: ignore[arg-type]
+    train_bc(_bc(demos, run))
+    run_collect(CollectConfig(**collect, seed=7, overwrite=True))  # type: ignore[arg-type]
+    with pytest.raises(
+        ConfigError, match=r"demonstrations: '\d+ transitions, sha256 \w+' -> '\d+ transitions"
+    ):
+        train_bc(_bc(demos, run, steps=4))
+    assert train_bc(_bc(demos, run, steps=4, force_config=True)).resumed_from == 2
+
+
 def _scalar_steps(tb: Path) -> dict[str, list[int]]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

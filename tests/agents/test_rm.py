@@ -156,6 +156,20 @@ def test_train_rm_learns_holds_out_goals_and_resumes(prefs: Path, tmp_path: Path
         train_rm(_config(prefs, tmp_path / "rm", steps=80, resume=False))
 
 
+def test_resume_refuses_comparisons_that_changed(tmp_path: Path) -> None:
+    prefs = tmp_path / "prefs"
+    write_comparisons(prefs, toy_comparisons(goals=12))
+    train_rm(_config(prefs, tmp_path / "rm", steps=4, eval_every=2, checkpoint_every=2))
+    assert train_rm(_config(prefs, tmp_path / "rm", steps=6, eval_every=2)).resumed_from == 4  # same data
+    write_comparisons(prefs, toy_comparisons(goals=16, seed=1)[12:])  # four more pairs appended
+    with pytest.raises(ConfigError, match=r"comparisons: '12 comparisons, sha256 \w+' -> '16 comparisons"):
+        train_rm(_config(prefs, tmp_path / "rm", steps=8, eval_every=2))
+    forced = train_rm(_config(prefs, tmp_path / "rm", steps=8, eval_every=2, force_config=True))
+    assert forced.resumed_from == 6
+    stored = json.loads((tmp_path / "rm" / "rm_config.json").read_text())
+    assert stored["comparisons"].startswith("16 comparisons, sha256 ")
+
+
 def test_train_rm_bad_inputs(tmp_path: Path) -> None:
     with pytest.raises(DatasetError):
         train_rm(_config(tmp_path / "missing", tmp_path / "a"))
