@@ -32,12 +32,15 @@ __all__ = [
     "Episode",
     "EpisodeStep",
     "episode_text",
+    "final_frame",
     "load_episode",
+    "reads_frames",
     "rollout_episode",
     "save_episode",
     "write_gif",
     "write_transcript",
 ]
+
 
 EPISODE_TEXT_CHARS = 4000
 """Default bound on :func:`episode_text` (characters); longer episodes keep their end."""
@@ -131,8 +134,13 @@ class Episode:
             raise ConfigError(f"Not an rlft episode record: {err}.") from err
 
 
-def _frame(env: gym.Env, obs: Any) -> np.ndarray | None:
-    """An RGB frame: ``env.render()`` in ``rgb_array`` mode, else the observation's ``rgb``."""
+def final_frame(env: gym.Env, obs: Any) -> np.ndarray | None:
+    """An RGB frame of ``env`` now: ``env.render()`` in ``rgb_array`` mode, else the observation's ``rgb``.
+
+    At an episode's end this is what an image reward model reads (``rlft compare`` makes tabletop envs with
+    ``render_mode="rgb_array"`` and stores the last one as ``.npy``; search and RL from a learned reward
+    make theirs the same way).
+    """
     if env.render_mode == "rgb_array":
         frame = env.render()
         if isinstance(frame, np.ndarray):
@@ -140,6 +148,11 @@ def _frame(env: gym.Env, obs: Any) -> np.ndarray | None:
     if isinstance(obs, dict) and isinstance(obs.get("rgb"), np.ndarray):
         return obs["rgb"]
     return None
+
+
+def reads_frames(reward_model: Any) -> bool:
+    """Whether ``reward_model`` scores final frames (the image head) rather than episode texts."""
+    return bool(getattr(reward_model, "reads_frames", False))
 
 
 def _text(obs: Any, key: str) -> str:
@@ -197,7 +210,7 @@ def rollout_episode(
         success=bool(info.get("success", False)),
     )
     frames: list[np.ndarray] = []
-    if record_frames and (frame := _frame(env, obs)) is not None:
+    if record_frames and (frame := final_frame(env, obs)) is not None:
         frames.append(frame)
     while episode.length < limit:
         action = agent.act(obs, env)
@@ -212,7 +225,7 @@ def rollout_episode(
                 last_action_error=_text(obs, "last_action_error") or str(info.get("last_action_error") or ""),
             )
         )
-        if record_frames and (frame := _frame(env, obs)) is not None:
+        if record_frames and (frame := final_frame(env, obs)) is not None:
             frames.append(frame)
         if terminated or truncated:
             episode.terminated = bool(terminated)

@@ -3,10 +3,12 @@
 :class:`LearnedReward` wraps an environment for ``rlft train rl --reward-model RM``. It records the
 episode as it is played (the same :class:`~rlft.agents.episodes.Episode` record rollouts produce), and
 when the episode ends (terminated or truncated) the reward of that last step is the reward model's
-score of the episode's text (:func:`~rlft.agents.episodes.episode_text`) for its instruction; every
-earlier step gets 0. The score is standardised with the mean and standard deviation of the reward
-model's scores on its training comparisons (``score_mean`` / ``score_std`` in its metrics, when it has
-them), so the terminal reward has a unit scale whatever the head's logits are.
+score of the episode's text (:func:`~rlft.agents.episodes.episode_text`), or for an image reward model
+its final frame (:func:`~rlft.agents.episodes.final_frame`: the env's ``rgb_array`` render, as
+``rlft compare`` stored them), for its instruction; every earlier step gets 0. The score is
+standardised with the mean and standard deviation of the reward model's scores on its training
+comparisons (``score_mean`` / ``score_std`` in its metrics, when it has them), so the terminal reward
+has a unit scale whatever the head's logits are.
 
 The true score is never hidden from the logs: the final step's ``info`` holds ``true_score`` (the env's
 own ``info["score"]``) next to ``rm_score`` (the raw reward-model score), and RL logs both as
@@ -21,7 +23,8 @@ from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
-from rlft.agents.episodes import Episode, EpisodeStep, episode_text
+from rlft.agents.episodes import Episode, EpisodeStep, episode_text, final_frame, reads_frames
+from rlft.errors import ConfigError
 
 __all__ = ["LearnedReward"]
 
@@ -35,7 +38,7 @@ class LearnedReward(gym.Wrapper):
     """Replace the reward of ``env`` by ``reward_model``'s terminal score (see the module docstring).
 
     Args:
-        env: the environment (a web env: the reward model reads text episodes).
+        env: the environment (made with ``render_mode="rgb_array"`` for an image reward model).
         reward_model: anything with ``score(instructions, texts) -> array`` and optionally a ``metrics``
             dict holding ``score_mean`` and ``score_std``.
     """
@@ -49,6 +52,22 @@ class LearnedReward(gym.Wrapper):
         self.shift = float(mean) if usable and mean is not None else 0.0
         self.scale = float(std) if usable and std is not None else 1.0
         self._episode: Episode | None = None
+
+    def _view(self, episode: Episode, obs: Any) -> Any:
+        """The finished episode as the reward model reads it: its text, or its final frame.
+
+        Raises:
+            ConfigError: an image reward model on an env that renders no frame.
+        """
+        if not reads_frames(self.reward_model):
+            return episode_text(episode)
+        frame = final_frame(self.env, obs)
+        if frame is None:
+            raise ConfigError(
+                "This reward model scores final frames; make the env with render_mode='rgb_array' "
+                "(rlft train rl does) or give it an 'rgb' observation."
+            )
+        return frame
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         """Reset and start recording a new episode."""
@@ -80,7 +99,7 @@ class LearnedReward(gym.Wrapper):
         episode.total_reward += float(reward)
         if not (terminated or truncated):
             return obs, 0.0, terminated, truncated, info
-        raw = float(self.reward_model.score([episode.instruction], [episode_text(episode)])[0])
+        raw = float(self.reward_model.score([episode.instruction], [self._view(episode, obs)])[0])
         score = info.get("score")
         true_score = float(score) if score is not None else float(np.clip(episode.total_reward, 0.0, 1.0))
         info = {**info, "rm_score": raw, "true_score": true_score, "true_return": episode.total_reward}

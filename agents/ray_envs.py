@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlft.agents.config import DistributedConfig
+from rlft.agents.episodes import reads_frames
 from rlft.demos.envs import make_env
 from rlft.envs.ray_vector import RayEnvPool
 
@@ -44,7 +45,9 @@ class SB3EnvFactory:
         from stable_baselines3.common.monitor import Monitor
 
         env = self.env
-        raw = make_env(env["env_id"], env["split"], env["env_kwargs"], max_steps=env["max_steps"])
+        # An image reward model reads the episode's final rgb_array render (as rlft compare stored it).
+        render = {"render_mode": "rgb_array"} if reads_frames(self.reward_model) else {}
+        raw = make_env(env["env_id"], env["split"], env["env_kwargs"], max_steps=env["max_steps"], **render)
         if self.reward_model is not None:
             from rlft.agents.learned_reward import LearnedReward
 

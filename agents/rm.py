@@ -55,12 +55,14 @@ from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
 from rlft.errors import ConfigError, DatasetError, atomic_dir, atomic_write_text, check_float, check_int
 
 __all__ = [
+    "Pairs",
     "RMConfig",
     "RMResult",
     "bradley_terry_loss",
     "calibration",
     "json_safe",
     "pairwise_metrics",
+    "read_pairs_for_rm",
     "score_statistics",
     "split_by_goal",
     "train_rm",
@@ -128,16 +130,32 @@ class RMConfig(TrainConfig):
         check_float("val_fraction", self.val_fraction, 0.0, 0.9)
         self.reward_config()
 
-    def reward_config(self) -> Any:
+    def reward_config(self, frames: bool | None = None) -> Any:
         """The :class:`~rlft.policies.reward.RewardModelConfig` of a fresh reward model.
 
+        ``frames``: whether the comparisons hold tabletop episodes (final frames), which ``head="auto"``
+        reads with the ``image`` head (``None``: not known yet, nothing checked).
+
         Raises:
-            ConfigError: an invalid or unknown field.
+            ConfigError: an invalid or unknown field, or a head that cannot read these episodes.
         """
         from rlft.policies.reward import RewardModelConfig
 
         fields = {"backbone": self.backbone, "finetune": self.finetune, "seed": self.seed}
-        return RewardModelConfig.from_dict({**fields, **self.reward_kwargs})
+        config = RewardModelConfig.from_dict({**fields, **self.reward_kwargs})
+        if frames is None:
+            return config
+        if frames and config.head == "auto":
+            config.head = "image"
+        if frames != (config.head == "image"):
+            kind = "tabletop episodes (final frames)" if frames else "text episodes (web transcripts)"
+            fix = (
+                "drop the head kwarg (auto) or pass head=image" if frames else "use grounded, pooled or auto"
+            )
+            raise ConfigError(
+                f"{self.prefs} holds {kind}, which the {config.head!r} reward head does not read; {fix}."
+            )
+        return config
 
 
 @dataclass
@@ -258,36 +276,91 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def validate_rm(model: Any, rows: Sequence[Any], batch_size: int) -> dict[str, Any]:
-    """Score held-out comparisons and compute :func:`pairwise_metrics`."""
-    prompts = [str(r.prompt) for r in rows]
-    chosen = model.score(prompts, [str(r.chosen) for r in rows], batch_size=batch_size)
-    rejected = model.score(prompts, [str(r.rejected) for r in rows], batch_size=batch_size)
-    return pairwise_metrics(chosen, rejected, rows)
+@dataclass
+class Pairs:
+    """Comparisons with the episodes as the reward model reads them (texts, or final frames)."""
+
+    rows: list[Any]
+    """The :class:`~rlft.demos.comparisons.Comparison` rows."""
+    chosen: list[Any]
+    """Each row's preferred episode: its text, or its final frame (``H x W x 3`` uint8)."""
+    rejected: list[Any]
+    """Each row's other episode."""
+
+    def subset(self, indices: Sequence[int] | np.ndarray) -> Pairs:
+        """The pairs at ``indices``."""
+        return Pairs(*([part[i] for i in indices] for part in (self.rows, self.chosen, self.rejected)))
+
+    @property
+    def prompts(self) -> list[str]:
+        """Each row's instruction."""
+        return [str(r.prompt) for r in self.rows]
 
 
-def score_statistics(model: Any, rows: Sequence[Any], batch_size: int) -> dict[str, float]:
-    """Mean and standard deviation of ``model``'s scores over the distinct episodes of ``rows``."""
-    pairs = sorted({(str(r.prompt), str(text)) for r in rows for text in (r.chosen, r.rejected)})
-    scores = model.score([p for p, _ in pairs], [t for _, t in pairs], batch_size=batch_size)
-    return {"score_mean": float(np.mean(scores)), "score_std": float(np.std(scores))}
+def read_pairs_for_rm(prefs: str) -> tuple[Pairs, bool]:
+    """The comparisons of ``prefs`` as :class:`Pairs`, and whether their episodes are final frames.
 
+    Web rows are read as their texts; tabletop rows (episodes stored as ``.gif``) as the final frame saved
+    beside each GIF (``.npy``).
 
-def _fingerprint(rows: Sequence[Any]) -> str:
-    """What the run trains on, for the resume check: every comparison's text, ids and label."""
-    return data_fingerprint(
-        "comparisons",
-        ((str(r.pair_id), str(r.prompt), str(r.chosen), str(r.rejected), bool(r.tie)) for r in rows),
-    )
-
-
-def _read(prefs: str) -> list[Any]:
-    from rlft.demos.comparisons import read_comparisons
+    Raises:
+        DatasetError: no comparisons, a mix of text and frame episodes, or a missing or damaged frame.
+    """
+    from rlft.demos.comparisons import episode_file, read_comparisons
 
     rows = list(read_comparisons(prefs))
     if not rows:
         raise DatasetError(f"{prefs} holds no comparisons; write some with rlft compare first.")
-    return rows
+    gifs = {str(path).endswith(".gif") for r in rows for path in (r.chosen_path, r.rejected_path)}
+    if len(gifs) > 1:
+        raise DatasetError(
+            f"{prefs} mixes text (web) and frame (tabletop) episodes; train one reward model per family."
+        )
+    if gifs != {True}:
+        return Pairs(rows, [str(r.chosen) for r in rows], [str(r.rejected) for r in rows]), False
+
+    def frame(relative: str) -> np.ndarray:
+        path = episode_file(prefs, relative, ".npy")
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise DatasetError(
+                f"Cannot read the final frame {path} ({err}); run rlft compare again into {prefs}."
+            ) from err
+
+    return Pairs(rows, [frame(r.chosen_path) for r in rows], [frame(r.rejected_path) for r in rows]), True
+
+
+def validate_rm(model: Any, pairs: Pairs, batch_size: int) -> dict[str, Any]:
+    """Score held-out comparisons and compute :func:`pairwise_metrics`."""
+    chosen = model.score(pairs.prompts, pairs.chosen, batch_size=batch_size)
+    rejected = model.score(pairs.prompts, pairs.rejected, batch_size=batch_size)
+    return pairwise_metrics(chosen, rejected, pairs.rows)
+
+
+def score_statistics(model: Any, pairs: Pairs, batch_size: int) -> dict[str, float]:
+    """Mean and standard deviation of ``model``'s scores over the distinct episodes of ``pairs``."""
+    distinct: dict[tuple[str, str], tuple[str, Any]] = {}
+    for row, chosen, rejected in zip(pairs.rows, pairs.chosen, pairs.rejected, strict=True):
+        for episode_id, episode in ((row.chosen_episode, chosen), (row.rejected_episode, rejected)):
+            distinct.setdefault((str(row.prompt), str(episode_id)), (str(row.prompt), episode))
+    kept = [distinct[k] for k in sorted(distinct)]
+    scores = model.score([p for p, _ in kept], [e for _, e in kept], batch_size=batch_size)
+    return {"score_mean": float(np.mean(scores)), "score_std": float(np.std(scores))}
+
+
+def _fingerprint(rows: Sequence[Any]) -> str:
+    """What the run trains on, for the resume check: every comparison's texts, ids and label.
+
+    A tabletop episode's text lists its actions; its frame is named by the episode id.
+    """
+    return data_fingerprint(
+        "comparisons",
+        (
+            (str(r.pair_id), str(r.prompt), str(r.chosen), str(r.rejected), r.chosen_episode, bool(r.tie))
+            for r in rows
+        ),
+    )
 
 
 def train_rm(config: RMConfig) -> RMResult:
@@ -312,13 +385,15 @@ def train_rm(config: RMConfig) -> RMResult:
     run_dir = config.run_dir()
 
     # Data: whole goals go to either side of the split.
-    rows = _read(config.prefs)
+    pairs, frames = read_pairs_for_rm(config.prefs)
+    rows = pairs.rows
     train_idx, val_idx = split_by_goal(rows, config.val_fraction, config.seed)
     if not train_idx:
         raise DatasetError(f"{config.prefs}: no comparisons left for training; lower --val-fraction.")
-    train = [rows[i] for i in train_idx]
-    val = [rows[i] for i in val_idx]
-    logger.info("reward model on %s: %d train / %d held-out comparisons", config.prefs, len(train), len(val))
+    train, val = pairs.subset(train_idx), pairs.subset(val_idx)
+    logger.info(
+        "reward model on %s: %d train / %d held-out comparisons", config.prefs, len(train.rows), len(val.rows)
+    )
 
     latest = resume_checkpoint(config, "rm_config.json", data={"comparisons": _fingerprint(rows)})
     start, best = 0, {"heldout_accuracy": -1.0, "val_loss": math.inf}
@@ -330,7 +405,7 @@ def train_rm(config: RMConfig) -> RMResult:
         kept = dict(state.get("kept") or {})
         logger.info("resuming reward-model training from %s (step %d)", latest, start)
     else:
-        model = RewardModel(config.reward_config(), device=device, progress=config.show_progress)
+        model = RewardModel(config.reward_config(frames), device=device, progress=config.show_progress)
     params = model.trainable_parameters()
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     if latest is not None:
@@ -357,14 +432,12 @@ def train_rm(config: RMConfig) -> RMResult:
     try:
         with stop_on_signals() as stop:
             for step in range(start, config.steps):
-                batch = [train[i] for i in batch_indices(step, len(train), config.batch_size, config.seed)]
-                prompts = [str(r.prompt) for r in batch]
+                batch = train.subset(batch_indices(step, len(train.rows), config.batch_size, config.seed))
+                prompts, n = batch.prompts, len(batch.rows)
                 with autocast(device, config.precision):
-                    rewards = model(
-                        prompts + prompts, [str(r.chosen) for r in batch] + [str(r.rejected) for r in batch]
-                    )
-                    margin = (rewards[: len(batch)] - rewards[len(batch) :]).float()
-                    tie = torch.tensor([bool(r.tie) for r in batch], device=margin.device)
+                    rewards = model(prompts + prompts, batch.chosen + batch.rejected)
+                    margin = (rewards[:n] - rewards[n:]).float()
+                    tie = torch.tensor([bool(r.tie) for r in batch.rows], device=margin.device)
                     loss = bradley_terry_loss(margin, tie)
                 optimizer_step(loss, optimizer, scaler, params, config.max_grad_norm)
                 done = step + 1
@@ -377,7 +450,7 @@ def train_rm(config: RMConfig) -> RMResult:
                 bar.update(1)
                 bar.set_postfix(loss=f"{metrics['train_loss']:.3f}")
 
-                if val and (done % config.eval_every == 0 or done == config.steps):
+                if val.rows and (done % config.eval_every == 0 or done == config.steps):
                     with autocast(device, config.precision):
                         metrics.update(validate_rm(model, val, config.batch_size))
                     for name in ("heldout_accuracy", "heldout_label_accuracy", "heldout_ece", "val_loss"):
@@ -418,9 +491,10 @@ def train_rm(config: RMConfig) -> RMResult:
         "prefs": str(Path(config.prefs).resolve()),
         "model_dir": str((run_dir / ("best" if use_best else "model")).resolve()),
         "steps": max(start, config.steps),
-        "train_pairs": len(train),
-        "heldout_goals": len({_goal(r) for r in val}),
-        "train_goals": len({_goal(r) for r in train}),
+        "train_pairs": len(train.rows),
+        "heldout_goals": len({_goal(r) for r in val.rows}),
+        "train_goals": len({_goal(r) for r in train.rows}),
+        "episodes": "final frames" if frames else "texts",
         "metrics": final,
         "last_model_metrics": _scalars(metrics),
         "loss": "bradley_terry (ties: soft label 1/2)",

@@ -3,9 +3,10 @@
 For every goal (reset seed ``seed + i``) the agent plays ``N`` episodes from the *same* start: the same
 reset seed, different sample seeds (sample ``0`` uses the goal seed itself, so best-of-1 is exactly the
 plain sampled evaluation with that seed; sample ``j > 0`` uses a seed derived from ``(goal seed, j)``).
-The reward model scores each episode's text (:func:`rlft.agents.episodes.episode_text`) against the
-instruction and the highest-scoring one is kept; its *true* success and score are what the report
-shows. The oracle pick (highest true score, the ceiling of any reward model) is reported beside it.
+The reward model scores each episode's text (:func:`rlft.agents.episodes.episode_text`), or for an image
+reward model its final frame, against the instruction and the highest-scoring one is kept; its *true*
+success and score are what the report shows. The oracle pick (highest true score, the ceiling of any
+reward model) is reported beside it.
 
 Samples are drawn once for the largest N and reused: the pick at a smaller ``n`` looks at the first
 ``n`` samples of each goal, so the curve over N = 1, 4, 16, 64 costs one run of the largest N. Ties
@@ -20,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from rlft.agents.episodes import episode_text, rollout_episode
+from rlft.agents.episodes import episode_text, final_frame, reads_frames, rollout_episode
 from rlft.agents.results import TaskResult, task_result
 from rlft.demos.envs import make_env
 from rlft.errors import ConfigError, check_float, check_int
@@ -78,12 +79,26 @@ class SearchSamples:
     """Episode lengths."""
     rm_scores: np.ndarray | None = None
     """Reward-model scores (``None`` until scored)."""
+    frames: list[list[np.ndarray]] | None = None
+    """Each episode's final frame (:func:`~rlft.agents.episodes.final_frame`), when sampled with
+    ``frames=True``: what an image reward model reads."""
 
     def score_with(self, reward_model: Any, batch_size: int = 32) -> SearchSamples:
-        """Fill :attr:`rm_scores` with ``reward_model.score`` (any object with that method); returns self."""
-        flat_prompts = [p for p, row in zip(self.instructions, self.texts, strict=True) for _ in row]
-        flat_texts = [t for row in self.texts for t in row]
-        scores = reward_model.score(flat_prompts, flat_texts, batch_size=batch_size)
+        """Fill :attr:`rm_scores` with ``reward_model.score`` (any object with that method); returns self.
+
+        Raises:
+            ConfigError: an image reward model, and the samples kept no frames.
+        """
+        views: list[list[Any]] = self.texts
+        if reads_frames(reward_model):
+            if self.frames is None:
+                raise ConfigError(
+                    "This reward model scores final frames; sample the episodes with frames=True."
+                )
+            views = self.frames
+        flat_prompts = [p for p, row in zip(self.instructions, views, strict=True) for _ in row]
+        flat = [view for row in views for view in row]
+        scores = reward_model.score(flat_prompts, flat, batch_size=batch_size)
         self.rm_scores = np.asarray(scores, dtype=np.float64).reshape(self.scores.shape)
         return self
 
@@ -99,10 +114,12 @@ def sample_episodes(
     max_steps: int | None = None,
     env_kwargs: dict[str, Any] | None = None,
     progress: bool = False,
+    frames: bool = False,
 ) -> SearchSamples:
     """Play ``samples`` episodes on each of ``goals`` goals (reset seeds ``seed + i``); see the module doc.
 
     ``agent`` is any :class:`rlft.agents.evaluate.Agent` (``reset(env, seed)`` and ``act(obs, env)``).
+    ``frames`` renders each episode's end (``render_mode="rgb_array"``) and keeps that final frame.
 
     Raises:
         ConfigError: a greedy policy or the expert with ``samples > 1`` (every sample would be the same).
@@ -117,32 +134,45 @@ def sample_episodes(
             "Best-of-N needs an agent that samples: a greedy policy or the expert plays the same episode "
             "N times. Pass --sample (PolicyAgent(deterministic=False))."
         )
-    env = make_env(env_id, split, env_kwargs)
+    env = make_env(env_id, split, env_kwargs, render_mode="rgb_array" if frames else None)
     shape = (goals, samples)
     scores, returns = np.zeros(shape), np.zeros(shape)
     successes, lengths = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=np.int64)
     instructions: list[str] = []
     texts: list[list[str]] = []
+    finals: list[list[np.ndarray]] = []
     seeds = [seed + i for i in range(goals)]
     bar = tqdm(total=goals * samples, desc=f"best-of-{samples} {env_id}", unit="ep", disable=not progress)
     try:
         for g, goal_seed in enumerate(seeds):
             row: list[str] = []
+            row_frames: list[np.ndarray] = []
             for j in range(samples):
                 episode = rollout_episode(
-                    env, agent, goal_seed, sample_seed=sample_seed(goal_seed, j), max_steps=max_steps
+                    env,
+                    agent,
+                    goal_seed,
+                    sample_seed=sample_seed(goal_seed, j),
+                    max_steps=max_steps,
                 )
                 if j == 0:
                     instructions.append(episode.instruction)
                 row.append(episode_text(episode))
+                # The env still shows the episode's end: render just that frame.
+                if frames and (frame := final_frame(env, None)) is not None:
+                    row_frames.append(frame)
                 scores[g, j], returns[g, j] = episode.score, episode.total_reward
                 successes[g, j], lengths[g, j] = episode.success, episode.length
                 bar.update(1)
             texts.append(row)
+            finals.append(row_frames)
     finally:
         bar.close()
         env.close()
-    return SearchSamples(env_id, split, seeds, instructions, texts, scores, returns, successes, lengths)
+    kept = finals if frames and all(len(row) == samples for row in finals) else None
+    return SearchSamples(
+        env_id, split, seeds, instructions, texts, scores, returns, successes, lengths, frames=kept
+    )
 
 
 def pick(values: np.ndarray, n: int) -> np.ndarray:
@@ -254,8 +284,8 @@ def best_of_n(
 
     Args:
         agent: a sampling agent (a :class:`PolicyAgent` with ``deterministic=False``, or random).
-        reward_model: anything with ``score(instructions, texts) -> array``
-            (:class:`rlft.policies.reward.RewardModel`).
+        reward_model: anything with ``score(instructions, episodes) -> array``
+            (:class:`rlft.policies.reward.RewardModel`); one that ``reads_frames`` gets final frames.
         env_id: environment id.
         best_of: the largest N; the curve covers :func:`curve_ns` of it.
         goals: goals (reset seeds ``seed + i``).
@@ -276,6 +306,7 @@ def best_of_n(
         max_steps=max_steps,
         env_kwargs=env_kwargs,
         progress=progress,
+        frames=reads_frames(reward_model),
     ).score_with(reward_model)
     result = summarize(samples, curve_ns(best_of), confidence)
     for line in result.table().splitlines():

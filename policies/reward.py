@@ -11,7 +11,7 @@ special tokens are the tokenizer's own (``[CLS]``/``[SEP]`` for BERT-likes, EOS 
 LMs). The instruction keeps its first ``max_instruction_tokens`` tokens and the episode its *last*
 ``max_episode_tokens`` (the outcome of an episode, what was bought or answered, is at its end).
 
-Two heads (``head``):
+Three heads (``head``):
 
 * ``grounded`` (the default wherever the backbone gives per-token states, encoders such as MiniLM): the
   web policies' cross-attention scorer (:class:`~rlft.policies.heads.CrossAttentionScorerHead`) with
@@ -22,6 +22,13 @@ Two heads (``head``):
   decides a WebShop purchase's score, and the token-level match says it outright.
 * ``pooled``: an MLP over ``[u, v, u * v, |u - v|]`` of the two unit-normalised pooled vectors (any text
   backbone, causal LMs included; what ``auto`` picks for them).
+* ``image`` (tabletop, where the outcome is a scene, not a text): the episode is its *final frame* (the
+  ``rgb_array`` render :func:`rlft.agents.episodes.final_frame` returns, what ``rlft compare`` stores as
+  ``.npy``), read with the instruction by a vision-language backbone (``minilm+efficientnet``,
+  ``tiny-clip``, ``hf:``): the ``ee_delta`` policies' trunk (:class:`~rlft.policies.tabletop_heads.
+  EEDeltaTrunk`: image features FiLM-conditioned on the instruction, fused with the pixels and
+  coordinate channels at a 32 x 32 grid, keypoints by spatial softmax) and its scalar readout as the
+  reward. ``rlft train rm`` picks it when the comparisons hold tabletop episodes.
 
 Two traps of reward models over padded batches are handled here and tested:
 
@@ -66,6 +73,7 @@ from rlft.policies.hf import hf_progress_bars
 from rlft.policies.marks import INSTRUCTION_MARK
 from rlft.policies.numbers import number_table
 from rlft.policies.registry import load_backbone, spec_modality
+from rlft.policies.tabletop_heads import EEDeltaTrunk
 from torch import nn
 
 __all__ = ["FORMAT", "REWARD_HEADS", "RewardModel", "RewardModelConfig", "load_reward_model", "right_align"]
@@ -75,9 +83,10 @@ logger = logging.getLogger(__name__)
 FORMAT = "rlft-reward-model"
 FORMAT_VERSION = 1
 
-REWARD_HEADS = ("auto", "grounded", "pooled")
+REWARD_HEADS = ("auto", "grounded", "pooled", "image")
 """Reward heads: ``grounded`` (token-level matching; needs per-token states), ``pooled`` (pooled
-vectors; any text backbone) and ``auto`` (grounded when the backbone has per-token states)."""
+vectors; any text backbone), ``image`` (the final frame and the instruction; a vision-language backbone)
+and ``auto`` (for text episodes: grounded when the backbone has per-token states, else pooled)."""
 
 
 @dataclass
@@ -98,8 +107,8 @@ class RewardModelConfig:
     max_episode_tokens: int = 256
     """Tokens of the episode text (its end is kept: the outcome)."""
     head: str = "auto"
-    """``grounded``, ``pooled`` or ``auto`` (see the module docstring). Checkpoints saved before heads
-    were selectable load as ``pooled``."""
+    """``grounded``, ``pooled``, ``image`` or ``auto`` (see the module docstring). Checkpoints saved
+    before heads were selectable load as ``pooled``."""
     head_hidden: int = 256
     """Width of the head's hidden layer."""
     backbone_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -195,7 +204,11 @@ class RewardModel(nn.Module):
         self.head: nn.Module
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            if self.head_kind == "grounded":
+            if self.head_kind == "image":
+                self.head = EEDeltaTrunk(
+                    backbone.vision_channels, backbone.hidden_size, 0, config.head_hidden, has_depth=False
+                )
+            elif self.head_kind == "grounded":
                 table = number_table(backbone.tokenizer) if backbone.tokenizer is not None else None
                 self.head = CrossAttentionScorerHead(
                     backbone.hidden_size, config.head_hidden, number_table=table
@@ -215,7 +228,7 @@ class RewardModel(nn.Module):
         self._pad = int(pad) if pad is not None else (self._end[0] if self._end else 0)
         limit = backbone.max_positions
         self._limit = None if limit is None else int(limit) - len(self._start) - len(self._end)
-        cache = cache_frozen_tokens if self.head_kind == "grounded" else cache_frozen_text
+        cache = cache_frozen_tokens if self.head_kind == "grounded" else cache_frozen_text  # image: its text
         self.cache = cache(backbone) if self.backbone_is_frozen() else None
         self.to(resolve_device(device))
         self.train(False)
@@ -225,6 +238,11 @@ class RewardModel(nn.Module):
     def device(self) -> torch.device:
         """Where the head's weights live."""
         return next(self.head.parameters()).device
+
+    @property
+    def reads_frames(self) -> bool:
+        """Whether episodes are final frames (``image`` head), not texts."""
+        return self.head_kind == "image"
 
     def backbone_is_frozen(self) -> bool:
         """True when no backbone parameter trains."""
@@ -308,6 +326,24 @@ class RewardModel(nn.Module):
         )
         return scores
 
+    def image_rewards(self, instructions: Sequence[str], frames: Sequence[np.ndarray]) -> torch.Tensor:
+        """The image head: rewards ``[N]`` of final frames (``H x W x 3`` uint8, one size) for instructions.
+
+        Raises:
+            ConfigError: a frame is not an ``H x W x 3`` array, or the frames differ in size.
+        """
+        shapes = {np.shape(f) for f in frames}
+        if len(shapes) != 1 or len(next(iter(shapes))) != 3 or next(iter(shapes))[2] != 3:
+            raise ConfigError(
+                f"The image reward head reads final frames, H x W x 3 arrays of one size; got shapes "
+                f"{sorted(shapes)[:3]}. Pass episodes as frames (rlft.agents.episodes.final_frame)."
+            )
+        pixels = torch.as_tensor(np.stack([np.asarray(f) for f in frames]), device=self.device)
+        ids, mask = self.tokenize(instructions, self.config.max_instruction_tokens, keep="start")
+        batch = {"rgb": pixels.permute(0, 3, 1, 2).float() / 255.0, "instr_ids": ids, "instr_mask": mask}
+        _, rewards = self.head(self.backbone, batch)
+        return rewards
+
     def reward_from_vectors(self, instruction: torch.Tensor, episode: torch.Tensor) -> torch.Tensor:
         """The head: rewards ``[N]`` from instruction and episode vectors ``[N, hidden]``."""
         features = torch.cat(
@@ -315,16 +351,25 @@ class RewardModel(nn.Module):
         )
         return self.head(features).squeeze(-1)
 
-    def forward(self, instructions: Sequence[str], episodes: Sequence[str]) -> torch.Tensor:
-        """Rewards ``[N]`` (with gradients) of ``episodes[i]`` (texts) for ``instructions[i]``.
+    def forward(self, instructions: Sequence[str], episodes: Sequence[Any]) -> torch.Tensor:
+        """Rewards ``[N]`` (with gradients) of ``episodes[i]`` for ``instructions[i]``.
+
+        Episodes are texts (:func:`rlft.agents.episodes.episode_text`), or final frames for the image head
+        (:attr:`reads_frames`).
 
         Raises:
-            ConfigError: when the two lists differ in length.
+            ConfigError: when the two lists differ in length, or an episode is of the other kind.
         """
         if len(instructions) != len(episodes):
             raise ConfigError(
                 f"{len(instructions)} instructions for {len(episodes)} episodes: pass one of each per row."
             )
+        texts = all(isinstance(e, str) for e in episodes)
+        if episodes and texts == self.reads_frames:
+            want = "final frames (H x W x 3 arrays)" if self.reads_frames else "texts (episode_text)"
+            raise ConfigError(f"This reward model ({self.head_kind} head) reads episodes as {want}.")
+        if self.head_kind == "image":
+            return self.image_rewards(instructions, episodes)
         if self.head_kind == "grounded":
             return self.grounded_rewards(instructions, episodes)
         cfg = self.config
@@ -333,11 +378,11 @@ class RewardModel(nn.Module):
             self.encode(episodes, cfg.max_episode_tokens, "end"),
         )
 
-    def score(self, instructions: Sequence[str], episodes: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def score(self, instructions: Sequence[str], episodes: Sequence[Any], batch_size: int = 32) -> np.ndarray:
         """Rewards of ``episodes[i]`` for ``instructions[i]`` as a float64 array (no gradients).
 
-        The one interface best-of-N search and RL from a learned reward use. Scores do not depend on how
-        rows are batched.
+        Episodes are texts, or frames (see :meth:`forward`). The one interface best-of-N search and RL
+        from a learned reward use. Scores do not depend on how rows are batched.
         """
         check_int("batch_size", batch_size, 1)
         was_training = self.training
@@ -390,11 +435,20 @@ class RewardModel(nn.Module):
 
 
 def _resolve_head(config: RewardModelConfig, backbone: Backbone) -> str:
-    """``grounded`` or ``pooled`` for ``config.head`` on ``backbone``.
+    """``grounded``, ``pooled`` or ``image`` for ``config.head`` on ``backbone``.
 
     Raises:
-        ModalityError: ``grounded`` asked of a backbone without per-token states.
+        ModalityError: ``grounded`` asked of a backbone without per-token states, or ``image`` of one that
+            encodes no images.
     """
+    if config.head == "image":
+        if backbone.modality != "vision_language":
+            raise ModalityError(
+                f"head='image' reads the final frame with the instruction, so it needs a vision-language "
+                f"backbone (minilm+efficientnet, tiny-clip, hf:<clip-like id>); {config.backbone!r} is "
+                f"{backbone.modality}."
+            )
+        return "image"
     has_tokens = has_token_states(backbone)
     if config.head == "auto":
         return "grounded" if has_tokens else "pooled"

@@ -170,6 +170,64 @@ def test_resume_refuses_comparisons_that_changed(tmp_path: Path) -> None:
     assert stored["comparisons"].startswith("16 comparisons, sha256 ")
 
 
+def frame_comparisons(folder: Path, goals: int, seed: int = 0) -> list[Comparison]:
+    """Tabletop-style pairs: the final frame shows the asked block (score 1) or another one (score 0)."""
+    from tests.policies.test_reward import RGB, scene
+
+    rng = np.random.default_rng(seed)
+    (folder / "episodes").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for g in range(goals):
+        want, other = rng.choice(sorted(RGB), 2, replace=False)
+        for side, colour in (("a", want), ("b", other)):
+            np.save(folder / "episodes" / f"e{g}{side}.npy", scene(rng, str(colour)))
+        rows.append(
+            Comparison(
+                pair_id=f"f{g}",
+                env_id="rlft/TabletopPutBlockInBowl-v0",
+                goal_seed=g,
+                prompt=f"put the {want} block in the bowl",
+                chosen="Steps:\n1. [+0.10, -0.20, +0.00, +0.30, -0.40, +0.00]\n1 steps.",
+                rejected="Steps:\n1. [-0.30, +0.20, +0.00, +0.10, +0.40, +0.00]\n1 steps.",
+                chosen_episode=f"e{g}a",
+                rejected_episode=f"e{g}b",
+                chosen_path=f"episodes/e{g}a.gif",
+                rejected_path=f"episodes/e{g}b.gif",
+                chosen_score=1.0,
+                rejected_score=0.0,
+                confidence=0.9,
+            )
+        )
+    return rows
+
+
+def test_tabletop_comparisons_train_an_image_reward_model(tmp_path: Path) -> None:
+    prefs = tmp_path / "prefs"
+    write_comparisons(prefs, frame_comparisons(prefs, goals=120))
+    config = _config(prefs, tmp_path / "rm", backbone="tiny-clip", steps=200, batch_size=16, eval_every=50)
+    result = train_rm(config)
+    report = json.loads(result.report_path.read_text())
+    assert report["episodes"] == "final frames" and report["heldout_goals"] == 24
+    # Which block the frame shows, against the colour the instruction names: ignoring either is 50%
+    # (seeds 0-4 of this setting gave 92-100%).
+    assert result.metrics["heldout_accuracy"] >= 0.85
+    model = load_reward_model(tmp_path / "rm")
+    assert model.reads_frames and model.config.head == "image"
+    with pytest.raises(ConfigError, match=r"tabletop episodes.*'grounded'.*head=image"):
+        train_rm(_config(prefs, tmp_path / "rm2", backbone="tiny-clip", reward_kwargs={"head": "grounded"}))
+    mixed = tmp_path / "mixed"
+    write_comparisons(mixed, frame_comparisons(mixed, goals=2) + toy_comparisons(goals=2))
+    with pytest.raises(DatasetError, match="mixes text"):
+        train_rm(_config(mixed, tmp_path / "rm3", backbone="tiny-clip"))
+    (prefs / "episodes" / "e0a.npy").write_bytes(b"damaged")
+    with pytest.raises(DatasetError, match=r"e0a\.npy"):
+        train_rm(_config(prefs, tmp_path / "rm4", backbone="tiny-clip"))
+    text_prefs = tmp_path / "text"
+    write_comparisons(text_prefs, toy_comparisons(goals=2))
+    with pytest.raises(ConfigError, match=r"text episodes.*'image'"):
+        train_rm(_config(text_prefs, tmp_path / "rm5", backbone="tiny-clip", reward_kwargs={"head": "image"}))
+
+
 def test_train_rm_bad_inputs(tmp_path: Path) -> None:
     with pytest.raises(DatasetError):
         train_rm(_config(tmp_path / "missing", tmp_path / "a"))

@@ -107,3 +107,66 @@ def test_learned_reward_replaces_the_reward_at_the_end(toy_shop: str) -> None:
     wrong = next(c for c in ("red", "green", "blue") if c != asked)
     _, reward, _, _, info = env.step(f"buy {wrong}")
     assert info["true_score"] == 0.0 and reward == pytest.approx(-1.0)
+
+
+class FrameJudge:
+    """An image reward model stand-in: scores a frame by its mean red level, and keeps what it saw."""
+
+    reads_frames = True
+
+    def __init__(self) -> None:
+        self.seen: list[np.ndarray] = []
+        self.metrics: dict[str, float] = {}
+
+    def score(self, instructions: list[str], frames: list[np.ndarray], batch_size: int = 32) -> np.ndarray:
+        assert len(instructions) == len(frames)
+        self.seen += frames
+        return np.array([float(f[..., 0].mean()) for f in frames])
+
+
+BOWL = "rlft/TabletopPutBlockInBowl-v0"
+
+
+def test_best_of_n_gives_an_image_reward_model_each_episodes_final_frame() -> None:
+    from rlft.agents.episodes import final_frame, rollout_episode
+    from rlft.demos.envs import make_env
+
+    judge = FrameJudge()
+    result = best_of_n(RandomAgent(), judge, BOWL, best_of=3, goals=2, seed=3)
+    assert len(judge.seen) == 6 and {f.shape for f in judge.seen} == {(240, 320, 3)}
+    # Each frame is the rgb_array render of that episode's end (replayed here with the same seeds).
+    env = make_env(BOWL, render_mode="rgb_array")
+    try:
+        rollout_episode(env, RandomAgent(), 4, sample_seed=sample_seed(4, 2))
+        np.testing.assert_array_equal(final_frame(env, None), judge.seen[5])
+    finally:
+        env.close()
+    assert result.ns == [1, 3] and 0.0 <= result.rm[3].success_rate <= 1.0
+    texts_only = sample_episodes(RandomAgent(), BOWL, samples=2, goals=1, seed=3)
+    with pytest.raises(ConfigError, match="frames=True"):
+        texts_only.score_with(FrameJudge())
+
+
+def test_learned_reward_and_rl_envs_read_final_frames_for_an_image_reward_model() -> None:
+    from rlft.agents.ray_envs import SB3EnvFactory
+    from rlft.demos.envs import make_env
+    from rlft.policies import PolicyConfig, build_policy
+
+    judge = FrameJudge()
+    env = LearnedReward(make_env(BOWL, render_mode="rgb_array"), judge)
+    try:
+        env.reset(seed=0)
+        _, reward, terminated, truncated, info = env.step(env.unwrapped.expert_action())
+        assert terminated or truncated
+        assert len(judge.seen) == 1 and judge.seen[0].shape == (240, 320, 3)
+        assert info["rm_score"] == reward == pytest.approx(judge.seen[0][..., 0].mean())
+        assert info["true_score"] == 1.0
+    finally:
+        env.close()
+    probe = make_env(BOWL)
+    policy = build_policy(PolicyConfig(backbone="tiny-clip"), probe.observation_space, probe.action_space)
+    probe.close()
+    record = {"env_id": BOWL, "split": "train", "env_kwargs": {}, "max_steps": None}
+    made = SB3EnvFactory(record, policy, reward_model=judge)()
+    assert made.unwrapped.render_mode == "rgb_array"  # the view the comparisons stored
+    made.close()

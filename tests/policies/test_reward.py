@@ -200,3 +200,42 @@ def test_auto_head_and_checkpoints_from_before_heads_were_selectable(tmp_path: P
     np.testing.assert_allclose(
         loaded.score(INSTRUCTIONS, EPISODES), pooled.score(INSTRUCTIONS, EPISODES), atol=1e-6
     )
+
+
+RGB = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 60, 220), "yellow": (230, 220, 30)}
+
+
+def scene(rng: np.random.Generator, colour: str, size: int = 32) -> np.ndarray:
+    """A grey table with one coloured block at a random place: a stand-in for a final frame."""
+    frame = np.full((size, size, 3), 90, dtype=np.uint8)
+    y, x = rng.integers(2, size - 10, 2)
+    frame[y : y + 8, x : x + 8] = RGB[colour]
+    return frame
+
+
+def test_image_head_scores_frames_batch_invariant_and_round_trips(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    model = RewardModel(RewardModelConfig(backbone="tiny-clip", head="image", head_hidden=16))
+    assert model.reads_frames and model.head_kind == "image"
+    _perturb(model)
+    frames = [scene(rng, c) for c in ("red", "green", "blue")]
+    prompts = ["put the red block in the bowl"] * 3
+    scores = model.score(prompts, frames)
+    assert scores.shape == (3,) and np.unique(scores).size == 3
+    np.testing.assert_allclose(model.score(prompts, frames, batch_size=1), scores, atol=1e-5)
+    other = model.score(["put the blue block in the bowl"] * 3, frames)
+    assert not np.allclose(other, scores)  # the instruction conditions the score
+    model.save_pretrained(tmp_path)
+    loaded = load_reward_model(tmp_path)
+    assert loaded.reads_frames
+    np.testing.assert_allclose(loaded.score(prompts, frames), scores, atol=1e-6)
+    with pytest.raises(ConfigError, match="final frames"):
+        model.score(prompts[:1], ["1. [+0.10, -0.20]"])
+    with pytest.raises(ConfigError, match="one size"):
+        model.score(prompts[:2], [frames[0], frames[0][:16]])
+    with pytest.raises(ConfigError, match=r"texts \(episode_text\)"):
+        RewardModel(RewardModelConfig(backbone="tiny-bert", head_hidden=8)).score(prompts[:1], frames[:1])
+    with pytest.raises(ModalityError, match="vision-language"):
+        RewardModel(RewardModelConfig(backbone="tiny-bert", head="image"))
+    # auto stays a text head: episodes are texts unless the data say otherwise (rlft train rm decides).
+    assert not RewardModel(RewardModelConfig(backbone="tiny-clip", head_hidden=8)).reads_frames
