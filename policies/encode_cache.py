@@ -25,7 +25,13 @@ import logging
 from collections import OrderedDict
 from typing import Any
 
-__all__ = ["FrozenTextCache", "cache_frozen_text", "cache_frozen_tokens"]
+__all__ = [
+    "FrozenImageCache",
+    "FrozenTextCache",
+    "cache_frozen_images",
+    "cache_frozen_text",
+    "cache_frozen_tokens",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -64,36 +70,36 @@ class FrozenTextCache:
         self.hits = 0
         self.misses = 0
 
-    def __call__(self, input_ids: Any, attention_mask: Any) -> Any:
-        """Encode ``[B, L]`` token rows, computing only the rows not seen before."""
+    def _usable(self) -> bool:
+        """Whether the cache may answer now (versioned caches: no gradients, eval mode); clears stale rows."""
         import torch
 
-        if self.version is not None:
-            if torch.is_grad_enabled():
-                return self.encode(input_ids, attention_mask)
-            version = self.version()
-            if version is None:
-                return self.encode(input_ids, attention_mask)
-            if version != self._version:
-                self.entries.clear()
-                self.bytes = 0
-                self._version = version
+        if self.version is None:
+            return True
+        if torch.is_grad_enabled():
+            return False
+        version = self.version()
+        if version is None:
+            return False
+        if version != self._version:
+            self.entries.clear()
+            self.bytes = 0
+            self._version = version
+        return True
 
-        ids = input_ids.detach().cpu().numpy()
-        mask = attention_mask.detach().cpu().numpy() > 0
-        keys = [ids[i][mask[i]].tobytes() for i in range(ids.shape[0])]
+    def _fetch(self, keys: list[bytes], encode_rows: Any) -> list[Any]:
+        """The cached values of ``keys``; ``encode_rows(indices)`` computes the missing rows in one call."""
+        import torch
+
         missing = [i for i, key in enumerate(keys) if key not in self.entries]
         # Duplicate rows inside one batch are encoded once.
         first: dict[bytes, int] = {}
         for i in missing:
             first.setdefault(keys[i], i)
         if first:
-            rows = torch.as_tensor(list(first.values()), device=input_ids.device)
             with torch.no_grad():
-                encoded = self.encode(input_ids[rows], attention_mask[rows])
-            for (key, i), value in zip(first.items(), encoded, strict=True):
-                if self.per_token:
-                    value = value[torch.as_tensor(mask[i], device=value.device)].clone()
+                encoded = encode_rows(list(first.values()))
+            for key, value in zip(first, encoded, strict=True):
                 self.entries[key] = value
                 self.bytes += value.element_size() * value.nelement()
         self.misses += len(first)
@@ -107,12 +113,63 @@ class FrozenTextCache:
         ):
             _, dropped = self.entries.popitem(last=False)
             self.bytes -= dropped.element_size() * dropped.nelement()
+        return values
+
+    def __call__(self, input_ids: Any, attention_mask: Any) -> Any:
+        """Encode ``[B, L]`` token rows, computing only the rows not seen before."""
+        import torch
+
+        if not self._usable():
+            return self.encode(input_ids, attention_mask)
+        ids = input_ids.detach().cpu().numpy()
+        mask = attention_mask.detach().cpu().numpy() > 0
+        keys = [ids[i][mask[i]].tobytes() for i in range(ids.shape[0])]
+
+        def encode_rows(indices: list[int]) -> list[Any]:
+            rows = torch.as_tensor(indices, device=input_ids.device)
+            encoded = self.encode(input_ids[rows], attention_mask[rows])
+            if not self.per_token:
+                return list(encoded)
+            return [
+                value[torch.as_tensor(mask[i], device=value.device)].clone()
+                for i, value in zip(indices, encoded, strict=True)
+            ]
+
+        values = self._fetch(keys, encode_rows)
         if not self.per_token:
             return torch.stack(values)
         out = values[0].new_zeros((len(keys), ids.shape[1], values[0].shape[-1]))
         for i, value in enumerate(values):
             out[i, torch.as_tensor(mask[i], device=out.device)] = value
         return out
+
+
+class FrozenImageCache(FrozenTextCache):
+    """The same LRU cache in front of ``encode_image`` (``[B, 3, H, W] -> [B, C, h, w]``).
+
+    A row's key is a 16-byte BLAKE2 digest of the image's shape and pixels, so a demonstration's frame
+    seen again in a later BC epoch, or a comparison's final frame in every reward-model epoch, is
+    encoded once.
+    """
+
+    def __call__(self, images: Any) -> Any:  # type: ignore[override]
+        """Encode ``[B, 3, H, W]`` images, computing only those not seen before."""
+        import hashlib
+
+        import torch
+
+        if not self._usable():
+            return self.encode(images)
+        pixels = images.detach().cpu().contiguous().numpy()
+        keys = [
+            hashlib.blake2b(str(row.shape).encode() + row.tobytes(), digest_size=16).digest()
+            for row in pixels
+        ]
+
+        def encode_rows(indices: list[int]) -> list[Any]:
+            return list(self.encode(images[torch.as_tensor(indices, device=images.device)]))
+
+        return torch.stack(self._fetch(keys, encode_rows))
 
 
 def weights_version(backbone: Any) -> Any:
@@ -127,8 +184,10 @@ def weights_version(backbone: Any) -> Any:
     return version
 
 
-def _install(backbone: Any, method: str, **kwargs: Any) -> FrozenTextCache | None:
-    """Shadow ``backbone.<method>`` with a cache (versioned when some parameter trains); idempotent."""
+def _install(
+    backbone: Any, method: str, kind: type[FrozenTextCache] = FrozenTextCache, **kwargs: Any
+) -> FrozenTextCache | None:
+    """Shadow ``backbone.<method>`` with a ``kind`` cache (versioned when a parameter trains); idempotent."""
     trains = any(p.requires_grad for p in backbone.parameters())
     current = backbone.__dict__.get(method)
     if isinstance(current, FrozenTextCache):
@@ -136,7 +195,7 @@ def _install(backbone: Any, method: str, **kwargs: Any) -> FrozenTextCache | Non
     if method not in dir(backbone):
         return None
     version = weights_version(backbone) if trains else None
-    cache = FrozenTextCache(getattr(backbone, method), version=version, **kwargs)
+    cache = kind(getattr(backbone, method), version=version, **kwargs)
     # An instance attribute shadows the method for this backbone object only.
     object.__setattr__(backbone, method, cache)
     logger.info(
@@ -158,8 +217,21 @@ def cache_frozen_text(backbone: Any, max_entries: int = 100_000) -> FrozenTextCa
     return _install(backbone, "encode_text", max_entries=max_entries)
 
 
-TOKEN_CACHE_BYTES = 2 * 1024**3
-"""Default memory bound of a per-token cache (a 256-token MiniLM row is ~0.4 MB)."""
+def _default_token_cache_bytes() -> int:
+    """A quarter of the machine's physical memory, clamped to [1, 16] GiB (2 GiB when unknown)."""
+    import os
+
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return 2 * 1024**3
+    return int(min(max(physical // 4, 1024**3), 16 * 1024**3))
+
+
+TOKEN_CACHE_BYTES = _default_token_cache_bytes()
+"""Default memory bound of a per-token cache: a quarter of physical memory, 1-16 GiB (a 256-token MiniLM
+row is ~0.4 MB; multi-task web BC over ~7,000 states with 192-token pages needs several GiB, and a
+cache smaller than one epoch's rows evicts every row before it is reused)."""
 
 
 def cache_frozen_tokens(
@@ -175,3 +247,17 @@ def cache_frozen_tokens(
     if type(backbone).encode_tokens is Backbone.encode_tokens:
         return None
     return _install(backbone, "encode_tokens", max_entries=max_entries, per_token=True, max_bytes=max_bytes)
+
+
+def cache_frozen_images(backbone: Any, max_entries: int = 100_000) -> FrozenTextCache | None:
+    """Install a :class:`FrozenImageCache` on ``backbone.encode_image``, bounded by :data:`TOKEN_CACHE_BYTES`.
+
+    Returns ``None`` when the backbone encodes no images.
+    """
+    from rlft.policies.backbone import Backbone
+
+    if type(backbone).encode_image is Backbone.encode_image:
+        return None
+    return _install(
+        backbone, "encode_image", FrozenImageCache, max_entries=max_entries, max_bytes=TOKEN_CACHE_BYTES
+    )

@@ -29,7 +29,12 @@ from rlft.policies.backbone import Backbone
 from rlft.policies.checkpoint import Checkpoint, read_checkpoint, restore_tensors, save_policy
 from rlft.policies.config import PolicyConfig
 from rlft.policies.device import resolve_device
-from rlft.policies.encode_cache import FrozenTextCache, cache_frozen_text, cache_frozen_tokens
+from rlft.policies.encode_cache import (
+    FrozenTextCache,
+    cache_frozen_images,
+    cache_frozen_text,
+    cache_frozen_tokens,
+)
 from rlft.policies.finetune import apply_finetune
 from rlft.policies.hf import hf_progress_bars
 from rlft.policies.interface import EnvInterface
@@ -260,12 +265,15 @@ class AgentPolicy(nn.Module):
         eval-mode passes, and only until its weights next change (a versioned cache: evaluation and
         PPO rollouts reuse encodings, training never sees stale ones). Token scorers (late interaction,
         cross-attention) get a per-token cache of ``encode_tokens`` instead; the generative scorer, which
-        reads the LM's log-probabilities of prompt + command, is left as it is.
+        reads the LM's log-probabilities of prompt + command, is left as it is. A backbone that encodes
+        images gets an image cache too (:class:`~rlft.policies.encode_cache.FrozenImageCache`).
         Idempotent.
 
         Returns:
-            The cache, or ``None`` when nothing was cached.
+            The text (or token) cache, or ``None`` when no text encoding was cached.
         """
+        # Images (tabletop): BC epochs revisit the same demonstration frames, PPO updates its rollout's.
+        cache_frozen_images(self.backbone, max_entries)
         if self.caches_token_encodings():
             return cache_frozen_tokens(self.backbone, max_entries)
         if not self.caches_text_encodings():

@@ -66,7 +66,7 @@ from rlft.policies.backbone import TEXT_MODALITIES, Backbone, has_token_states
 from rlft.policies.checkpoint import CONFIG_FILE, WEIGHTS_FILE, fingerprint, is_stored, named_tensors
 from rlft.policies.config import FINETUNE_MODES, check_known_fields
 from rlft.policies.device import resolve_device
-from rlft.policies.encode_cache import cache_frozen_text, cache_frozen_tokens
+from rlft.policies.encode_cache import cache_frozen_images, cache_frozen_text, cache_frozen_tokens
 from rlft.policies.finetune import apply_finetune
 from rlft.policies.heads import CrossAttentionScorerHead
 from rlft.policies.hf import hf_progress_bars
@@ -230,6 +230,8 @@ class RewardModel(nn.Module):
         self._limit = None if limit is None else int(limit) - len(self._start) - len(self._end)
         cache = cache_frozen_tokens if self.head_kind == "grounded" else cache_frozen_text  # image: its text
         self.cache = cache(backbone) if self.backbone_is_frozen() else None
+        if self.head_kind == "image" and self.backbone_is_frozen():
+            cache_frozen_images(backbone)  # every epoch reads the same final frames
         self.to(resolve_device(device))
         self.train(False)
 

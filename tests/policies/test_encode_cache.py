@@ -107,3 +107,28 @@ def test_token_cache_is_bounded_in_bytes() -> None:
     assert len(cache.entries) <= 6 and cache.bytes == sum(v.nelement() * 4 for v in cache.entries.values())
     cache(ids[4:], mask[4:])
     assert len(cache.entries) == 3 and cache.bytes <= 3 * 5 * 4 * 4
+
+
+def test_image_cache_encodes_each_frame_once_and_returns_the_same_maps() -> None:
+    from rlft.policies.encode_cache import FrozenImageCache, cache_frozen_images
+    from rlft.policies.registry import load_backbone
+
+    backbone = load_backbone("tiny-clip").eval()
+    for p in backbone.parameters():
+        p.requires_grad_(False)
+    images = torch.rand(3, 3, 24, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        plain = backbone.encode_image(images)
+    cache = cache_frozen_images(backbone)
+    assert isinstance(cache, FrozenImageCache) and cache_frozen_images(backbone) is cache  # idempotent
+    with torch.no_grad():
+        first = backbone.encode_image(images)
+        again = backbone.encode_image(torch.cat([images[1:], images[:1]]))  # same frames, other order
+    assert cache.misses == 3 and cache.hits == 3
+    torch.testing.assert_close(first, plain)
+    torch.testing.assert_close(again, torch.cat([plain[1:], plain[:1]]))
+    other = images.clone()
+    other[0, 0, 0, 0] += 0.5  # one pixel differs: another frame
+    backbone.encode_image(other)
+    assert cache.misses == 4
+    assert cache_frozen_images(load_backbone("tiny-bert")) is None  # no image encoder
