@@ -41,7 +41,6 @@ __all__ = [
     "write_transcript",
 ]
 
-
 EPISODE_TEXT_CHARS = 4000
 """Default bound on :func:`episode_text` (characters); longer episodes keep their end."""
 

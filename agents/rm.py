@@ -339,11 +339,16 @@ def validate_rm(model: Any, pairs: Pairs, batch_size: int) -> dict[str, Any]:
 
 
 def score_statistics(model: Any, pairs: Pairs, batch_size: int) -> dict[str, float]:
-    """Mean and standard deviation of ``model``'s scores over the distinct episodes of ``pairs``."""
+    """Mean and standard deviation of ``model``'s scores over the distinct episodes of ``pairs``.
+
+    Texts are distinct by their words (identical episodes count once); frames, which cannot be compared
+    as cheaply, by their episode id.
+    """
     distinct: dict[tuple[str, str], tuple[str, Any]] = {}
     for row, chosen, rejected in zip(pairs.rows, pairs.chosen, pairs.rejected, strict=True):
         for episode_id, episode in ((row.chosen_episode, chosen), (row.rejected_episode, rejected)):
-            distinct.setdefault((str(row.prompt), str(episode_id)), (str(row.prompt), episode))
+            key = episode if isinstance(episode, str) else str(episode_id)
+            distinct.setdefault((str(row.prompt), key), (str(row.prompt), episode))
     kept = [distinct[k] for k in sorted(distinct)]
     scores = model.score([p for p, _ in kept], [e for _, e in kept], batch_size=batch_size)
     return {"score_mean": float(np.mean(scores)), "score_std": float(np.std(scores))}

@@ -24,6 +24,7 @@ from rlft.errors import ConfigError, DatasetError
 from rlft.policies.reward import load_reward_model
 
 COLORS = ("red", "green", "blue", "yellow", "purple", "black")
+BOWL = "rlft/TabletopPutBlockInBowl-v0"
 
 
 def toy_comparisons(goals: int = 24, seed: int = 0) -> list[Comparison]:
@@ -36,24 +37,39 @@ def toy_comparisons(goals: int = 24, seed: int = 0) -> list[Comparison]:
         bad = f"1. open shop\n2. buy {COLORS[other]}\nFinal page:\nyou bought the {COLORS[other]} item"
         tie = g % 8 == 7
         rows.append(
-            Comparison(
-                pair_id=f"p{g}",
-                env_id="rlft-test/ToyShop-v0",
-                goal_seed=g,
-                prompt=f"buy the {COLORS[want]} item",
-                chosen=bad if tie else good,
-                rejected=bad,
-                chosen_episode=f"e{g}a",
-                rejected_episode=f"e{g}b",
-                chosen_path=f"episodes/e{g}a.md",
-                rejected_path=f"episodes/e{g}b.md",
+            _row(
+                f"p{g}",
+                "rlft-test/ToyShop-v0",
+                g,
+                f"buy the {COLORS[want]} item",
+                (bad if tie else good, bad),
+                ".md",
                 chosen_score=0.0 if tie else 1.0,
-                rejected_score=0.0,
                 confidence=0.5 if tie else 0.9,
                 tie=tie,
             )
         )
     return rows
+
+
+def _row(
+    pair_id: str, env_id: str, g: int, prompt: str, texts: tuple[str, str], suffix: str, **kw: object
+) -> Comparison:
+    """A comparison of episodes ``e{g}a`` (chosen) and ``e{g}b`` stored as ``episodes/e{g}?{suffix}``."""
+    return Comparison(
+        pair_id=pair_id,
+        env_id=env_id,
+        goal_seed=g,
+        prompt=prompt,
+        chosen=texts[0],
+        rejected=texts[1],
+        chosen_episode=f"e{g}a",
+        rejected_episode=f"e{g}b",
+        chosen_path=f"episodes/e{g}a{suffix}",
+        rejected_path=f"episodes/e{g}b{suffix}",
+        rejected_score=0.0,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -181,24 +197,31 @@ def frame_comparisons(folder: Path, goals: int, seed: int = 0) -> list[Compariso
         want, other = rng.choice(sorted(RGB), 2, replace=False)
         for side, colour in (("a", want), ("b", other)):
             np.save(folder / "episodes" / f"e{g}{side}.npy", scene(rng, str(colour)))
-        rows.append(
-            Comparison(
-                pair_id=f"f{g}",
-                env_id="rlft/TabletopPutBlockInBowl-v0",
-                goal_seed=g,
-                prompt=f"put the {want} block in the bowl",
-                chosen="Steps:\n1. [+0.10, -0.20, +0.00, +0.30, -0.40, +0.00]\n1 steps.",
-                rejected="Steps:\n1. [-0.30, +0.20, +0.00, +0.10, +0.40, +0.00]\n1 steps.",
-                chosen_episode=f"e{g}a",
-                rejected_episode=f"e{g}b",
-                chosen_path=f"episodes/e{g}a.gif",
-                rejected_path=f"episodes/e{g}b.gif",
-                chosen_score=1.0,
-                rejected_score=0.0,
-                confidence=0.9,
-            )
+        texts = (
+            "Steps:\n1. [+0.10, -0.20, +0.00, +0.30, -0.40, +0.00]\n1 steps.",
+            "Steps:\n1. [-0.30, +0.20, +0.00, +0.10, +0.40, +0.00]\n1 steps.",
         )
+        prompt = f"put the {want} block in the bowl"
+        rows.append(_row(f"f{g}", BOWL, g, prompt, texts, ".gif", chosen_score=1.0, confidence=0.9))
     return rows
+
+
+def test_score_statistics_count_identical_texts_once_and_frames_by_episode() -> None:
+    from rlft.agents.rm import Pairs, score_statistics
+
+    class Seen:
+        def score(self, prompts: list[str], episodes: list[object], batch_size: int = 32) -> np.ndarray:
+            self.episodes = episodes
+            return np.arange(len(episodes), dtype=np.float64)
+
+    rows = toy_comparisons(goals=8)  # pair 7 is a tie (one text twice), and goals repeat colours
+    model = Seen()
+    score_statistics(model, Pairs(rows, [r.chosen for r in rows], [r.rejected for r in rows]), 8)
+    distinct = {(r.prompt, text) for r in rows for text in (r.chosen, r.rejected)}
+    assert len(model.episodes) == len(distinct) < 16
+    frame = np.zeros((2, 2, 3), dtype=np.uint8)
+    score_statistics(model, Pairs(rows, [frame] * 8, [frame] * 8), 8)
+    assert len(model.episodes) == 16  # frames are told apart by their episode ids
 
 
 def test_tabletop_comparisons_train_an_image_reward_model(tmp_path: Path) -> None:
