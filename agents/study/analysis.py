@@ -258,9 +258,11 @@ def plot_scaling(rows: Sequence[dict[str, Any]], folder: Path) -> list[Path]:
         counts = sorted({d for by_demos in series.values() for d in by_demos if d > 0}) or [1]
         methods = sorted({method for method, _ in series})
         for (method, init), by_demos in sorted(series.items()):
-            # One colour per method, solid for pretrained and dashed for scratch.
+            # One colour per method; pretrained solid with filled markers, scratch dashed with hollow ones
+            # (a single demonstration count draws points only, so the markers must tell the two apart).
             style: Any = "-" if init == "pretrained" else "--"
             color = f"C{methods.index(method)}"
+            face = color if init == "pretrained" else "none"
             label = f"{method} ({init})"
             points = sorted(by_demos)
             stats = [_pooled_success(by_demos[d]) for d in points]
@@ -273,7 +275,7 @@ def plot_scaling(rows: Sequence[dict[str, Any]], folder: Path) -> list[Path]:
             ys = [s[0] for d, s in zip(points, stats, strict=True) if d > 0]
             lows = [s[1] for d, s in zip(points, stats, strict=True) if d > 0]
             highs = [s[2] for d, s in zip(points, stats, strict=True) if d > 0]
-            ax.plot(xs, ys, linestyle=style, color=color, marker="o", label=label)
+            ax.plot(xs, ys, linestyle=style, color=color, marker="o", markerfacecolor=face, label=label)
             ax.fill_between(xs, lows, highs, alpha=0.12, color=color)
         ax.set_xscale("log")
         ax.set_xticks(counts, [str(c) for c in counts])
