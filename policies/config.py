@@ -65,6 +65,10 @@ class PolicyConfig:
     of the observation, encoded in the same pass as the page, finds its best match among the
     candidate's tokens) or ``cross_attention`` (every candidate token reads the observation's token states
     through one learned cross-attention layer; the page is still encoded once)."""
+    lexical_features: bool = True
+    """Cross-attention scorer: also use token-id features (whether a candidate token occurs in the
+    instruction or history, the matched tokens' salience term, and the number comparison). ``False``
+    matches candidates from token states alone (the study's ablation of what pretraining contributes)."""
     finetune: str = "auto"
     """``frozen`` (only the head trains), ``lora`` (peft adapters on the backbone), ``full``, or ``auto``:
     the family's default, resolved (and stored) when the policy is built: ``lora`` for web policies (a
@@ -143,7 +147,7 @@ class PolicyConfig:
             check_int("image_size", self.image_size, 8)
         if self.torch_threads is not None:
             check_int("torch_threads", self.torch_threads, 1)
-        for flag in ("length_normalize", "pixel_skip"):
+        for flag in ("length_normalize", "pixel_skip", "lexical_features"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{flag}={getattr(self, flag)!r}: pass True or False.")
         if not isinstance(self.backbone_kwargs, dict):
@@ -186,5 +190,6 @@ _PRE_PIXEL_SKIP_FIELDS = frozenset(f.name for f in dataclasses.fields(PolicyConf
     "pixel_skip",
     "scorer",
     "max_history_tokens",
+    "lexical_features",
 }
 """Every field a saved config held before ``pixel_skip`` was added (to recognise those configs)."""

@@ -264,7 +264,10 @@ class CrossAttentionScorerHead(nn.Module):
     it carries over to options and products never seen in training (frozen MiniLM on 300 WebShop
     demonstrations: validation step accuracy 0.69 -> 0.91, on option choices 0.34 -> 1.0). Numbers get
     their own comparison (:meth:`compare_numbers`, with :mod:`rlft.policies.numbers`): token states say
-    little about magnitudes, and a price must be read against "under 40 dollars" (0.91 -> 0.94).
+    little about magnitudes, and a price must be read against "under 40 dollars" (0.91 -> 0.94). With
+    ``lexical=False`` (``PolicyConfig.lexical_features``) the flags, the match term and the numbers are
+    off: candidates meet the request through the backbone's token states only, which is what separates
+    what a pretrained backbone knows from what token identity alone gives.
 
     Attention runs per observation over all its candidates' tokens at once (a candidate token's read does
     not depend on the other candidates), so the cost is one small attention over ``K * Lc`` queries and
@@ -273,9 +276,17 @@ class CrossAttentionScorerHead(nn.Module):
     """
 
     def __init__(
-        self, hidden_size: int, width: int, match_dim: int = 64, number_table: torch.Tensor | None = None
+        self,
+        hidden_size: int,
+        width: int,
+        match_dim: int = 64,
+        number_table: torch.Tensor | None = None,
+        lexical: bool = True,
     ) -> None:
         super().__init__()
+        self.lexical = lexical
+        """Whether the token-id features take part: the exact-match flags, the match term and the number
+        comparison. Off, candidates are matched from token states alone (what the backbone knows)."""
         # Attention runs in a small space (match_dim): it is computed for every token of every candidate,
         # so its cost, not the backbone's, would otherwise dominate PPO updates on cached encodings.
         self.cand_token_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, match_dim))
@@ -340,7 +351,7 @@ class CrossAttentionScorerHead(nn.Module):
         rows = valid.nonzero(as_tuple=True)[0]
         tokens = cand_mask.bool().unsqueeze(-1)
         found = exact_matches(cand_ids, obs_ids[rows, :span], query[rows, :span] * request[rows, :span])
-        found = found & tokens  # [N, Lc, 2]
+        found = found & tokens if self.lexical else torch.zeros_like(found)  # [N, Lc, 2]
         queries = self.cand_token_proj(cand_tokens) + found.to(cand_tokens.dtype) @ self.match_embed
         # Each observation's valid candidates, packed into the first slots: a fixed-shape SB3 view has K
         # (up to max_candidates) slots of which a page uses a few, and attention should not pay for the rest.
@@ -392,7 +403,7 @@ class CrossAttentionScorerHead(nn.Module):
         number table or without numbers on either side.
         """
         zeros = cand_tokens.new_zeros((cand_tokens.shape[0], len(NUMBER_SCALES) + 1))
-        if self.numbers is None:
+        if self.numbers is None or not self.lexical:
             return zeros
         shown = token_numbers(cand_ids, self.numbers)
         asked = token_numbers(obs_ids, self.numbers)

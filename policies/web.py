@@ -87,7 +87,12 @@ class WebPolicy(AgentPolicy):
                 )
             if config.scorer == "cross_attention":
                 table = number_table(backbone.tokenizer) if backbone.tokenizer is not None else None
-                return CrossAttentionScorerHead(backbone.hidden_size, config.head_hidden, number_table=table)
+                return CrossAttentionScorerHead(
+                    backbone.hidden_size,
+                    config.head_hidden,
+                    number_table=table,
+                    lexical=config.lexical_features,
+                )
             return TOKEN_SCORERS[config.scorer](backbone.hidden_size, config.head_hidden)
         return TextScorerHead(backbone.hidden_size, config.head_hidden)
 

@@ -145,6 +145,8 @@ def resolve_recipe(env: StudyEnv, family: str, config: StudyConfig) -> dict[str,
     bc = {**suite.bc, **env.bc}
     finetune = env.finetune or bc.pop("finetune", None) or "auto"
     bc.pop("finetune", None)
+    if env.policy:
+        bc["policy_kwargs"] = {**bc.get("policy_kwargs", {}), **env.policy}
     recipe = {
         "family": family,
         "backbone": env.backbone or suite.backbone,

@@ -83,6 +83,9 @@ class StudyEnv:
     """gym.make kwargs of every stage (None: the demo suite's, e.g. heightmap=true on tabletop)."""
     rl_env_kwargs: dict[str, Any] | None = None
     """Extra gym.make kwargs for the RL stage only (None: the demo suite's, e.g. max_steps=15 on web)."""
+    policy: dict[str, Any] = field(default_factory=dict)
+    """PolicyConfig overrides of every cell (merged over the demo suite's policy settings), e.g.
+    ``{ lexical_features = false }``; the study sets backbone, finetune and seed itself."""
     bc: dict[str, Any] = field(default_factory=dict)
     """BCConfig overrides (merged over the demo suite's)."""
     rl: dict[str, Any] = field(default_factory=dict)
@@ -109,6 +112,14 @@ class StudyEnv:
         if self.eval_max_steps is not None:
             check_int(f"{self.env_id} eval_max_steps", self.eval_max_steps)
         check_env_kwargs(self.env_id, {**(self.env_kwargs or {}), **(self.rl_env_kwargs or {})})
+        _check_overrides(self.env_id, "policy", self.policy, "rlft.policies:PolicyConfig", _POLICY_OWNED)
+        if self.policy:
+            from rlft.policies import PolicyConfig
+
+            try:
+                PolicyConfig(**self.policy)  # the values' own checks, before anything runs
+            except ConfigError as err:
+                raise ConfigError(f"{self.env_id} policy: {err}") from None
         _check_overrides(self.env_id, "bc", self.bc, "rlft.agents.bc:BCConfig", _BC_OWNED)
         _check_overrides(self.env_id, "rl", self.rl, "rlft.agents.rl:RLConfig", _RL_OWNED)
 
@@ -123,6 +134,8 @@ _BC_OWNED = frozenset(
     | {"progress", "resume", "force_config", "policy_kwargs"}
 )
 """BCConfig fields the study sets itself (an override of them would break the sweep's meaning)."""
+_POLICY_OWNED = frozenset({"backbone", "finetune", "seed", "torch_threads"})
+"""PolicyConfig fields the study sets itself (from the env's backbone and finetune, the cell's seed)."""
 _RL_OWNED = frozenset(
     {"env_id", "env_kwargs", "split", "out_dir", "backbone", "finetune", "policy", "seed", "device"}
     | {"precision", "num_threads", "progress", "resume", "force_config", "anchor_dataset", "policy_kwargs"}

@@ -17,7 +17,8 @@ stages are skipped and an interrupted one continues from its checkpoint. A cell 
 differ from the study's (a changed budget, say) is never reused: :func:`run_study` raises
 :class:`rlft.errors.ConfigError` listing the differences before anything runs.
 
-Work is a small dependency graph of tasks (collect -> cells; ``bc+rl`` cells -> the ``rl`` cells whose
+Work is a small dependency graph of tasks (collect -> cells; ``bc`` cells -> the ``bc+rl`` cells that
+fine-tune their BC policy, see :func:`stage_prefix_cell`; ``bc+rl`` cells -> the ``rl`` cells whose
 budget they fix), driven through any :class:`concurrent.futures.Executor`: the default is a process pool
 with the ``spawn`` start method (``workers``), or this process when ``workers == 1``. With ``ray`` set,
 every task is a Ray task (:class:`rlft.envs.ray_vector.RayExecutor`) reserving ``cell_cpus`` CPUs and
@@ -57,6 +58,7 @@ __all__ = [
     "register_stage",
     "run_cell",
     "run_study",
+    "stage_prefix_cell",
 ]
 
 logger = logging.getLogger(__name__)
@@ -293,6 +295,7 @@ def run_cell(
     demos: dict[str, Any] | None,
     settings: dict[str, Any],
     rl_env_steps: int | None = None,
+    shared: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run (or resume, or reuse) one cell in ``folder``; returns its ``result.json`` record.
 
@@ -303,6 +306,9 @@ def run_cell(
         settings: device, precision, num_threads, progress of every stage.
         rl_env_steps: the budget rule's env steps for the RL stage (``None``: the recipe's). A cell that
             started earlier keeps the budget it started with.
+        shared: finished stage records of another cell with the same stages' settings (see
+            :func:`stage_prefix_cell`): a stage found here and not yet run by this cell is taken as done
+            (its policy folder stays in the other cell). A stage this cell already ran is kept.
 
     Raises:
         ConfigError: the folder holds a cell with other settings.
@@ -321,6 +327,9 @@ def run_cell(
     run = CellRun(cell, folder, demos_dir, settings, rl_env_steps)
     records: dict[str, Any] = _read_json(folder / "stages.json") or {}
     for stage in cell.stages:
+        if stage not in records and shared and stage in shared:
+            records[stage] = shared[stage]
+            _write_json(folder / "stages.json", records)
         if stage not in records:
             logger.info("%s: stage %s", cell.key, stage)
             records[stage] = STAGES[stage](run)
@@ -463,12 +472,39 @@ def _fixed(args: tuple[Any, ...], results: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _cell_args(
-    cell: Cell, folder: Path, settings: dict[str, Any], refs: list[str], results: dict[str, Any]
+    cell: Cell,
+    folder: Path,
+    settings: dict[str, Any],
+    refs: list[str],
+    prefix: str | None,
+    results: dict[str, Any],
 ) -> tuple[Any, ...]:
-    """``run_cell``'s arguments, once the cell's demonstrations (and budget references) are done."""
+    """``run_cell``'s arguments, once its demonstrations, budget references and shared stages are done."""
     demos = results[f"demos/{cell.demo_set.folder}"] if cell.demo_set is not None else None
     budget = _rl_budget(cell, [results[r] for r in refs]) if refs else None
-    return (cell, folder, demos, settings, budget)
+    shared = dict(results[prefix]["stages"]) if prefix is not None else None
+    if shared is not None:
+        shared = {name: {**record, "shared_from": prefix} for name, record in shared.items()}
+    return (cell, folder, demos, settings, budget, shared)
+
+
+def stage_prefix_cell(cell: Cell, cells: list[Cell]) -> Cell | None:
+    """The cell whose finished stages ``cell`` reuses, or ``None``.
+
+    That is the cell with the same env, count, init and seed whose method's stages are a proper prefix of
+    ``cell``'s (``bc`` for ``bc+rl``), the longest such. Its stages were trained with the same recipe,
+    data and seed, so ``bc+rl`` fine-tunes the very policy its ``bc`` cell evaluated: the BC -> BC+RL
+    comparison is paired on one policy, and the study trains each BC policy once.
+    """
+    group = (cell.env_id, cell.demos, cell.init, cell.seed)
+    prefixes = [
+        other
+        for other in cells
+        if (other.env_id, other.demos, other.init, other.seed) == group
+        and len(other.stages) < len(cell.stages)
+        and cell.stages[: len(other.stages)] == other.stages
+    ]
+    return max(prefixes, key=lambda other: len(other.stages), default=None)
 
 
 def _cell_tasks(config: StudyConfig, cells: list[Cell], settings: dict[str, Any]) -> Iterator[_Task]:
@@ -488,8 +524,10 @@ def _cell_tasks(config: StudyConfig, cells: list[Cell], settings: dict[str, Any]
         refs: list[str] = []
         if c.method == "rl" and config.budget == "matched":
             refs = [f"cells/{r.key}" for r in by_group.get((c.env_id, c.init, c.seed), [])]
-
-        args = functools.partial(_cell_args, c, folder, settings, refs)
+        base = stage_prefix_cell(c, cells)
+        prefix = f"cells/{base.key}" if base is not None else None
+        deps += [prefix] if prefix is not None else []
+        args = functools.partial(_cell_args, c, folder, settings, refs, prefix)
         yield _Task(f"cells/{c.key}", functools.partial(_in_study, out, run_cell), args, (*deps, *refs))
 
 

@@ -95,6 +95,9 @@ def test_bad_study_mappings_raise_config_errors(data: dict, message: str) -> Non
         ({"demos": [10, 10]}, "repeats"),
         ({"demos": [0]}, "demos"),
         ({"env_kwargs": {"no_such_kwarg": 1}}, "no_such_kwarg"),
+        ({"policy": {"lexical_feature": False}}, "Did you mean 'lexical_features'"),
+        ({"policy": {"backbone": "minilm"}}, "sets backbone itself"),
+        ({"policy": {"scorer": "nope"}}, "policy: .*scorer"),
     ],
 )
 def test_bad_env_recipes_fail_validation(toy_shop: str, env: dict, message: str) -> None:
@@ -169,6 +172,20 @@ def test_cells_cross_every_axis_and_share_demonstrations(toy_shop: str) -> None:
     assert bc.demo_set == both.demo_set  # one dataset for every cell with this env, count and seed
     assert bc.backbone == "scratch:tiny-bert" and both.backbone == "tiny-bert"
     assert METHODS["bc+rl"].stages == ("bc", "rl")
+
+
+def test_policy_overrides_reach_every_stage_of_every_cell(toy_shop: str) -> None:
+    config = study_from_mapping(
+        {
+            "methods": ["bc", "bc+rl", "rl"],
+            "envs": [tiny_env(toy_shop, policy={"lexical_features": False})],
+        }
+    )
+    config.validate()
+    for cell in expand_cells(config, {toy_shop: "web"}):
+        kwargs = study_runner._policy_kwargs(cell)
+        assert kwargs["lexical_features"] is False
+        assert kwargs["scorer"] == "cross_attention"  # the demo suite's setting is kept
 
 
 def test_a_changed_setting_changes_the_cell_hash(toy_shop: str) -> None:
@@ -347,6 +364,57 @@ def test_a_killed_cell_resumes_from_its_checkpoint(tmp_path: Path, toy_shop: str
     third = run_study(config)
     assert not third.failed and calls["bc"] == 1
     assert [c["hash"] for c in third.cells] == [c["hash"] for c in second.cells]
+
+
+def test_stage_prefix_cells_pair_bc_with_bc_rl_only(toy_shop: str) -> None:
+    config = study_from_mapping(
+        {
+            "methods": ["bc", "bc+rl", "rl"],
+            "inits": ["pretrained", "scratch"],
+            "n_seeds": 2,
+            "envs": [tiny_env(toy_shop, demos=[2, 3])],
+        }
+    )
+    cells = expand_cells(config, {toy_shop: "web"})
+    for cell in cells:
+        base = study_runner.stage_prefix_cell(cell, cells)
+        if cell.method == "bc+rl":
+            assert base is not None and base.method == "bc"
+            assert (base.demos, base.init, base.seed) == (cell.demos, cell.init, cell.seed)
+        else:
+            assert base is None
+
+
+def test_bc_rl_fine_tunes_the_bc_cells_policy(tmp_path: Path, toy_shop: str, monkeypatch) -> None:
+    import rlft.agents.rl as rl_module
+
+    stage_bc, real_rl = study_runner.STAGES["bc"], rl_module.train_rl
+    trained, started_from = [], []
+
+    def counting_stage_bc(run):
+        trained.append(run.cell.key)
+        return stage_bc(run)
+
+    def recording_rl(config):
+        started_from.append(config.policy)
+        return real_rl(config)
+
+    monkeypatch.setitem(study_runner.STAGES, "bc", counting_stage_bc)
+    monkeypatch.setattr(rl_module, "train_rl", recording_rl)
+    config = study_from_mapping(
+        {"methods": ["bc", "bc+rl"], "inits": ["pretrained"], "envs": [tiny_env(toy_shop)]},
+        out_dir=str(tmp_path / "study"),
+        device="cpu",
+        progress=False,
+    )
+    result = run_study(config)
+    assert not result.failed, result.failed
+    assert trained == ["ToyShop-v0/bc/pretrained/d2_s0"]  # one BC run serves both cells
+    bc, bc_rl = (next(c for c in result.cells if c["method"] == m) for m in ("bc", "bc+rl"))
+    assert started_from == [bc["stages"]["bc"]["policy_dir"]]
+    assert bc_rl["stages"]["bc"]["shared_from"] == "cells/ToyShop-v0/bc/pretrained/d2_s0"
+    assert bc_rl["bc_steps"] == bc["bc_steps"] == TINY_BC["steps"]
+    assert bc_rl["wall_s"] > bc["wall_s"]  # the BC stage's compute still counts in bc+rl's budget
 
 
 def test_the_plan_counts_cells_and_finished_ones(tmp_path: Path, toy_shop: str) -> None:

@@ -288,3 +288,38 @@ def test_cross_attention_compares_prices_with_the_asked_limit(web_spaces: Any) -
     assert policy.head.numbers is not None
     accuracy = _clone_and_score(policy, train, test, steps=80)
     assert accuracy >= 0.9, accuracy  # chance: 0.25
+
+
+@pytest.mark.parametrize("lexical", [True, False])
+def test_lexical_features_off_score_from_token_states_alone(lexical: bool) -> None:
+    """Candidates with equal token states and different ids: only the token-id features tell them apart."""
+    from rlft.policies.heads import CrossAttentionScorerHead
+
+    torch.manual_seed(0)
+    head = CrossAttentionScorerHead(8, 16, lexical=lexical)
+    obs_ids = torch.tensor([[11, 12, 30, 31]])  # instruction "11 12", then page tokens
+    query = torch.tensor([[INSTRUCTION_MARK, INSTRUCTION_MARK, 0, 0]])
+    obs_tokens = torch.randn(1, 4, 8)
+    cand_tokens = torch.randn(1, 3, 8).expand(2, -1, -1)  # identical states
+    cand_ids = torch.tensor([[5, 11, 12], [5, 40, 41]])  # the first repeats the instruction's ids
+    with torch.no_grad():
+        scores, _ = head.score_tokens(
+            obs_tokens,
+            torch.ones(1, 4, dtype=torch.long),
+            query,
+            cand_tokens,
+            torch.ones(2, 3, dtype=torch.long),
+            torch.tensor([[True, True]]),
+            obs_ids,
+            cand_ids,
+        )
+    assert (scores[0] > scores[1] + 1e-3) if lexical else torch.allclose(scores[0], scores[1])
+
+
+def test_lexical_features_round_trip_in_the_config(web_spaces: Any) -> None:
+    config = PolicyConfig(backbone="tiny-bert", scorer="cross_attention", lexical_features=False)
+    assert PolicyConfig.from_json(config.to_json()).lexical_features is False
+    policy = build_policy(config, *web_spaces)
+    assert policy.head.lexical is False
+    with pytest.raises(ConfigError, match="lexical_features"):
+        PolicyConfig(lexical_features="no")  # type: ignore[arg-type]
