@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,16 @@ from rlft.agents.study.config import StudyConfig, StudyEnv
 from rlft.agents.study.methods import METHODS
 from rlft.errors import ConfigError
 
-__all__ = ["Cell", "DemoSet", "demo_seed", "expand_cells", "fair_rl_steps", "family_of", "resolve_recipe"]
+__all__ = [
+    "Cell",
+    "DemoSet",
+    "demo_seed",
+    "expand_cells",
+    "fair_rl_steps",
+    "family_of",
+    "feedback_recipe",
+    "resolve_recipe",
+]
 
 
 def family_of(env_id: str) -> str:
@@ -128,13 +137,32 @@ class Cell:
             "backbone": self.backbone,
             "finetune": self.finetune,
             "demo_set": self.demo_set.spec() if self.demo_set else None,
-            **self.recipe,
+            # The search settings decide only the cells that search (adding best-of-n to a study keeps
+            # its other cells).
+            **{k: v for k, v in self.recipe.items() if k != "feedback" or "rm" in self.stages},
             "backbone_base": self.recipe["backbone"],
         }
 
     def spec_hash(self) -> str:
         """A short hash of :meth:`spec`."""
         return _digest(self.spec())
+
+
+def feedback_recipe(family: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The best-of-n settings of an env, with ``overrides`` merged over them (``rm`` key by key).
+
+    They start from the feedback demo's (``rlft demo --suite feedback``). Web compares and searches
+    episodes capped at its 15 steps (a WebShop purchase takes 4-8; uncapped, 16 samples of a looping
+    policy would cost 16 x 50 steps per goal). Tabletop pairs are sampled at temperature 2 (600 pairs:
+    its one-step episodes are cheap) and run to the env's own limit.
+    """
+    from rlft.agents.demo import FEEDBACK_SUITE
+
+    base = {**FEEDBACK_SUITE.feedback, "max_steps": FEEDBACK_SUITE.eval_max_steps}
+    if family == "tabletop":
+        base.update(pairs=600, temperature=2.0, max_steps=None)
+    rm = {**base.get("rm", {}), **overrides.get("rm", {})}
+    return {**base, **overrides, "rm": rm}
 
 
 def resolve_recipe(env: StudyEnv, family: str, config: StudyConfig) -> dict[str, Any]:
@@ -161,6 +189,7 @@ def resolve_recipe(env: StudyEnv, family: str, config: StudyConfig) -> dict[str,
         "rl_env_kwargs": dict(suite.rl_env_kwargs if env.rl_env_kwargs is None else env.rl_env_kwargs),
         "bc": bc,
         "rl": {**suite.rl, **env.rl},
+        "feedback": feedback_recipe(family, env.feedback),
         "budget": config.budget,
         "precision": config.precision,
     }

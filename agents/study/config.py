@@ -90,6 +90,11 @@ class StudyEnv:
     """BCConfig overrides (merged over the demo suite's)."""
     rl: dict[str, Any] = field(default_factory=dict)
     """RLConfig overrides (merged over the demo suite's)."""
+    feedback: dict[str, Any] = field(default_factory=dict)
+    """best-of-n settings, merged over the family's (:func:`rlft.agents.study.cells.feedback_recipe`):
+    ``pairs`` of oracle-rated comparisons of BC samples, their sampling ``temperature``,
+    ``rater_temperature``, ``tie_margin``, ``rm`` (RMConfig overrides), ``best_of`` (N) and ``max_steps``
+    (cap on compared and searched episodes)."""
     sample: bool = True
     """Evaluate by sampling actions (seeded per episode) instead of greedily."""
     eval_max_steps: int | None = None
@@ -121,6 +126,7 @@ class StudyEnv:
             except ConfigError as err:
                 raise ConfigError(f"{self.env_id} policy: {err}") from None
         _check_overrides(self.env_id, "bc", self.bc, "rlft.agents.bc:BCConfig", _BC_OWNED)
+        _check_feedback(self.env_id, self.feedback)
         _check_overrides(self.env_id, "rl", self.rl, "rlft.agents.rl:RLConfig", _RL_OWNED)
 
     @property
@@ -141,6 +147,36 @@ _RL_OWNED = frozenset(
     | {"precision", "num_threads", "progress", "resume", "force_config", "anchor_dataset", "policy_kwargs"}
 )
 """RLConfig fields the study sets itself."""
+
+
+FEEDBACK_KEYS: frozenset[str] = frozenset(
+    {"pairs", "temperature", "rater_temperature", "tie_margin", "rm", "best_of", "max_steps"}
+)
+"""The keys of a study env's ``feedback`` table."""
+_RM_OWNED = frozenset(
+    {"prefs", "out_dir", "backbone", "seed", "device", "precision", "num_threads", "progress", "resume"}
+    | {"force_config"}
+)
+"""RMConfig fields the study sets itself."""
+
+
+def _check_feedback(env_id: str, feedback: Mapping[str, Any]) -> None:
+    for key, value in feedback.items():
+        if key not in FEEDBACK_KEYS:
+            raise ConfigError(
+                f"{env_id}: unknown feedback setting {key!r}.{did_you_mean(key, FEEDBACK_KEYS)} "
+                f"Known: {', '.join(sorted(FEEDBACK_KEYS))}."
+            )
+        if key in ("pairs", "best_of"):
+            check_int(f"{env_id} feedback.{key}", value)
+        elif key == "max_steps" and value is not None:
+            check_int(f"{env_id} feedback.max_steps", value)
+        elif key in ("temperature", "rater_temperature", "tie_margin"):
+            check_float(f"{env_id} feedback.{key}", value, 0.0)
+    rm = feedback.get("rm", {})
+    if not isinstance(rm, Mapping):
+        raise ConfigError(f"{env_id} feedback.rm must be a table of RMConfig fields; got {rm!r}.")
+    _check_overrides(env_id, "feedback.rm", rm, "rlft.agents.rm:RMConfig", _RM_OWNED)
 
 
 def _check_overrides(

@@ -1,6 +1,6 @@
 """The methods a study compares: :data:`METHODS`, and :func:`register_method` to add one.
 
-A method is a name, the stages it runs in order (``bc``, ``rl``; the runner maps each stage name to a
+A method is a name, the stages it runs in order (``bc``, ``rl``, ``rm``; the runner maps each stage name to a
 function, see :func:`rlft.agents.study.runner.register_stage`) and whether it learns from
 demonstrations. A new method (best-of-N search over a reward model, say) is one :func:`register_method`
 call plus, when it needs one, a :func:`~rlft.agents.study.runner.register_stage` call for its stage.
@@ -51,4 +51,13 @@ register_method(Method("bc", ("bc",), True, "behaviour cloning on the demonstrat
 register_method(Method("bc+rl", ("bc", "rl"), True, "behaviour cloning, then PPO with a BC anchor"))
 register_method(
     Method("rl", ("rl",), False, "PPO from the (pretrained or scratch) backbone, no demonstrations")
+)
+register_method(
+    Method(
+        "best-of-n",
+        ("bc", "rm"),
+        True,
+        "behaviour cloning, then best-of-N sampling ranked by a reward model learned from oracle "
+        "comparisons of the BC policy's samples",
+    )
 )

@@ -77,6 +77,8 @@ class CellRun:
     """Env steps of the RL stage fixed by the budget rule (``None``: the recipe's)."""
     policy_dir: Path | None = None
     """The policy the previous stage produced (``None`` before the first stage)."""
+    reward_model: Path | None = None
+    """The reward model an ``rm`` stage trained: evaluation then searches (best-of-N) with it."""
 
 
 StageFn = Callable[[CellRun], dict[str, Any]]
@@ -185,8 +187,68 @@ def _stage_rl(run: CellRun) -> dict[str, Any]:
     }
 
 
+def _run_config(run: CellRun) -> Any:
+    """The cell's seed and the study's device, precision, threads and progress as a RunConfig."""
+    from rlft.agents.config import RunConfig
+
+    return RunConfig(seed=run.cell.seed, **run.settings)
+
+
+def _stage_rm(run: CellRun) -> dict[str, Any]:
+    """Oracle comparisons of the previous stage's policy's samples (train goals), a reward model on them.
+
+    The reward model has the cell's backbone (random weights, seeded by the cell, for ``scratch``), so a
+    scratch cell searches with a scratch judge. The record keeps the policy it compared, for the search.
+    """
+    from rlft.agents.feedback import compare_stage, rm_stage
+
+    cell, settings = run.cell, run.cell.recipe["feedback"]
+    if run.policy_dir is None:
+        raise ConfigError(f"{cell.key}: the rm stage compares a policy's samples; put bc before it.")
+    config = _run_config(run)
+    t0 = time.perf_counter()
+    compared = compare_stage(
+        cell.env_id,
+        cell.env.train_split,
+        run.policy_dir,
+        run.folder / "comparisons",
+        settings,
+        config,
+        max_steps=settings["max_steps"],
+        progress=bool(run.settings.get("progress")),
+    )
+    rm_settings = dict(settings)
+    if cell.init == "scratch":
+        rm = dict(settings["rm"])
+        reward_kwargs = dict(rm.get("reward_kwargs", {}))
+        backbone_kwargs = {**reward_kwargs.get("backbone_kwargs", {}), "init_seed": cell.seed}
+        reward_kwargs["backbone_kwargs"] = backbone_kwargs
+        rm_settings["rm"] = {**rm, "reward_kwargs": reward_kwargs}
+    model = rm_stage(
+        run.folder / "comparisons",
+        run.folder / "rm",
+        cell.backbone,
+        rm_settings,
+        config,
+        progress=bool(run.settings.get("progress")),
+    )
+    seconds = time.perf_counter() - t0
+    accuracy = model.metrics.get("heldout_accuracy")
+    return {
+        "policy_dir": str(run.policy_dir),
+        "reward_model": str(model.model_dir),
+        "pairs": compared.pairs,
+        "compare_episodes": 2 * compared.pairs,
+        "rm_steps": model.steps,
+        "rm_accuracy": None if accuracy is None or accuracy != accuracy else float(accuracy),
+        "seconds": seconds,
+        "seconds_full": seconds,
+    }
+
+
 register_stage("bc", _stage_bc)
 register_stage("rl", _stage_rl)
+register_stage("rm", _stage_rm)
 
 
 def _read_json(path: Path) -> Any:
@@ -273,8 +335,12 @@ def _evaluate(run: CellRun, split: str) -> dict[str, Any]:
         raise ConfigError(f"{cell.key}: no stage produced a policy to evaluate.")
     settings = run.settings
     policy = load_agent_policy(run.policy_dir, device=settings.get("device", "auto"), progress=False)
-    agent = PolicyAgent(policy, cell.method, not recipe["sample"], settings.get("precision", "fp32"))
+    searching = run.reward_model is not None
+    deterministic = not recipe["sample"] and not searching  # best-of-N samples its N episodes
+    agent = PolicyAgent(policy, cell.method, deterministic, settings.get("precision", "fp32"))
     t0 = time.perf_counter()
+    if run.reward_model is not None:
+        return {**_search(run, agent, split), "seconds": time.perf_counter() - t0}
     # Every cell is evaluated with the recipe's env kwargs (not the RL stage's shorter episodes).
     result = evaluate_agent(
         agent,
@@ -287,6 +353,42 @@ def _evaluate(run: CellRun, split: str) -> dict[str, Any]:
         progress=settings.get("progress", False),
     )
     return {**dataclasses.asdict(result), "seconds": time.perf_counter() - t0}
+
+
+def _search(run: CellRun, agent: Any, split: str) -> dict[str, Any]:
+    """Best-of-N on the evaluation goals: the reward model's pick per goal is the cell's outcome.
+
+    The record is the pick's per-episode outcomes at the largest N (what the CSV and the paired tests
+    read), the oracle's pick at that N (the ceiling) and the whole curve (N = 1, 4, 16, 64 up to N).
+    """
+    from rlft.agents.search import best_of_n
+    from rlft.policies.reward import load_reward_model
+
+    cell, recipe = run.cell, run.cell.recipe
+    feedback = recipe["feedback"]
+    if run.reward_model is None:
+        raise ConfigError(f"{cell.key}: best-of-N needs the reward model an rm stage trains.")
+    device = _run_config(run).torch_device()
+    reward_model = load_reward_model(run.reward_model, device=device, progress=False)
+    n = int(feedback["best_of"])
+    curve = best_of_n(
+        agent,
+        reward_model,
+        cell.env_id,
+        best_of=n,
+        goals=recipe["eval_episodes"],
+        seed=recipe["eval_seed"],
+        split=split,
+        max_steps=feedback["max_steps"],
+        env_kwargs=dict(recipe["env_kwargs"]),
+        progress=bool(run.settings.get("progress")),
+    )
+    return {
+        **dataclasses.asdict(curve.rm[n]),
+        "best_of": n,
+        "oracle": dataclasses.asdict(curve.oracle[n]),
+        "curve": curve.to_dict(),
+    }
 
 
 def run_cell(
@@ -335,6 +437,8 @@ def run_cell(
             records[stage] = STAGES[stage](run)
             _write_json(folder / "stages.json", records)
         run.policy_dir = Path(records[stage]["policy_dir"])
+        if records[stage].get("reward_model"):
+            run.reward_model = Path(records[stage]["reward_model"])
     evals = {}
     for split in cell.recipe["eval_splits"]:
         path = folder / "eval" / f"{split}.json"

@@ -98,6 +98,10 @@ def test_bad_study_mappings_raise_config_errors(data: dict, message: str) -> Non
         ({"policy": {"lexical_feature": False}}, "Did you mean 'lexical_features'"),
         ({"policy": {"backbone": "minilm"}}, "sets backbone itself"),
         ({"policy": {"scorer": "nope"}}, "policy: .*scorer"),
+        ({"feedback": {"pairz": 3}}, "Did you mean 'pairs'"),
+        ({"feedback": {"best_of": 0}}, "best_of"),
+        ({"feedback": {"rm": {"prefs": "x"}}}, "sets prefs itself"),
+        ({"feedback": {"rm": {"stepz": 3}}}, "Did you mean 'steps'"),
     ],
 )
 def test_bad_env_recipes_fail_validation(toy_shop: str, env: dict, message: str) -> None:
@@ -415,6 +419,61 @@ def test_bc_rl_fine_tunes_the_bc_cells_policy(tmp_path: Path, toy_shop: str, mon
     assert bc_rl["stages"]["bc"]["shared_from"] == "cells/ToyShop-v0/bc/pretrained/d2_s0"
     assert bc_rl["bc_steps"] == bc["bc_steps"] == TINY_BC["steps"]
     assert bc_rl["wall_s"] > bc["wall_s"]  # the BC stage's compute still counts in bc+rl's budget
+
+
+TINY_FEEDBACK = {"pairs": 4, "best_of": 4, "rm": {"steps": 4, "batch_size": 4, "eval_every": 2}}
+
+
+def test_best_of_n_searches_the_bc_cells_policy_with_its_own_reward_model(
+    tmp_path: Path, toy_shop: str, monkeypatch
+) -> None:
+    stage_bc = study_runner.STAGES["bc"]
+    trained = []
+
+    def counting_stage_bc(run):
+        trained.append(run.cell.key)
+        return stage_bc(run)
+
+    monkeypatch.setitem(study_runner.STAGES, "bc", counting_stage_bc)
+    config = study_from_mapping(
+        {
+            "methods": ["bc", "best-of-n"],
+            "inits": ["pretrained"],
+            "envs": [tiny_env(toy_shop, feedback=TINY_FEEDBACK)],
+        },
+        out_dir=str(tmp_path / "study"),
+        device="cpu",
+        progress=False,
+    )
+    result = run_study(config)
+    assert not result.failed, result.failed
+    assert trained == ["ToyShop-v0/bc/pretrained/d2_s0"]
+    bc, search = (next(c for c in result.cells if c["method"] == m) for m in ("bc", "best-of-n"))
+    rm_stage = search["stages"]["rm"]
+    assert rm_stage["pairs"] == 4 and rm_stage["rm_steps"] == 4
+    assert Path(rm_stage["reward_model"]).is_dir()
+    assert rm_stage["policy_dir"] == bc["stages"]["bc"]["policy_dir"]  # it searched the BC policy
+    ev = search["evals"]["test"]
+    assert ev["best_of"] == 4 and ev["episodes"] == 3
+    assert ev["seeds"] == bc["evals"]["test"]["seeds"]  # the same goals: paired with bc
+    means = ev["curve"]["mean_true_score"]
+    assert means["oracle"]["4"] >= means["rm"]["4"] - 1e-9  # the oracle's pick is the ceiling
+    assert means["oracle"]["4"] >= means["oracle"]["1"] - 1e-9
+    assert set(ev["curve"]["ns"]) == {1, 4}
+    tests = (tmp_path / "study" / "mcnemar.csv").read_text()
+    assert "method,bc/pretrained/d2,best-of-n/pretrained/d2" in tests
+
+    # The search settings are part of the best-of-n cell only: changing them leaves bc's hash alone.
+    changed = study_from_mapping(
+        {
+            "methods": ["bc", "best-of-n"],
+            "inits": ["pretrained"],
+            "envs": [tiny_env(toy_shop, feedback={**TINY_FEEDBACK, "best_of": 2})],
+        }
+    )
+    old_cells = {c.method: c.spec_hash() for c in expand_cells(config, {toy_shop: "web"})}
+    new_cells = {c.method: c.spec_hash() for c in expand_cells(changed, {toy_shop: "web"})}
+    assert old_cells["bc"] == new_cells["bc"] and old_cells["best-of-n"] != new_cells["best-of-n"]
 
 
 def test_the_plan_counts_cells_and_finished_ones(tmp_path: Path, toy_shop: str) -> None:
