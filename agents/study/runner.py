@@ -33,6 +33,7 @@ in by passing its own executor to :func:`run_study`; every task is a picklable t
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import functools
 import json
@@ -657,9 +658,15 @@ def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
     A pool worker would otherwise finish its cell unattended and write into a folder a new study run
     may be using. Stopping abruptly is safe: every checkpoint and record is written atomically, and the
     next run resumes the cell from its last checkpoint.
+
+    The worker also leaves the study's process group, so a Ctrl-C in the terminal reaches the study
+    process alone, which passes exactly one interrupt on to each worker (:func:`_interrupt_workers`): the
+    same stop whether the signal came from a terminal or was sent to the study's pid only.
     """
     import os
     import threading
+
+    os.setpgid(0, 0)
 
     def watch() -> None:
         while True:
@@ -668,6 +675,23 @@ def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
                 os._exit(3)
 
     threading.Thread(target=watch, name="rlft-study-parent-watch", daemon=True).start()
+
+
+def _interrupt_workers(pool: cf.Executor) -> None:
+    """Send SIGINT to the worker processes of a process pool (nothing for other executors).
+
+    Each training stage checkpoints at its next step boundary and stops (:mod:`rlft.agents.interrupt`);
+    the rerun resumes it. Without this, an interrupted study process would wait at exit for its workers
+    to finish their cells.
+    """
+    import os
+    import signal
+
+    processes = getattr(pool, "_processes", None) if isinstance(pool, cf.ProcessPoolExecutor) else None
+    for process in list((processes or {}).values()):
+        with contextlib.suppress(OSError, ValueError):  # already gone
+            if process.pid is not None:
+                os.kill(process.pid, signal.SIGINT)
 
 
 def _default_executor(config: StudyConfig) -> cf.Executor:
@@ -753,8 +777,9 @@ def run_study(config: StudyConfig, executor: cf.Executor | None = None) -> Study
     try:
         results, errors = _drive(tasks, pool, on_done)
     except BaseException:
-        # Ctrl-C reaches the workers too (they checkpoint and stop); do not wait for their cells here.
+        # Interrupted: the workers checkpoint and stop; do not start or wait for other cells.
         if owned:
+            _interrupt_workers(pool)
             pool.shutdown(wait=False, cancel_futures=True)
         raise
     else:

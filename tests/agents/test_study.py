@@ -538,6 +538,29 @@ def test_a_worker_ends_when_the_study_process_is_gone() -> None:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+def test_an_interrupted_study_passes_the_interrupt_to_its_workers() -> None:
+    import concurrent.futures as cf
+    import multiprocessing
+    import os
+    import time
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = cf.ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=study_runner._exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+    try:
+        assert pool.submit(os.getpgid, 0).result(timeout=60) != os.getpgid(0)  # its own process group
+        future = pool.submit(time.sleep, 120)  # SIGINT's default action ends the sleep with KeyboardInterrupt
+        study_runner._interrupt_workers(pool)
+        with pytest.raises(BrokenProcessPool):
+            future.result(timeout=60)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def test_cli_plans_helps_and_exits_2_on_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from rlft.cli import main
 
