@@ -439,11 +439,13 @@ def test_executor_bounds_every_wait(cluster: Any) -> None:
         RayExecutor(num_gpus=1)  # no node has a GPU: refused instead of waiting forever
     with pytest.raises(ConfigError, match="--cell-cpus"):
         RayExecutor(num_cpus=8)
-    executor = RayExecutor(num_cpus=0.25, max_in_flight=1, timeout_s=2)
+    # The limit covers the queued call too, Ray worker start-up included: 10 s leaves room for a loaded
+    # 2-core machine (2 s failed there) and is still far below the stuck call's 600 s.
+    executor = RayExecutor(num_cpus=0.25, max_in_flight=1, timeout_s=10)
     try:
         stuck = executor.submit(time.sleep, 600)
         queued = executor.submit(os.getpid)
-        with pytest.raises(RayTaskTimeoutError, match="ran past 2 s"):
+        with pytest.raises(RayTaskTimeoutError, match="ran past 10 s"):
             stuck.result(timeout=60)
         assert queued.result(timeout=60) > 0  # the next call ran once the stuck one was cancelled
         cluster.look()
