@@ -722,8 +722,7 @@ def run_feedback_demo(
         "BC best-of-16 (oracle)": curve.oracle[16],
         **rl_rows,
     }
-    rm_accuracy = rm.metrics.get("heldout_accuracy")
-    rm_accuracy = None if rm_accuracy is None or rm_accuracy != rm_accuracy else float(rm_accuracy)
+    rm_accuracy = rm.heldout_accuracy
     plot = plot_overoptimisation(
         {"RL from the reward model": rl_rm.history, "RL from the true reward": rl_true.history},
         out / "overoptimisation.png",

@@ -178,6 +178,12 @@ class RMResult:
     seconds: float = 0.0
     """Wall time of this call."""
 
+    @property
+    def heldout_accuracy(self) -> float | None:
+        """Held-out pairwise accuracy of the kept model, ``None`` when it was not measured (or is NaN)."""
+        value = self.metrics.get("heldout_accuracy")
+        return None if value is None or value != value else float(value)
+
 
 def _goal(row: Any) -> tuple[str, int]:
     return str(row.env_id), int(row.goal_seed)

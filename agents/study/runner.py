@@ -107,7 +107,12 @@ def _policy_kwargs(cell: Cell) -> dict[str, Any]:
     The recipe's settings are its BC stage's (the web scorer, for one): every method of a study builds the
     same architecture, RL from scratch included.
     """
-    kwargs = dict(cell.recipe["bc"].get("policy_kwargs", {}))
+    return _seed_scratch(cell, cell.recipe["bc"].get("policy_kwargs", {}))
+
+
+def _seed_scratch(cell: Cell, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` (PolicyConfig or RewardModelConfig fields) with a scratch cell's backbone seeded by it."""
+    kwargs = dict(kwargs)
     if cell.init == "scratch":
         kwargs["backbone_kwargs"] = {**kwargs.get("backbone_kwargs", {}), "init_seed": cell.seed}
     return kwargs
@@ -218,30 +223,23 @@ def _stage_rm(run: CellRun) -> dict[str, Any]:
         max_steps=settings["max_steps"],
         progress=bool(run.settings.get("progress")),
     )
-    rm_settings = dict(settings)
-    if cell.init == "scratch":
-        rm = dict(settings["rm"])
-        reward_kwargs = dict(rm.get("reward_kwargs", {}))
-        backbone_kwargs = {**reward_kwargs.get("backbone_kwargs", {}), "init_seed": cell.seed}
-        reward_kwargs["backbone_kwargs"] = backbone_kwargs
-        rm_settings["rm"] = {**rm, "reward_kwargs": reward_kwargs}
+    rm = {**settings["rm"], "reward_kwargs": _seed_scratch(cell, settings["rm"].get("reward_kwargs", {}))}
     model = rm_stage(
         run.folder / "comparisons",
         run.folder / "rm",
         cell.backbone,
-        rm_settings,
+        {**settings, "rm": rm},
         config,
         progress=bool(run.settings.get("progress")),
     )
     seconds = time.perf_counter() - t0
-    accuracy = model.metrics.get("heldout_accuracy")
     return {
         "policy_dir": str(run.policy_dir),
         "reward_model": str(model.model_dir),
         "pairs": compared.pairs,
         "compare_episodes": 2 * compared.pairs,
         "rm_steps": model.steps,
-        "rm_accuracy": None if accuracy is None or accuracy != accuracy else float(accuracy),
+        "rm_accuracy": model.heldout_accuracy,
         "seconds": seconds,
         "seconds_full": seconds,
     }
@@ -336,12 +334,11 @@ def _evaluate(run: CellRun, split: str) -> dict[str, Any]:
         raise ConfigError(f"{cell.key}: no stage produced a policy to evaluate.")
     settings = run.settings
     policy = load_agent_policy(run.policy_dir, device=settings.get("device", "auto"), progress=False)
-    searching = run.reward_model is not None
-    deterministic = not recipe["sample"] and not searching  # best-of-N samples its N episodes
+    deterministic = not recipe["sample"] and run.reward_model is None  # best-of-N samples its N episodes
     agent = PolicyAgent(policy, cell.method, deterministic, settings.get("precision", "fp32"))
     t0 = time.perf_counter()
     if run.reward_model is not None:
-        return {**_search(run, agent, split), "seconds": time.perf_counter() - t0}
+        return {**_search(run, run.reward_model, agent, split), "seconds": time.perf_counter() - t0}
     # Every cell is evaluated with the recipe's env kwargs (not the RL stage's shorter episodes).
     result = evaluate_agent(
         agent,
@@ -356,7 +353,7 @@ def _evaluate(run: CellRun, split: str) -> dict[str, Any]:
     return {**dataclasses.asdict(result), "seconds": time.perf_counter() - t0}
 
 
-def _search(run: CellRun, agent: Any, split: str) -> dict[str, Any]:
+def _search(run: CellRun, reward_model_dir: Path, agent: Any, split: str) -> dict[str, Any]:
     """Best-of-N on the evaluation goals: the reward model's pick per goal is the cell's outcome.
 
     The record is the pick's per-episode outcomes at the largest N (what the CSV and the paired tests
@@ -367,10 +364,8 @@ def _search(run: CellRun, agent: Any, split: str) -> dict[str, Any]:
 
     cell, recipe = run.cell, run.cell.recipe
     feedback = recipe["feedback"]
-    if run.reward_model is None:
-        raise ConfigError(f"{cell.key}: best-of-N needs the reward model an rm stage trains.")
     device = _run_config(run).torch_device()
-    reward_model = load_reward_model(run.reward_model, device=device, progress=False)
+    reward_model = load_reward_model(reward_model_dir, device=device, progress=False)
     n = int(feedback["best_of"])
     curve = best_of_n(
         agent,
@@ -587,9 +582,11 @@ def _cell_args(
     """``run_cell``'s arguments, once its demonstrations, budget references and shared stages are done."""
     demos = results[f"demos/{cell.demo_set.folder}"] if cell.demo_set is not None else None
     budget = _rl_budget(cell, [results[r] for r in refs]) if refs else None
-    shared = dict(results[prefix]["stages"]) if prefix is not None else None
-    if shared is not None:
-        shared = {name: {**record, "shared_from": prefix} for name, record in shared.items()}
+    shared = None
+    if prefix is not None:
+        shared = {
+            name: {**record, "shared_from": prefix} for name, record in results[prefix]["stages"].items()
+        }
     return (cell, folder, demos, settings, budget, shared)
 
 
