@@ -295,11 +295,14 @@ def collect_demo_set(demo_set: DemoSet, folder: Path, settings: dict[str, Any]) 
 
     spec = demo_set.spec()
     check_folder(folder, "demoset.json", spec, "demonstration")
+    # One spelling of the path whether the set was recorded now or earlier (the collector returns it
+    # resolved): the training stages record it, and a resumed stage refuses another dataset path.
+    path = (folder / "dataset").resolve()
     if isinstance(_read_json(folder / "demoset.json"), dict):
         try:
-            dataset = DemoDataset(folder / "dataset")
+            dataset = DemoDataset(path)
             return {
-                "path": str(folder / "dataset"),
+                "path": str(path),
                 "episodes": dataset.total_episodes,
                 "steps": dataset.total_steps,
             }
@@ -310,7 +313,7 @@ def collect_demo_set(demo_set: DemoSet, folder: Path, settings: dict[str, Any]) 
         CollectConfig(
             env_id=demo_set.env_id,
             episodes=demo_set.count,
-            out_dir=str(folder / "dataset"),
+            out_dir=str(path),
             split=demo_set.split,
             seed=demo_seed(demo_set.seed),
             env_kwargs=dict(demo_set.env_kwargs),
@@ -319,7 +322,7 @@ def collect_demo_set(demo_set: DemoSet, folder: Path, settings: dict[str, Any]) 
             progress=settings.get("progress", False),
         )
     )
-    record = {"path": str(result.path), "episodes": result.kept, "steps": result.steps}
+    record = {"path": str(path), "episodes": result.kept, "steps": result.steps}
     _write_json(folder / "demoset.json", {"spec": spec, **record, "seconds": time.perf_counter() - t0})
     return record
 

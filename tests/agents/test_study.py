@@ -370,6 +370,36 @@ def test_a_killed_cell_resumes_from_its_checkpoint(tmp_path: Path, toy_shop: str
     assert [c["hash"] for c in third.cells] == [c["hash"] for c in second.cells]
 
 
+def test_a_bc_stage_killed_in_the_run_that_recorded_its_demos_resumes(
+    tmp_path: Path, toy_shop: str, monkeypatch
+) -> None:
+    """A relative --out: the dataset path the stage recorded must read the same when the study resumes."""
+    import rlft.agents.bc as bc_module
+
+    real = bc_module.train_bc
+
+    def dying_bc(config):  # two of four steps (a checkpoint at 2), then "die"
+        from dataclasses import replace
+
+        real(replace(config, steps=2))
+        raise KilledError
+
+    monkeypatch.chdir(tmp_path)
+    config = study_from_mapping(
+        {"methods": ["bc"], "inits": ["pretrained"], "envs": [tiny_env(toy_shop)]},
+        out_dir="study",
+        device="cpu",
+        progress=False,
+    )
+    monkeypatch.setattr(bc_module, "train_bc", dying_bc)
+    assert run_study(config).failed
+    monkeypatch.setattr(bc_module, "train_bc", real)
+    second = run_study(config)
+    assert not second.failed, second.failed
+    stage = second.cells[0]["stages"]["bc"]
+    assert stage["resumed_from"] == 2 and stage["steps"] == TINY_BC["steps"]
+
+
 def test_stage_prefix_cells_pair_bc_with_bc_rl_only(toy_shop: str) -> None:
     config = study_from_mapping(
         {
