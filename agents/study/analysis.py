@@ -1,14 +1,17 @@
 """A study's outputs: ``results.csv``, a markdown table, scaling plots and paired McNemar tests.
 
 * ``results.csv``: one row per cell and evaluation split (:data:`CSV_COLUMNS`), with 95% Wilson intervals
-  for the success rate and bootstrap intervals for the mean reward.
+  for the success rate and bootstrap intervals for the mean reward. A multi-task entry's cell (one policy
+  learning several ids) gives a row per id and split, its ``trained_on`` the entry's name; tables, plots
+  and tests show it as the method ``bc [<entry>]`` beside the single-task cells of the same id.
 * ``results.md``: per env and split, success (pooled over seeds, 95% CI) by method and initialisation
   (rows) and demonstration count (columns), then the paired tests.
 * ``plots/<Env>_<split>.png``: success vs demonstrations (log x), one line with a 95% band per method
   and initialisation; ``rl`` (no demonstrations) is a horizontal line.
 * ``mcnemar.csv``: exact McNemar tests between two cells' outcomes on the same test episodes (same
   env, split, seed, episode reset seed): methods at one count and initialisation, ``rl`` against each
-  ``bc+rl`` count, and pretrained against scratch. Pairs are pooled over the study's seeds.
+  ``bc+rl`` count, pretrained against scratch, and a multi-task policy against the single-task one
+  (``tasks``). Pairs are pooled over the study's seeds.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ __all__ = [
     "cell_rows",
     "markdown_table",
     "mcnemar_exact",
+    "method_label",
     "paired_tests",
+    "per_task",
     "plot_scaling",
     "write_outputs",
 ]
@@ -41,6 +46,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "demos",
     "init",
     "method",
+    "trained_on",
     "seed",
     "episodes",
     "successes",
@@ -61,7 +67,8 @@ CSV_COLUMNS: tuple[str, ...] = (
 )
 """Columns of ``results.csv``. ``env_steps``: env steps the cell's RL stage took (0 for bc);
 ``demo_steps``: transitions in its demonstrations; ``wall_s``: training wall time (BC + RL stages, a
-resumed stage extrapolated to the whole stage); ``eval_s``: evaluation wall time."""
+resumed stage extrapolated to the whole stage); ``eval_s``: evaluation wall time (a multi-task cell's
+over all its ids); ``trained_on``: the env id, or the multi-task entry whose one policy learned several."""
 
 MCNEMAR_COLUMNS: tuple[str, ...] = (
     "env_id",
@@ -92,10 +99,33 @@ def mcnemar_exact(a_only: int, b_only: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def cell_rows(cells: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One CSV row per cell and evaluation split."""
-    rows = []
+def per_task(cells: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Cell records with each multi-task cell split into one record per id (``evals`` of that id).
+
+    Every record gets ``trained_on``: the env id itself, or the multi-task entry's name.
+    """
+    out = []
     for cell in cells:
+        tasks = cell.get("tasks")
+        if not tasks:
+            out.append({**cell, "trained_on": cell.get("trained_on") or cell["env_id"]})
+            continue
+        for env_id, evals in tasks.items():
+            split_off = {"env_id": env_id, "trained_on": cell["env_id"], "evals": evals, "tasks": None}
+            out.append({**cell, **split_off})
+    return out
+
+
+def method_label(record: dict[str, Any]) -> str:
+    """The method as tables and plots name it: ``bc``, or ``bc [forms]`` for a multi-task entry's policy."""
+    trained_on = record.get("trained_on") or record["env_id"]
+    return record["method"] if trained_on == record["env_id"] else f"{record['method']} [{trained_on}]"
+
+
+def cell_rows(cells: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One CSV row per cell and evaluation split (per id for multi-task cells: :func:`per_task`)."""
+    rows = []
+    for cell in per_task(cells):
         for split, ev in cell["evals"].items():
             successes = int(sum(bool(s) for s in ev["successes"]))
             rows.append(
@@ -105,6 +135,7 @@ def cell_rows(cells: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                     "demos": cell["demos"],
                     "init": cell["init"],
                     "method": cell["method"],
+                    "trained_on": cell["trained_on"],
                     "seed": cell["seed"],
                     "episodes": ev["episodes"],
                     "successes": successes,
@@ -124,9 +155,8 @@ def cell_rows(cells: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                     "cell": cell["key"],
                 }
             )
-    return sorted(
-        rows, key=lambda r: (r["env_id"], r["split"], r["method"], r["init"], r["demos"], r["seed"])
-    )
+    order = ("env_id", "split", "method", "trained_on", "init", "demos", "seed")
+    return sorted(rows, key=lambda r: tuple(r[k] for k in order))
 
 
 def _csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -164,9 +194,9 @@ def _test(env_id: str, split: str, comparison: str, a: str, b: str, pairs_a: dic
 def paired_tests(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """McNemar tests on shared test episodes (see the module docstring), pairs pooled over seeds."""
     pooled: dict[tuple[str, str, str, str, int], dict[tuple[int, int], bool]] = defaultdict(dict)
-    for cell in cells:
+    for cell in per_task(cells):
         for split in cell["evals"]:
-            key = (cell["env_id"], split, cell["method"], cell["init"], int(cell["demos"]))
+            key = (cell["env_id"], split, method_label(cell), cell["init"], int(cell["demos"]))
             pooled[key].update(_outcomes(cell, split))
     tests = []
     groups = sorted({(k[0], k[1]) for k in pooled})
@@ -177,7 +207,8 @@ def paired_tests(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             for mb, ib, db in names[i + 1 :]:
                 label_a, label_b = f"{ma}/{ia}/d{da}", f"{mb}/{ib}/d{db}"
                 if ia == ib and da == db and ma != mb:
-                    comparison = "method"
+                    same_method = ma.split(" [")[0] == mb.split(" [")[0]
+                    comparison = "tasks" if same_method else "method"
                 elif ia == ib and ma != mb and {ma, mb} == {"rl", "bc+rl"}:
                     comparison = "rl vs bc+rl"
                 elif ma == mb and da == db and ia != ib:
@@ -203,7 +234,7 @@ def _grouped(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], dict[tuple
         lambda: defaultdict(lambda: defaultdict(list))
     )
     for r in rows:
-        out[(r["env_id"], r["split"])][(r["method"], r["init"])][int(r["demos"])].append(r)
+        out[(r["env_id"], r["split"])][(method_label(r), r["init"])][int(r["demos"])].append(r)
     return out
 
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlft.agents.study.config import StudyConfig, StudyEnv
+from rlft.agents.study.config import StudyConfig, StudyEnv, multitask_methods
 from rlft.agents.study.methods import METHODS
 from rlft.errors import ConfigError
 
@@ -26,6 +26,7 @@ __all__ = [
     "Cell",
     "DemoSet",
     "demo_seed",
+    "env_family",
     "expand_cells",
     "fair_rl_steps",
     "family_of",
@@ -44,6 +45,21 @@ def family_of(env_id: str) -> str:
         return "web" if isinstance(env.action_space, spaces.Text) else "tabletop"
     finally:
         env.close()
+
+
+def env_family(env: StudyEnv) -> str:
+    """The family of a study entry: every one of its ids must share it (one policy reads one family).
+
+    Raises:
+        ConfigError: a multi-task entry mixing web and tabletop ids.
+    """
+    families = {task: family_of(task) for task in env.task_ids}
+    if len(set(families.values())) > 1:
+        raise ConfigError(
+            f"{env.env_id} mixes web and tabletop ids ({families}): one policy reads one family's "
+            "observations; make one entry per family."
+        )
+    return next(iter(families.values()))
 
 
 def demo_seed(seed: int) -> int:
@@ -100,12 +116,17 @@ class Cell:
         return f"{self.env.slug}/{self.method}/{self.init}/d{self.demos}_s{self.seed}"
 
     @property
-    def demo_set(self) -> DemoSet | None:
-        """The demonstrations the cell trains on (``None`` for methods without them)."""
+    def tasks(self) -> tuple[str, ...]:
+        """The env ids the cell trains and is evaluated on (one, or a multi-task entry's)."""
+        return self.env.task_ids
+
+    @property
+    def demo_sets(self) -> tuple[DemoSet, ...]:
+        """The demonstrations the cell trains on, one set per task (none for methods without them)."""
         if self.demos == 0:
-            return None
+            return ()
         kwargs = tuple(sorted(self.recipe["env_kwargs"].items()))
-        return DemoSet(self.env_id, self.demos, self.seed, self.env.train_split, kwargs)
+        return tuple(DemoSet(t, self.demos, self.seed, self.env.train_split, kwargs) for t in self.tasks)
 
     @property
     def backbone(self) -> str:
@@ -127,7 +148,10 @@ class Cell:
 
     def spec(self) -> dict[str, Any]:
         """Every setting that decides this cell's result (not device, threads or progress bars)."""
+        sets = [d.spec() for d in self.demo_sets]
+        multitask = {"tasks": list(self.tasks), "demo_sets": sets} if self.env.multitask else {}
         return {
+            **multitask,
             "env_id": self.env_id,
             "demos": self.demos,
             "init": self.init,
@@ -136,7 +160,7 @@ class Cell:
             "stages": list(self.stages),
             "backbone": self.backbone,
             "finetune": self.finetune,
-            "demo_set": self.demo_set.spec() if self.demo_set else None,
+            "demo_set": sets[0] if sets and not multitask else None,
             # The search settings decide only the cells that search (adding best-of-n to a study keeps
             # its other cells).
             **{k: v for k, v in self.recipe.items() if k != "feedback" or "rm" in self.stages},
@@ -166,10 +190,13 @@ def feedback_recipe(family: str, overrides: Mapping[str, Any]) -> dict[str, Any]
 
 
 def resolve_recipe(env: StudyEnv, family: str, config: StudyConfig) -> dict[str, Any]:
-    """The env's recipe with the family's demo-suite budgets filled in, as plain JSON data."""
+    """The env's recipe with the family's demo-suite budgets filled in, as plain JSON data.
+
+    A multi-task entry starts from the family's multi-task suite (``web-all``, ``tabletop-all``).
+    """
     from rlft.agents.demo import DEMO_SUITES
 
-    suite = DEMO_SUITES[family]
+    suite = DEMO_SUITES[f"{family}-all" if env.multitask else family]
     bc = {**suite.bc, **env.bc}
     finetune = env.finetune or bc.pop("finetune", None) or "auto"
     bc.pop("finetune", None)
@@ -199,20 +226,22 @@ def resolve_recipe(env: StudyEnv, family: str, config: StudyConfig) -> dict[str,
 def expand_cells(config: StudyConfig, families: dict[str, str] | None = None) -> list[Cell]:
     """Every cell of the study, in a stable order (env, init, seed, method, demos).
 
-    Methods with demonstrations get one cell per demos count; the others one cell with demos = 0.
+    Methods with demonstrations get one cell per demos count; the others one cell with demos = 0. A
+    multi-task entry gets the cells of :func:`~rlft.agents.study.config.multitask_methods` only.
 
     Args:
         config: the study.
-        families: ``env_id -> "web" | "tabletop"`` (detected with :func:`family_of` when missing).
+        families: ``env_id -> "web" | "tabletop"`` (detected with :func:`env_family` when missing).
     """
     families = dict(families or {})
     cells: list[Cell] = []
     for env in config.envs:
-        family = families.get(env.env_id) or family_of(env.env_id)
+        family = families.get(env.env_id) or env_family(env)
         recipe = resolve_recipe(env, family, config)
+        methods = multitask_methods(config.methods) if env.multitask else config.methods
         for init in config.inits:
             for seed in config.seeds:
-                for name in config.methods:
+                for name in methods:
                     counts: Sequence[int] = env.demos if METHODS[name].uses_demos else (0,)
                     cells.extend(Cell(env, env.env_id, d, init, name, seed, recipe) for d in counts)
     return cells

@@ -42,6 +42,7 @@ __all__ = [
     "StudyConfig",
     "StudyEnv",
     "load_study_file",
+    "multitask_methods",
     "preset_config",
     "read_study_file",
     "study_from_mapping",
@@ -63,7 +64,15 @@ class StudyEnv:
     """One environment of a study, with its demonstration counts and its training recipe."""
 
     env_id: str
-    """Environment id (rlft/WebShop-v0, rlft/TabletopPutBlockInBowl-v0 ...)."""
+    """Environment id (rlft/WebShop-v0, rlft/TabletopPutBlockInBowl-v0 ...), or the name of a multi-task
+    entry: a group of :data:`rlft.agents.policy_io.ENV_GROUPS` (``all-forms``, ``all-web``,
+    ``all-tabletop``), or any name when ``tasks`` lists the ids."""
+    tasks: tuple[str, ...] = ()
+    """Env ids one policy learns together (CLIPort's multi-task setting): every cell of the entry records
+    ``demos`` demonstrations of each, trains one BC policy on all of them (the family's multi-task demo
+    recipe, ``rlft demo --suite web-all`` / ``tabletop-all``) and is evaluated on each, one CSV row per id
+    and split. Empty: env_id alone, or a group's members. Only methods whose stages are ``bc`` alone run on
+    such an entry (RL trains on one env)."""
     demos: tuple[int, ...] = (10, 100)
     """Demonstration counts for the methods that learn from demonstrations (bc, bc+rl)."""
     eval_splits: tuple[str, ...] = ("test",)
@@ -100,11 +109,39 @@ class StudyEnv:
     eval_max_steps: int | None = None
     """Cap on steps per evaluation episode (None: the env's own time limit)."""
 
+    @property
+    def task_ids(self) -> tuple[str, ...]:
+        """The env ids the entry trains and evaluates on: ``tasks``, a group's members, or ``env_id``."""
+        from rlft.agents.policy_io import ENV_GROUPS, env_group
+
+        if self.tasks:
+            return tuple(self.tasks)
+        if self.env_id in ENV_GROUPS and self.env_id != "trained":
+            return env_group(self.env_id)
+        return (self.env_id,)
+
+    @property
+    def multitask(self) -> bool:
+        """Whether one policy of each cell learns several ids (``tasks``, or a group as ``env_id``)."""
+        return self.task_ids != (self.env_id,)
+
     def validate(self) -> None:
         """Check every field; raise ConfigError naming the bad one."""
+        import re
+
         from rlft.demos.envs import check_env_id, check_env_kwargs
 
-        check_env_id(self.env_id)
+        if not self.multitask:
+            check_env_id(self.env_id)
+        elif not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", self.env_id) or self.env_id == "trained":
+            raise ConfigError(
+                f"{self.env_id!r} names a multi-task entry and its folder: use letters, digits and . _ + - "
+                "(env_id = 'forms', tasks = ['rlft/WebFormLogin-v0', ...]), or a group such as all-forms."
+            )
+        if len(set(self.task_ids)) != len(self.task_ids):
+            raise ConfigError(f"{self.env_id}: tasks {list(self.task_ids)} repeats an id.")
+        for task in self.task_ids if self.multitask else ():
+            check_env_id(task)
         if not self.demos:
             raise ConfigError(f"{self.env_id}: demos is empty; give at least one count, e.g. demos = [10].")
         for count in self.demos:
@@ -116,7 +153,8 @@ class StudyEnv:
         check_int(f"{self.env_id} eval_episodes", self.eval_episodes)
         if self.eval_max_steps is not None:
             check_int(f"{self.env_id} eval_max_steps", self.eval_max_steps)
-        check_env_kwargs(self.env_id, {**(self.env_kwargs or {}), **(self.rl_env_kwargs or {})})
+        for task in self.task_ids:
+            check_env_kwargs(task, {**(self.env_kwargs or {}), **(self.rl_env_kwargs or {})})
         _check_overrides(self.env_id, "policy", self.policy, "rlft.policies:PolicyConfig", _POLICY_OWNED)
         if self.policy:
             from rlft.policies import PolicyConfig
@@ -196,6 +234,13 @@ def _check_overrides(
             )
 
 
+def multitask_methods(methods: Sequence[str]) -> tuple[str, ...]:
+    """The ``methods`` a multi-task entry runs: those whose stages are ``bc`` alone."""
+    from rlft.agents.study.methods import METHODS
+
+    return tuple(m for m in methods if m in METHODS and METHODS[m].stages == ("bc",))
+
+
 @dataclass(kw_only=True)
 class StudyConfig(RunConfig):
     """A sweep: envs x demonstration counts x initialisations x methods x seeds, run as resumable cells.
@@ -253,6 +298,13 @@ class StudyConfig(RunConfig):
             raise ConfigError("methods and inits must each name at least one entry.")
         for method in self.methods:
             check_choice("method", method, METHODS)
+        for env in self.envs:
+            if env.multitask and not multitask_methods(self.methods):
+                raise ConfigError(
+                    f"{env.env_id} trains one policy on {len(env.task_ids)} envs, which only methods of the "
+                    f"single stage bc do (RL trains on one env); methods {list(self.methods)} have none: "
+                    "add bc to methods."
+                )
         for init in self.inits:
             check_choice("init", init, INITS)
         check_int("n_seeds", self.n_seeds)
@@ -381,7 +433,8 @@ def load_study_file(path: str | Path, **overrides: Any) -> StudyConfig:
 
 
 WEB_FORMS: tuple[str, ...] = ("rlft/WebFormLogin-v0", "rlft/WebFormDropdown-v0", "rlft/WebFormCheckboxes-v0")
-"""Form families in the full preset (each env its own cells; a single multi-task policy is a later step)."""
+"""Form families the full preset also trains one at a time (beside the multi-task policy over all 14:
+the paired ``tasks`` tests compare the two on these)."""
 
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
@@ -422,6 +475,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "envs": [
             {"env_id": "rlft/WebShop-v0", "demos": [10, 30, 100, 300], "eval_episodes": 100},
             *({"env_id": env_id, "demos": [10, 30, 100], "eval_episodes": 100} for env_id in WEB_FORMS),
+            # One policy over the 14 form families (demos per family), 50 test goals per family.
+            {"env_id": "all-forms", "demos": [10, 30, 100], "eval_episodes": 50},
             {
                 "env_id": "rlft/TabletopPutBlockInBowl-v0",
                 "demos": [1, 10, 100, 1000],
@@ -480,7 +535,8 @@ class StudyArgs:
     n_seeds: int | None = None
     """Seeds per cell (none: the study's, else 1)."""
     env_id: str | None = None
-    """Comma-separated env ids: keep only these envs (new ones get default recipes)."""
+    """Comma-separated env ids (or multi-task entry names such as all-forms): keep only these envs (new
+    ones get default recipes)."""
     demos: str | None = None
     """Comma-separated demonstration counts for every env, e.g. 1,10,100."""
     methods: str | None = None

@@ -8,7 +8,8 @@ The study folder::
         cell.json                the cell's resolved settings and their hash (resume guard)
         stages.json              one record per finished stage (policy folder, steps, seconds)
         bc/ rl/                  the stages' run folders (checkpoints: an interrupted stage resumes)
-        eval/<split>.json        per-episode outcomes on the held-out goals (seeds, successes, returns)
+        eval/<split>.json        per-episode outcomes on the held-out goals (seeds, successes, returns);
+                                 a multi-task entry's cell: eval/<Env>/<split>.json for each of its ids
         result.json              written last: the cell is finished
     results.csv results.md mcnemar.csv plots/   (see :mod:`rlft.agents.study.analysis`)
 
@@ -40,13 +41,13 @@ import json
 import logging
 import multiprocessing
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rlft.agents.config import provenance
-from rlft.agents.study.cells import Cell, DemoSet, demo_seed, expand_cells, fair_rl_steps, family_of
+from rlft.agents.study.cells import Cell, DemoSet, demo_seed, env_family, expand_cells, fair_rl_steps
 from rlft.agents.study.config import StudyConfig
 from rlft.errors import ConfigError, DatasetError, atomic_write_text
 
@@ -71,7 +72,8 @@ class CellRun:
 
     cell: Cell
     folder: Path
-    demos_dir: Path | None
+    demos_dirs: tuple[Path, ...]
+    """The cell's demonstration datasets, one per task (none for methods without demonstrations)."""
     settings: dict[str, Any]
     """seed-independent run settings: device, precision, num_threads, progress."""
     rl_env_steps: int | None = None
@@ -80,6 +82,11 @@ class CellRun:
     """The policy the previous stage produced (``None`` before the first stage)."""
     reward_model: Path | None = None
     """The reward model an ``rm`` stage trained: evaluation then searches (best-of-N) with it."""
+
+    @property
+    def demos_dir(self) -> Path | None:
+        """The one demonstration dataset of a single-task cell (``None``: none, or a multi-task cell)."""
+        return self.demos_dirs[0] if len(self.demos_dirs) == 1 else None
 
 
 StageFn = Callable[[CellRun], dict[str, Any]]
@@ -130,11 +137,11 @@ def _stage_bc(run: CellRun) -> dict[str, Any]:
     from rlft.agents.bc import BCConfig, train_bc
 
     cell = run.cell
-    if run.demos_dir is None:
+    if not run.demos_dirs:
         raise ConfigError(f"{cell.key}: the bc stage needs demonstrations (demos >= 1).")
     result = train_bc(
         BCConfig(
-            dataset=str(run.demos_dir),
+            dataset=",".join(map(str, run.demos_dirs)),  # a multi-task cell's datasets, mixed
             out_dir=str(run.folder / "bc"),
             backbone=cell.backbone,
             finetune=cell.finetune,
@@ -327,8 +334,8 @@ def collect_demo_set(demo_set: DemoSet, folder: Path, settings: dict[str, Any]) 
     return record
 
 
-def _evaluate(run: CellRun, split: str) -> dict[str, Any]:
-    """Evaluate the cell's final policy on ``split`` (per-episode outcomes kept for paired tests)."""
+def _evaluate(run: CellRun, env_id: str, split: str) -> dict[str, Any]:
+    """Evaluate the cell's policy on ``env_id``'s ``split`` (per-episode outcomes kept: paired tests)."""
     from rlft.agents.evaluate import PolicyAgent, evaluate_agent
     from rlft.agents.policy_io import load_agent_policy
 
@@ -341,11 +348,11 @@ def _evaluate(run: CellRun, split: str) -> dict[str, Any]:
     agent = PolicyAgent(policy, cell.method, deterministic, settings.get("precision", "fp32"))
     t0 = time.perf_counter()
     if run.reward_model is not None:
-        return {**_search(run, run.reward_model, agent, split), "seconds": time.perf_counter() - t0}
+        return {**_search(run, run.reward_model, agent, env_id, split), "seconds": time.perf_counter() - t0}
     # Every cell is evaluated with the recipe's env kwargs (not the RL stage's shorter episodes).
     result = evaluate_agent(
         agent,
-        cell.env_id,
+        env_id,
         split=split,
         episodes=recipe["eval_episodes"],
         seed=recipe["eval_seed"],
@@ -356,7 +363,7 @@ def _evaluate(run: CellRun, split: str) -> dict[str, Any]:
     return {**dataclasses.asdict(result), "seconds": time.perf_counter() - t0}
 
 
-def _search(run: CellRun, reward_model_dir: Path, agent: Any, split: str) -> dict[str, Any]:
+def _search(run: CellRun, reward_model_dir: Path, agent: Any, env_id: str, split: str) -> dict[str, Any]:
     """Best-of-N on the evaluation goals: the reward model's pick per goal is the cell's outcome.
 
     The record is the pick's per-episode outcomes at the largest N (what the CSV and the paired tests
@@ -365,7 +372,7 @@ def _search(run: CellRun, reward_model_dir: Path, agent: Any, split: str) -> dic
     from rlft.agents.search import best_of_n
     from rlft.policies.reward import load_reward_model
 
-    cell, recipe = run.cell, run.cell.recipe
+    recipe = run.cell.recipe
     feedback = recipe["feedback"]
     device = _run_config(run).torch_device()
     reward_model = load_reward_model(reward_model_dir, device=device, progress=False)
@@ -373,7 +380,7 @@ def _search(run: CellRun, reward_model_dir: Path, agent: Any, split: str) -> dic
     curve = best_of_n(
         agent,
         reward_model,
-        cell.env_id,
+        env_id,
         best_of=n,
         goals=recipe["eval_episodes"],
         seed=recipe["eval_seed"],
@@ -393,7 +400,7 @@ def _search(run: CellRun, reward_model_dir: Path, agent: Any, split: str) -> dic
 def run_cell(
     cell: Cell,
     folder: Path,
-    demos: dict[str, Any] | None,
+    demos: Sequence[dict[str, Any]] | dict[str, Any] | None,
     settings: dict[str, Any],
     rl_env_steps: int | None = None,
     shared: dict[str, dict[str, Any]] | None = None,
@@ -403,7 +410,8 @@ def run_cell(
     Args:
         cell: the cell.
         folder: its run folder.
-        demos: the record :func:`collect_demo_set` returned for its demonstrations (``None``: none).
+        demos: the records :func:`collect_demo_set` returned for its demonstrations, one per task (a
+            single record, or ``None`` for none, also do).
         settings: device, precision, num_threads, progress of every stage.
         rl_env_steps: the budget rule's env steps for the RL stage (``None``: the recipe's). A cell that
             started earlier keeps the budget it started with.
@@ -424,8 +432,8 @@ def run_cell(
         rl_env_steps = int(stored["rl_env_steps"])
     _write_json(folder / "cell.json", {"spec": spec, "hash": digest, "rl_env_steps": rl_env_steps})
 
-    demos_dir = Path(demos["path"]) if demos else None
-    run = CellRun(cell, folder, demos_dir, settings, rl_env_steps)
+    demo_records = [demos] if isinstance(demos, dict) else list(demos or [])
+    run = CellRun(cell, folder, tuple(Path(d["path"]) for d in demo_records), settings, rl_env_steps)
     records: dict[str, Any] = _read_json(folder / "stages.json") or {}
     for stage in cell.stages:
         if stage not in records and shared and stage in shared:
@@ -438,14 +446,16 @@ def run_cell(
         run.policy_dir = Path(records[stage]["policy_dir"])
         if records[stage].get("reward_model"):
             run.reward_model = Path(records[stage]["reward_model"])
-    evals = {}
-    for split in cell.recipe["eval_splits"]:
-        path = folder / "eval" / f"{split}.json"
-        stored_eval = _read_json(path)
-        if not isinstance(stored_eval, dict):
-            stored_eval = _evaluate(run, split)
-            _write_json(path, stored_eval)
-        evals[split] = stored_eval
+    by_task: dict[str, dict[str, Any]] = {}
+    for task in cell.tasks:
+        for split in cell.recipe["eval_splits"]:
+            name = f"{task.rsplit('/', 1)[-1]}/{split}.json" if cell.env.multitask else f"{split}.json"
+            stored_eval = _read_json(folder / "eval" / name)
+            if not isinstance(stored_eval, dict):
+                stored_eval = _evaluate(run, task, split)
+                _write_json(folder / "eval" / name, stored_eval)
+            by_task.setdefault(task, {})[split] = stored_eval
+    evals = {} if cell.env.multitask else by_task[cell.env_id]
     rl = records.get("rl", {})
     result = {
         "key": cell.key,
@@ -458,13 +468,15 @@ def run_cell(
         "backbone": cell.backbone,
         "finetune": cell.finetune,
         "env_steps": int(rl.get("env_steps", 0)),
-        "demo_steps": int(demos["steps"]) if demos else 0,
+        "demo_steps": sum(int(d["steps"]) for d in demo_records),
         "bc_steps": int(records.get("bc", {}).get("steps", 0)),
         "wall_s": sum(float(r.get("seconds_full", r.get("seconds", 0.0))) for r in records.values()),
-        "eval_s": sum(float(e.get("seconds", 0.0)) for e in evals.values()),
+        "eval_s": sum(float(e.get("seconds", 0.0)) for t in by_task.values() for e in t.values()),
         "rl_env_steps_budget": rl_env_steps,
         "stages": records,
         "evals": evals,
+        # A multi-task cell: every id's evaluations (the outputs give each id its own rows).
+        **({"tasks": by_task} if cell.env.multitask else {}),
     }
     _write_json(folder / "result.json", result)
     return result
@@ -583,7 +595,7 @@ def _cell_args(
     results: dict[str, Any],
 ) -> tuple[Any, ...]:
     """``run_cell``'s arguments, once its demonstrations, budget references and shared stages are done."""
-    demos = results[f"demos/{cell.demo_set.folder}"] if cell.demo_set is not None else None
+    demos = [results[f"demos/{d.folder}"] for d in cell.demo_sets]
     budget = _rl_budget(cell, [results[r] for r in refs]) if refs else None
     shared = None
     if prefix is not None:
@@ -614,7 +626,7 @@ def stage_prefix_cell(cell: Cell, cells: list[Cell]) -> Cell | None:
 
 def _cell_tasks(config: StudyConfig, cells: list[Cell], settings: dict[str, Any]) -> Iterator[_Task]:
     out = config.out_path
-    demo_sets = {c.demo_set for c in cells if c.demo_set is not None}
+    demo_sets = {d for c in cells for d in c.demo_sets}
     for ds in sorted(demo_sets, key=lambda d: (d.env_id, d.count, d.seed)):
         folder = out / "demos" / ds.folder
         run = functools.partial(_in_study, out, collect_demo_set)
@@ -625,7 +637,7 @@ def _cell_tasks(config: StudyConfig, cells: list[Cell], settings: dict[str, Any]
             by_group.setdefault((c.env_id, c.init, c.seed), []).append(c)
     for c in cells:
         folder = out / "cells" / c.key
-        deps: list[str] = [f"demos/{c.demo_set.folder}"] if c.demo_set is not None else []
+        deps: list[str] = [f"demos/{d.folder}" for d in c.demo_sets]
         refs: list[str] = []
         if c.method == "rl" and config.budget == "matched":
             refs = [f"cells/{r.key}" for r in by_group.get((c.env_id, c.init, c.seed), [])]
@@ -742,11 +754,11 @@ def run_study(config: StudyConfig, executor: cf.Executor | None = None) -> Study
             "budget='matched' sizes rl from bc+rl's stages: add bc+rl to methods or use rl-stage."
         )
     out = config.out_path
-    families = {env.env_id: family_of(env.env_id) for env in config.envs}
+    families = {env.env_id: env_family(env) for env in config.envs}
     cells = expand_cells(config, families)
     problems = []
     folders = [(out / "cells" / c.key, "cell.json", c.spec(), "study cell") for c in cells]
-    demo_sets = {c.demo_set for c in cells if c.demo_set is not None}
+    demo_sets = {d for c in cells for d in c.demo_sets}
     folders += [(out / "demos" / d.folder, "demoset.json", d.spec(), "demonstration") for d in demo_sets]
     for folder, marker, spec, what in folders:
         try:
@@ -807,7 +819,7 @@ def plan_study(config: StudyConfig) -> str:
     from rlft.agents.rl import RLConfig
 
     config.validate()
-    cells = expand_cells(config, {env.env_id: family_of(env.env_id) for env in config.envs})
+    cells = expand_cells(config, {env.env_id: env_family(env) for env in config.envs})
     bc_default = next(f.default for f in dataclasses.fields(BCConfig) if f.name == "steps")
     rl_default = next(f.default for f in dataclasses.fields(RLConfig) if f.name == "env_steps")
     lines = [f"study {config.out_path}: {len(cells)} cells, seeds {list(config.seeds)}"]
@@ -819,12 +831,13 @@ def plan_study(config: StudyConfig) -> str:
         for c in mine:
             counts[(c.method, c.init)] = counts.get((c.method, c.init), 0) + 1
             done += (config.out_path / "cells" / c.key / "result.json").is_file()
-        demo_sets = {c.demo_set for c in mine if c.demo_set is not None}
+        demo_sets = {d for c in mine for d in c.demo_sets}
         bc_steps = sum(int(recipe["bc"].get("steps", bc_default)) for c in mine if "bc" in c.stages)
         rl_steps = sum(int(recipe["rl"].get("env_steps", rl_default)) for c in mine if "rl" in c.stages)
-        episodes = len(mine) * recipe["eval_episodes"] * len(recipe["eval_splits"])
+        episodes = len(mine) * recipe["eval_episodes"] * len(recipe["eval_splits"]) * len(env.task_ids)
+        tasks = f"one policy on {len(env.task_ids)} ids, " if env.multitask else ""
         lines.append(
-            f"  {env.env_id} ({recipe['family']}, backbone {recipe['backbone']}): {len(mine)} cells "
+            f"  {env.env_id} ({tasks}{recipe['family']}, backbone {recipe['backbone']}): {len(mine)} cells "
             f"({', '.join(f'{m}/{i} x{n}' for (m, i), n in sorted(counts.items()))}); "
             f"{len(demo_sets)} demonstration sets ({sum(d.count for d in demo_sets)} episodes); "
             f"{bc_steps} BC steps; >= {rl_steps} RL env steps; {episodes} evaluation episodes"

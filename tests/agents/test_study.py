@@ -153,6 +153,8 @@ def test_presets_are_valid_studies_of_both_families() -> None:
     full.validate()
     ids = [e.env_id for e in full.envs]
     assert "rlft/WebShop-v0" in ids and any("WebForm" in i for i in ids)
+    forms = next(e for e in full.envs if e.multitask)
+    assert forms.env_id == "all-forms" and len(forms.task_ids) == 14
     bowl = next(e for e in full.envs if e.env_id == "rlft/TabletopPutBlockInBowl-v0")
     assert bowl.demos == (1, 10, 100, 1000) and set(bowl.eval_splits) == {"train", "test"}
     assert "rlft/TabletopStackBlocks-v0" in ids
@@ -168,14 +170,67 @@ def test_cells_cross_every_axis_and_share_demonstrations(toy_shop: str) -> None:
     # 2 inits x 2 seeds x (bc: 2 counts + bc+rl: 2 counts + rl: 1) = 20
     assert len(cells) == 20 and len({c.key for c in cells}) == 20
     rl = [c for c in cells if c.method == "rl"]
-    assert all(c.demos == 0 and c.demo_set is None for c in rl)
+    assert all(c.demos == 0 and c.demo_sets == () for c in rl)
     bc = next(c for c in cells if c.method == "bc" and c.demos == 10 and c.seed == 1 and c.init == "scratch")
     both = next(
         c for c in cells if c.method == "bc+rl" and c.demos == 10 and c.seed == 1 and c.init == "pretrained"
     )
-    assert bc.demo_set == both.demo_set  # one dataset for every cell with this env, count and seed
+    assert bc.demo_sets == both.demo_sets  # one dataset for every cell with this env, count and seed
+    assert len(bc.demo_sets) == 1 and "tasks" not in bc.spec() and bc.spec()["demo_set"]["episodes"] == 10
     assert bc.backbone == "scratch:tiny-bert" and both.backbone == "tiny-bert"
     assert METHODS["bc+rl"].stages == ("bc", "rl")
+
+
+LOGIN, DROPDOWN = "rlft/WebFormLogin-v0", "rlft/WebFormDropdown-v0"
+
+
+def test_a_multitask_entry_trains_one_policy_on_every_id(toy_shop: str) -> None:
+    config = study_from_mapping(
+        {
+            "methods": ["bc", "bc+rl", "rl"],
+            "inits": ["pretrained"],
+            "envs": [tiny_env(LOGIN), tiny_env("forms", tasks=[LOGIN, DROPDOWN]), tiny_env("all-forms")],
+        }
+    )
+    config.validate()
+    cells = expand_cells(config, {LOGIN: "web", "forms": "web", "all-forms": "web"})
+    forms = [c for c in cells if c.env_id == "forms"]
+    assert [c.method for c in forms] == ["bc"]  # RL trains on one env: bc alone runs on an entry
+    (cell,) = forms
+    assert cell.tasks == (LOGIN, DROPDOWN) and cell.key == "forms/bc/pretrained/d2_s0"
+    assert [d.env_id for d in cell.demo_sets] == [LOGIN, DROPDOWN]
+    single = next(c for c in cells if c.env_id == LOGIN and c.method == "bc")
+    assert single.demo_sets[0] in cell.demo_sets  # the single-task cell's demonstrations are shared
+    spec = cell.spec()
+    assert spec["tasks"] == [LOGIN, DROPDOWN] and len(spec["demo_sets"]) == 2 and spec["demo_set"] is None
+    # The family's multi-task recipe (rlft demo --suite web-all), not WebShop's.
+    assert cell.recipe["bc"]["policy_kwargs"]["max_obs_tokens"] == 96
+    group = next(c for c in cells if c.env_id == "all-forms")
+    assert len(group.tasks) == 14 and all("WebForm" in t for t in group.tasks)
+
+
+@pytest.mark.parametrize(
+    ("env", "methods", "message"),
+    [
+        ({"env_id": "forms/x", "tasks": [LOGIN, DROPDOWN]}, ["bc"], "names a multi-task entry"),
+        ({"env_id": "forms", "tasks": [LOGIN, LOGIN]}, ["bc"], "repeats an id"),
+        ({"env_id": "forms", "tasks": [LOGIN, "rlft/NoSuch-v0"]}, ["bc"], "NoSuch"),
+        ({"env_id": "forms", "tasks": [LOGIN, DROPDOWN]}, ["bc+rl", "rl"], "add bc to methods"),
+        ({"env_id": "all-forms", "env_kwargs": {"no_such_kwarg": 1}}, ["bc"], "no_such_kwarg"),
+    ],
+)
+def test_bad_multitask_entries_fail_validation(env: dict, methods: list, message: str) -> None:
+    config = study_from_mapping({"methods": methods, "envs": [env]})
+    with pytest.raises((ConfigError, UnknownNameError), match=message):
+        config.validate()
+
+
+def test_a_multitask_entry_may_not_mix_families(toy_reach: str) -> None:
+    config = study_from_mapping(
+        {"methods": ["bc"], "envs": [{"env_id": "mixed", "tasks": [LOGIN, toy_reach]}]}
+    )
+    with pytest.raises(ConfigError, match="mixes web and tabletop"):
+        plan_study(config)
 
 
 def test_policy_overrides_reach_every_stage_of_every_cell(toy_shop: str) -> None:
@@ -518,6 +573,64 @@ def test_a_changed_study_does_not_reuse_old_cells(tmp_path: Path, toy_shop: str)
     assert "2 of 2 cells already finished" in plan_study(_toy_study(tmp_path, toy_shop))
     with pytest.raises(ConfigError, match=r"other settings.*bc\.steps: 4 -> 5"):
         run_study(_toy_study(tmp_path, toy_shop, bc={**TINY_BC, "steps": 5}))
+
+
+def test_a_multitask_cell_gives_rows_per_id_beside_the_single_task_cells(tmp_path: Path, monkeypatch) -> None:
+    config = study_from_mapping(
+        {
+            "methods": ["bc"],
+            "inits": ["pretrained"],
+            "envs": [tiny_env(LOGIN), tiny_env("forms", tasks=[LOGIN, DROPDOWN])],
+        },
+        out_dir=str(tmp_path / "study"),
+        device="cpu",
+        progress=False,
+    )
+    result = run_study(config)
+    assert not result.failed, result.failed
+    out = tmp_path / "study"
+    assert sorted(p.parent.name for p in out.glob("demos/*/n2_s0")) == sorted(
+        [LOGIN.split("/")[1], DROPDOWN.split("/")[1]]
+    )  # Login's demonstrations serve both cells
+    cell = out / "cells" / "forms" / "bc" / "pretrained" / "d2_s0"
+    bc_config = json.loads((cell / "bc" / "bc_config.json").read_text())
+    assert bc_config["dataset"].count(",") == 1  # one BC run on both ids' demonstrations
+    for task in (LOGIN, DROPDOWN):
+        outcomes = json.loads((cell / "eval" / task.split("/")[1] / "test.json").read_text())
+        assert len(outcomes["successes"]) == 3
+    with open(out / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {(r["env_id"], r["trained_on"]) for r in rows} == {
+        (LOGIN, LOGIN),
+        (LOGIN, "forms"),
+        (DROPDOWN, "forms"),
+    }
+    forms = [r for r in rows if r["trained_on"] == "forms"]
+    assert all(r["method"] == "bc" and r["cell"] == "forms/bc/pretrained/d2_s0" for r in forms)
+    assert int(forms[0]["demo_steps"]) > int(next(r for r in rows if r["trained_on"] == LOGIN)["demo_steps"])
+    with open(out / "mcnemar.csv") as f:
+        tests = list(csv.DictReader(f))
+    (tasks,) = [t for t in tests if t["comparison"] == "tasks"]
+    assert tasks["env_id"] == LOGIN and {tasks["a"], tasks["b"]} == {
+        "bc/pretrained/d2",
+        "bc [forms]/pretrained/d2",
+    }
+    assert int(tasks["pairs"]) == 3
+    assert "bc [forms]" in (out / "results.md").read_text()
+    assert (out / "plots" / "WebFormDropdown-v0_test.png").is_file()
+    # An evaluation killed half-way (one id's file written) resumes with the other id's only.
+    (cell / "result.json").unlink()
+    (cell / "eval" / DROPDOWN.split("/")[1] / "test.json").unlink()
+    evaluated = []
+    real = study_runner._evaluate
+    monkeypatch.setattr(
+        study_runner,
+        "_evaluate",
+        lambda run, env_id, split: evaluated.append(env_id) or real(run, env_id, split),
+    )
+    again = run_study(config)
+    assert not again.failed and evaluated == [DROPDOWN]
+    assert [c["hash"] for c in again.cells] == [c["hash"] for c in result.cells]
 
 
 @pytest.mark.integration  # two spawned worker processes each import torch, transformers and SB3
