@@ -69,6 +69,10 @@ class PolicyConfig:
     """Cross-attention scorer: also use token-id features (whether a candidate token occurs in the
     instruction or history, the matched tokens' salience term, and the number comparison). ``False``
     matches candidates from token states alone (the study's ablation of what pretraining contributes)."""
+    state_dropout: float = 0.0
+    """Cross-attention scorer: dropout on the backbone's token states as the head reads them, while
+    training (a regulariser for BC on few demonstrations, where the head otherwise memorises them). 0 (off)
+    keeps PPO's probability ratios exact."""
     finetune: str = "auto"
     """``frozen`` (only the head trains), ``lora`` (peft adapters on the backbone), ``full``, or ``auto``:
     the family's default, resolved (and stored) when the policy is built: ``lora`` for web policies (a
@@ -133,6 +137,8 @@ class PolicyConfig:
         check_int("lora_rank", self.lora_rank, 1)
         check_float("lora_alpha", self.lora_alpha, 0.0)
         check_float("lora_dropout", self.lora_dropout, 0.0, 1.0)
+        if check_float("state_dropout", self.state_dropout, 0.0, 1.0) >= 1.0:
+            raise ConfigError(f"state_dropout={self.state_dropout!r} would drop every state; pass < 1.")
         check_int("max_obs_tokens", self.max_obs_tokens, 8)
         check_int("max_history_tokens", self.max_history_tokens, 0)
         check_int("max_command_tokens", self.max_command_tokens, 2)
@@ -191,5 +197,6 @@ _PRE_PIXEL_SKIP_FIELDS = frozenset(f.name for f in dataclasses.fields(PolicyConf
     "scorer",
     "max_history_tokens",
     "lexical_features",
+    "state_dropout",
 }
 """Every field a saved config held before ``pixel_skip`` was added (to recognise those configs)."""

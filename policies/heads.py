@@ -282,9 +282,12 @@ class CrossAttentionScorerHead(nn.Module):
         match_dim: int = 64,
         number_table: torch.Tensor | None = None,
         lexical: bool = True,
+        state_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.lexical = lexical
+        # Dropout on the token states the head reads (training only; PolicyConfig.state_dropout).
+        self.state_dropout = nn.Dropout(state_dropout)
         """Whether the token-id features take part: the exact-match flags, the match term and the number
         comparison. Off, candidates are matched from token states alone (what the backbone knows)."""
         # Attention runs in a small space (match_dim): it is computed for every token of every candidate,
@@ -336,6 +339,7 @@ class CrossAttentionScorerHead(nn.Module):
             obs_ids: ``[B, Lp]`` the observation's token ids.
             cand_ids: ``[N, Lc]`` the valid candidates' token ids.
         """
+        obs_tokens, cand_tokens = self.state_dropout(obs_tokens), self.state_dropout(cand_tokens)
         obs_mask_f = obs_mask.to(obs_tokens.dtype)
         obs_h = mean_pool(obs_tokens, obs_mask_f)
         request = query.bool() & obs_mask.bool()

@@ -92,6 +92,7 @@ class WebPolicy(AgentPolicy):
                     config.head_hidden,
                     number_table=table,
                     lexical=config.lexical_features,
+                    state_dropout=config.state_dropout,
                 )
             return TOKEN_SCORERS[config.scorer](backbone.hidden_size, config.head_hidden)
         return TextScorerHead(backbone.hidden_size, config.head_hidden)

@@ -323,3 +323,39 @@ def test_lexical_features_round_trip_in_the_config(web_spaces: Any) -> None:
     assert policy.head.lexical is False
     with pytest.raises(ConfigError, match="lexical_features"):
         PolicyConfig(lexical_features="no")  # type: ignore[arg-type]
+
+
+def test_state_dropout_acts_while_training_only(web_spaces: Any) -> None:
+    """The head drops token states in training mode; in eval mode it scores exactly as without dropout."""
+    from rlft.policies.heads import CrossAttentionScorerHead
+
+    def scores(head: CrossAttentionScorerHead) -> torch.Tensor:
+        torch.manual_seed(1)
+        obs_tokens, cand_tokens = torch.randn(1, 4, 8), torch.randn(2, 3, 8)
+        with torch.no_grad():
+            out, _ = head.score_tokens(
+                obs_tokens,
+                torch.ones(1, 4, dtype=torch.long),
+                torch.tensor([[INSTRUCTION_MARK, INSTRUCTION_MARK, 0, 0]]),
+                cand_tokens,
+                torch.ones(2, 3, dtype=torch.long),
+                torch.tensor([[True, True]]),
+                torch.tensor([[11, 12, 30, 31]]),
+                torch.tensor([[5, 11, 12], [5, 40, 41]]),
+            )
+        return out
+
+    torch.manual_seed(0)
+    plain = CrossAttentionScorerHead(8, 16).eval()
+    torch.manual_seed(0)
+    dropping = CrossAttentionScorerHead(8, 16, state_dropout=0.5)
+    assert torch.equal(scores(dropping.eval()), scores(plain))
+    assert not torch.allclose(scores(dropping.train()), scores(plain))
+
+    config = PolicyConfig(backbone="tiny-bert", scorer="cross_attention", state_dropout=0.3)
+    assert PolicyConfig.from_json(config.to_json()).state_dropout == 0.3
+    policy = build_policy(config, *web_spaces)
+    assert policy.head.state_dropout.p == 0.3 and not policy.training  # a built policy starts in eval mode
+    for bad in (1.0, -0.1, "x"):
+        with pytest.raises(ConfigError, match="state_dropout"):
+            PolicyConfig(state_dropout=bad)  # type: ignore[arg-type]
