@@ -192,11 +192,13 @@ def feedback_recipe(family: str, overrides: Mapping[str, Any]) -> dict[str, Any]
 def resolve_recipe(env: StudyEnv, family: str, config: StudyConfig) -> dict[str, Any]:
     """The env's recipe with the family's demo-suite budgets filled in, as plain JSON data.
 
-    A multi-task entry starts from the family's multi-task suite (``web-all``, ``tabletop-all``).
+    A multi-task entry gets the same recipe as its family's single-task cells (policy, BC steps and
+    batch), so the two are compared at one training budget per policy; the multi-task demos
+    (``rlft demo --suite web-all``) cut both to fit 2 cores in minutes.
     """
     from rlft.agents.demo import DEMO_SUITES
 
-    suite = DEMO_SUITES[f"{family}-all" if env.multitask else family]
+    suite = DEMO_SUITES[family]
     bc = {**suite.bc, **env.bc}
     finetune = env.finetune or bc.pop("finetune", None) or "auto"
     bc.pop("finetune", None)

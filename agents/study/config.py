@@ -69,10 +69,10 @@ class StudyEnv:
     ``all-tabletop``), or any name when ``tasks`` lists the ids."""
     tasks: tuple[str, ...] = ()
     """Env ids one policy learns together (CLIPort's multi-task setting): every cell of the entry records
-    ``demos`` demonstrations of each, trains one BC policy on all of them (the family's multi-task demo
-    recipe, ``rlft demo --suite web-all`` / ``tabletop-all``) and is evaluated on each, one CSV row per id
-    and split. Empty: env_id alone, or a group's members. Only methods whose stages are ``bc`` alone run on
-    such an entry (RL trains on one env)."""
+    ``demos`` demonstrations of each, trains one BC policy on all of them (with the recipe of the family's
+    single-task cells: one training budget per policy) and is evaluated on each, one CSV row per id and
+    split. Empty: env_id alone, or a group's members. Only methods whose stages are ``bc`` alone run on such
+    an entry (RL trains on one env)."""
     demos: tuple[int, ...] = (10, 100)
     """Demonstration counts for the methods that learn from demonstrations (bc, bc+rl)."""
     eval_splits: tuple[str, ...] = ("test",)
@@ -475,7 +475,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "envs": [
             {"env_id": "rlft/WebShop-v0", "demos": [10, 30, 100, 300], "eval_episodes": 100},
             *({"env_id": env_id, "demos": [10, 30, 100], "eval_episodes": 100} for env_id in WEB_FORMS),
-            # One policy over the 14 form families (demos per family), 50 test goals per family.
+            # One policy over the 14 form families (demos per family), 50 test goals per family, with the
+            # single-task cells' recipe (the same BC budget per policy).
             {"env_id": "all-forms", "demos": [10, 30, 100], "eval_episodes": 50},
             {
                 "env_id": "rlft/TabletopPutBlockInBowl-v0",
