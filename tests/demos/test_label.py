@@ -261,8 +261,9 @@ def _start_label_process(folder: Path) -> tuple[subprocess.Popen, str, queue.Que
 
     def pump() -> None:
         assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line)
+        with process.stdout:  # closed at the process's end: no unclosed pipe for a later test's warnings
+            for line in process.stdout:
+                lines.put(line)
 
     threading.Thread(target=pump, daemon=True).start()
     seen = []
