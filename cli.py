@@ -413,26 +413,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _sigint_interrupts() -> None:
-    """Let SIGINT stop the command even when it was started with SIGINT ignored.
-
-    A non-interactive shell starts background jobs (``cmd &``, a scheduler's wrapper script) with SIGINT
-    ignored, and Python then never raises KeyboardInterrupt: ``kill -INT`` would not stop ``rlft label``,
-    nor reach a study's evaluation. Training stages install their own handler either way.
-    """
-    import signal
-    import threading
-
-    if (
-        threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
-    ):
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``rlft`` command; return its exit status."""
-    _sigint_interrupts()
+    from rlft.agents.interrupt import INTERRUPT_EXIT_STATUS, TrainingInterrupted, restore_sigint
+
+    restore_sigint()
     parser = build_parser()
     args = parser.parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
@@ -441,8 +426,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 0
-    from rlft.agents.interrupt import INTERRUPT_EXIT_STATUS, TrainingInterrupted
-
     try:
         return handler(args)
     except RlftError as err:

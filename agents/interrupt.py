@@ -15,10 +15,25 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["StopFlag", "TrainingInterrupted", "stop_on_signals"]
+__all__ = ["StopFlag", "TrainingInterrupted", "restore_sigint", "stop_on_signals"]
 
 INTERRUPT_EXIT_STATUS = 130
 """Exit status of an interrupted command (128 + SIGINT), as shells report Ctrl-C."""
+
+
+def restore_sigint() -> None:
+    """Let SIGINT raise KeyboardInterrupt again in a process started with SIGINT ignored.
+
+    A non-interactive shell starts background jobs (``cmd &``, a scheduler's wrapper script) with SIGINT
+    ignored, inherited by every child, and Python then never raises KeyboardInterrupt: ``kill -INT`` would
+    not stop ``rlft label``, nor a study worker's collection or evaluation (training stages install their
+    own handler either way). Only the main thread may set handlers; elsewhere this does nothing.
+    """
+    if (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    ):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class TrainingInterrupted(KeyboardInterrupt):

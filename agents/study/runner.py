@@ -676,13 +676,12 @@ def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
     same stop whether the signal came from a terminal or was sent to the study's pid only.
     """
     import os
-    import signal
     import threading
 
+    from rlft.agents.interrupt import restore_sigint
+
     os.setpgid(0, 0)
-    # A study started as a background job (SIGINT ignored, inherited) must still stop its workers'
-    # collection and evaluation, not only the training stages that install their own handler.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    restore_sigint()  # a study started as a background job still stops its workers' collection and evaluation
 
     def watch() -> None:
         while True:
