@@ -73,6 +73,12 @@ class PolicyConfig:
     """Cross-attention scorer: dropout on the backbone's token states as the head reads them, while
     training (a regulariser for BC on few demonstrations, where the head otherwise memorises them). 0 (off)
     keeps PPO's probability ratios exact."""
+    distinct_matches: bool = False
+    """Cross-attention scorer (with ``lexical_features``): also score the candidate's instruction matches
+    weighted by how few of the page's other candidates share them (an inverse document frequency over the
+    page's candidates, :func:`rlft.policies.heads.page_distinctness`). Words every option of a page
+    repeats (the product context, the combobox's current value) then stop outvoting the one word that
+    tells the asked-for option from the others."""
     finetune: str = "auto"
     """``frozen`` (only the head trains), ``lora`` (peft adapters on the backbone), ``full``, or ``auto``:
     the family's default, resolved (and stored) when the policy is built: ``lora`` for web policies (a
@@ -153,7 +159,7 @@ class PolicyConfig:
             check_int("image_size", self.image_size, 8)
         if self.torch_threads is not None:
             check_int("torch_threads", self.torch_threads, 1)
-        for flag in ("length_normalize", "pixel_skip", "lexical_features"):
+        for flag in ("length_normalize", "pixel_skip", "lexical_features", "distinct_matches"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{flag}={getattr(self, flag)!r}: pass True or False.")
         if not isinstance(self.backbone_kwargs, dict):
@@ -198,5 +204,6 @@ _PRE_PIXEL_SKIP_FIELDS = frozenset(f.name for f in dataclasses.fields(PolicyConf
     "max_history_tokens",
     "lexical_features",
     "state_dropout",
+    "distinct_matches",
 }
 """Every field a saved config held before ``pixel_skip`` was added (to recognise those configs)."""

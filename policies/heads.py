@@ -242,6 +242,38 @@ def exact_matches(cand_ids: torch.Tensor, obs_ids: torch.Tensor, marks: torch.Te
     return torch.stack(kinds, dim=-1)
 
 
+def page_distinctness(cand_ids: torch.Tensor, cand_mask: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """How much each candidate token's id tells its candidate apart from the others on the same page.
+
+    An inverse document frequency over the observation's candidates: ``log(K / df) / log(K)``, with ``df``
+    the number of the observation's ``K`` candidates whose tokens include that id. 1 for an id only this
+    candidate has (``8`` in ``option "ages 8 and up"`` beside ``"ages 5 and up"``), 0 for one every
+    candidate has (the product context every option of a page repeats, ``[CLS]``), and 0 throughout for a
+    page with one candidate. Returns ``[N, Lc]`` (0 at padding).
+
+    Args:
+        cand_ids: ``[N, Lc]`` token ids of the valid candidates.
+        cand_mask: ``[N, Lc]`` their attention mask.
+        rows: ``[N]`` each candidate's observation (row of the batch).
+    """
+    n, lc = cand_ids.shape
+    used = cand_mask.bool()
+    out = torch.zeros((n, lc), dtype=torch.float32, device=cand_ids.device)
+    if n == 0 or not used.any():
+        return out
+    vocab = int(cand_ids.max()) + 1
+    page_id = rows.long().unsqueeze(1) * vocab + cand_ids.long()  # [N, Lc]: (observation, id)
+    owner = torch.arange(n, device=cand_ids.device).unsqueeze(1).expand(n, lc)
+    # One entry per (candidate, id) it contains, then how many candidates of the page contain each id.
+    per_candidate = torch.unique(page_id[used] * n + owner[used]) // n
+    keys, df = torch.unique(per_candidate, return_counts=True)
+    count = torch.bincount(rows.long(), minlength=int(rows.max()) + 1)[rows]  # [N]: K of each candidate
+    k = count.unsqueeze(1).expand(n, lc)[used].to(torch.float32)
+    token_df = df[torch.searchsorted(keys, page_id[used])].to(torch.float32)
+    out[used] = torch.where(k > 1, torch.log(k / token_df) / torch.log(k.clamp(min=2)), torch.zeros_like(k))
+    return out
+
+
 class CrossAttentionScorerHead(nn.Module):
     """Candidates read the request token by token (one cross-attention layer over its states).
 
@@ -268,6 +300,10 @@ class CrossAttentionScorerHead(nn.Module):
     ``lexical=False`` (``PolicyConfig.lexical_features``) the flags, the match term and the numbers are
     off: candidates meet the request through the backbone's token states only, which is what separates
     what a pretrained backbone knows from what token identity alone gives.
+    With ``distinct=True`` (``PolicyConfig.distinct_matches``) the instruction matches count once more,
+    each weighted by :func:`page_distinctness`: every option of a WebShop product page repeats the
+    product's context and the combobox's current value, words the instruction shares with all of them,
+    so only the matches one option has alone tell it from its siblings.
 
     Attention runs per observation over all its candidates' tokens at once (a candidate token's read does
     not depend on the other candidates), so the cost is one small attention over ``K * Lc`` queries and
@@ -283,13 +319,17 @@ class CrossAttentionScorerHead(nn.Module):
         number_table: torch.Tensor | None = None,
         lexical: bool = True,
         state_dropout: float = 0.0,
+        distinct: bool = False,
     ) -> None:
         super().__init__()
         self.lexical = lexical
-        # Dropout on the token states the head reads (training only; PolicyConfig.state_dropout).
-        self.state_dropout = nn.Dropout(state_dropout)
         """Whether the token-id features take part: the exact-match flags, the match term and the number
         comparison. Off, candidates are matched from token states alone (what the backbone knows)."""
+        self.distinct = distinct and lexical
+        """Whether instruction matches also count weighted by :func:`page_distinctness` (a term of their
+        own in the score, with one learned weight starting at 1)."""
+        # Dropout on the token states the head reads (training only; PolicyConfig.state_dropout).
+        self.state_dropout = nn.Dropout(state_dropout)
         # Attention runs in a small space (match_dim): it is computed for every token of every candidate,
         # so its cost, not the backbone's, would otherwise dominate PPO updates on cached encodings.
         self.cand_token_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, match_dim))
@@ -304,6 +344,8 @@ class CrossAttentionScorerHead(nn.Module):
         # weight of instruction and history matches in the score.
         self.salience = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, 1))
         self.match_weights = nn.Parameter(torch.tensor([1.0, 0.0]))
+        if self.distinct:
+            self.distinct_weight = nn.Parameter(torch.tensor(1.0))
         # Numbers: each of a candidate's numbers reads the instruction's numbers it relates to (a price
         # reads "under 40 dollars", not "size 11") and is compared with them in log space.
         self.numbers: torch.Tensor | None
@@ -384,6 +426,11 @@ class CrossAttentionScorerHead(nn.Module):
         weight = F.softplus(self.salience(cand_tokens))  # [N, Lc, 1]
         matched = (found.to(weight.dtype) * weight).sum(1)  # [N, 2]
         direct = matched @ self.match_weights.to(matched.dtype)
+        if self.distinct:
+            # Instruction matches again, each weighted by how few of the page's candidates share it.
+            idf = page_distinctness(cand_ids, cand_mask, rows).to(weight.dtype).unsqueeze(-1)
+            distinct = (found[..., :1].to(weight.dtype) * idf * weight).sum((1, 2))
+            direct = direct + distinct * self.distinct_weight.to(distinct.dtype)
         direct = direct + numbers @ self.number_weights.to(numbers.dtype)
         return self.scorer(features).squeeze(-1) + direct, obs_h
 

@@ -93,6 +93,7 @@ class WebPolicy(AgentPolicy):
                     number_table=table,
                     lexical=config.lexical_features,
                     state_dropout=config.state_dropout,
+                    distinct=config.distinct_matches,
                 )
             return TOKEN_SCORERS[config.scorer](backbone.hidden_size, config.head_hidden)
         return TextScorerHead(backbone.hidden_size, config.head_hidden)

@@ -193,31 +193,33 @@ def _test(env_id: str, split: str, comparison: str, a: str, b: str, pairs_a: dic
 
 def paired_tests(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """McNemar tests on shared test episodes (see the module docstring), pairs pooled over seeds."""
-    pooled: dict[tuple[str, str, str, str, int], dict[tuple[int, int], bool]] = defaultdict(dict)
+    # Keyed by (env id, split) and then (method, trained_on, init, demos).
+    pooled: dict[tuple[str, str], dict[tuple[str, str, str, int], dict[tuple[int, int], bool]]] = defaultdict(
+        lambda: defaultdict(dict)
+    )
     for cell in per_task(cells):
         for split in cell["evals"]:
-            key = (cell["env_id"], split, method_label(cell), cell["init"], int(cell["demos"]))
-            pooled[key].update(_outcomes(cell, split))
+            arm = (cell["method"], cell["trained_on"], cell["init"], int(cell["demos"]))
+            pooled[(cell["env_id"], split)][arm].update(_outcomes(cell, split))
     tests = []
-    groups = sorted({(k[0], k[1]) for k in pooled})
-    for env_id, split in groups:
-        mine = {k[2:]: v for k, v in pooled.items() if k[:2] == (env_id, split)}
-        names = sorted(mine)
-        for i, (ma, ia, da) in enumerate(names):
-            for mb, ib, db in names[i + 1 :]:
-                label_a, label_b = f"{ma}/{ia}/d{da}", f"{mb}/{ib}/d{db}"
-                if ia == ib and da == db and ma != mb:
-                    same_method = ma.split(" [")[0] == mb.split(" [")[0]
-                    comparison = "tasks" if same_method else "method"
-                elif ia == ib and ma != mb and {ma, mb} == {"rl", "bc+rl"}:
+    for (env_id, split), arms in sorted(pooled.items()):
+        shown = {
+            arm: method_label({"method": arm[0], "trained_on": arm[1], "env_id": env_id}) for arm in arms
+        }
+        labels = {arm: f"{shown[arm]}/{arm[2]}/d{arm[3]}" for arm in arms}
+        names = sorted(arms, key=lambda arm: (shown[arm], arm[2], arm[3]))
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                (ma, ta, ia, da), (mb, tb, ib, db) = a, b
+                if ia == ib and da == db and (ma, ta) != (mb, tb):
+                    comparison = "tasks" if ma == mb else "method"
+                elif ia == ib and ta == tb and {ma, mb} == {"rl", "bc+rl"}:
                     comparison = "rl vs bc+rl"
-                elif ma == mb and da == db and ia != ib:
+                elif (ma, ta, da) == (mb, tb, db) and ia != ib:
                     comparison = "init"
                 else:
                     continue
-                tests.append(
-                    _test(env_id, split, comparison, label_a, label_b, mine[(ma, ia, da)], mine[(mb, ib, db)])
-                )
+                tests.append(_test(env_id, split, comparison, labels[a], labels[b], arms[a], arms[b]))
     return tests
 
 

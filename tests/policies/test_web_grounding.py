@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import gymnasium as gym
@@ -10,7 +11,7 @@ import pytest
 import torch
 from rlft.errors import ConfigError, ModalityError
 from rlft.policies import PolicyConfig, build_policy
-from rlft.policies.heads import exact_matches
+from rlft.policies.heads import exact_matches, page_distinctness
 from rlft.policies.marks import HISTORY_MARK, INSTRUCTION_MARK
 from rlft.policies.observations import candidate_texts, descriptions_of, web_observation_text
 from rlft.policies.sb3 import make_sb3_env
@@ -290,6 +291,25 @@ def test_cross_attention_compares_prices_with_the_asked_limit(web_spaces: Any) -
     assert accuracy >= 0.9, accuracy  # chance: 0.25
 
 
+def _two_candidate_scores(
+    head: Any, obs_tokens: torch.Tensor, query: torch.Tensor, cand_tokens: torch.Tensor, ids: tuple
+) -> torch.Tensor:
+    """``head.score_tokens`` of one observation and two candidates, no padding (``ids``: obs, candidates)."""
+    obs_ids, cand_ids = ids
+    with torch.no_grad():
+        scores, _ = head.score_tokens(
+            obs_tokens,
+            torch.ones(obs_ids.shape, dtype=torch.long),
+            query,
+            cand_tokens,
+            torch.ones(cand_ids.shape, dtype=torch.long),
+            torch.tensor([[True, True]]),
+            obs_ids,
+            cand_ids,
+        )
+    return scores
+
+
 @pytest.mark.parametrize("lexical", [True, False])
 def test_lexical_features_off_score_from_token_states_alone(lexical: bool) -> None:
     """Candidates with equal token states and different ids: only the token-id features tell them apart."""
@@ -302,17 +322,7 @@ def test_lexical_features_off_score_from_token_states_alone(lexical: bool) -> No
     obs_tokens = torch.randn(1, 4, 8)
     cand_tokens = torch.randn(1, 3, 8).expand(2, -1, -1)  # identical states
     cand_ids = torch.tensor([[5, 11, 12], [5, 40, 41]])  # the first repeats the instruction's ids
-    with torch.no_grad():
-        scores, _ = head.score_tokens(
-            obs_tokens,
-            torch.ones(1, 4, dtype=torch.long),
-            query,
-            cand_tokens,
-            torch.ones(2, 3, dtype=torch.long),
-            torch.tensor([[True, True]]),
-            obs_ids,
-            cand_ids,
-        )
+    scores = _two_candidate_scores(head, obs_tokens, query, cand_tokens, (obs_ids, cand_ids))
     assert (scores[0] > scores[1] + 1e-3) if lexical else torch.allclose(scores[0], scores[1])
 
 
@@ -332,18 +342,9 @@ def test_state_dropout_acts_while_training_only(web_spaces: Any) -> None:
     def scores(head: CrossAttentionScorerHead) -> torch.Tensor:
         torch.manual_seed(1)
         obs_tokens, cand_tokens = torch.randn(1, 4, 8), torch.randn(2, 3, 8)
-        with torch.no_grad():
-            out, _ = head.score_tokens(
-                obs_tokens,
-                torch.ones(1, 4, dtype=torch.long),
-                torch.tensor([[INSTRUCTION_MARK, INSTRUCTION_MARK, 0, 0]]),
-                cand_tokens,
-                torch.ones(2, 3, dtype=torch.long),
-                torch.tensor([[True, True]]),
-                torch.tensor([[11, 12, 30, 31]]),
-                torch.tensor([[5, 11, 12], [5, 40, 41]]),
-            )
-        return out
+        query = torch.tensor([[INSTRUCTION_MARK, INSTRUCTION_MARK, 0, 0]])
+        ids = (torch.tensor([[11, 12, 30, 31]]), torch.tensor([[5, 11, 12], [5, 40, 41]]))
+        return _two_candidate_scores(head, obs_tokens, query, cand_tokens, ids)
 
     torch.manual_seed(0)
     plain = CrossAttentionScorerHead(8, 16).eval()
@@ -359,3 +360,56 @@ def test_state_dropout_acts_while_training_only(web_spaces: Any) -> None:
     for bad in (1.0, -0.1, "x"):
         with pytest.raises(ConfigError, match="state_dropout"):
             PolicyConfig(state_dropout=bad)  # type: ignore[arg-type]
+
+
+def test_page_distinctness_is_an_idf_over_the_pages_candidates() -> None:
+    # Page 0 has three candidates; page 1 one. Id 0 is padding where the mask is 0.
+    cand_ids = torch.tensor([[1, 5, 9, 0], [1, 5, 8, 0], [1, 6, 7, 7], [1, 4, 0, 0]])
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 0], [1, 1, 1, 1], [1, 1, 0, 0]])
+    out = page_distinctness(cand_ids, mask, torch.tensor([0, 0, 0, 1]))
+    shared_by_two = math.log(3 / 2) / math.log(3)
+    expected = torch.tensor(
+        [
+            [0.0, shared_by_two, 1.0, 0.0],  # 1: every candidate; 5: two of three; 9: only this one
+            [0.0, shared_by_two, 1.0, 0.0],
+            [0.0, 1.0, 1.0, 1.0],  # 7 twice in one candidate still counts as one candidate
+            [0.0, 0.0, 0.0, 0.0],  # a page with one candidate: nothing to tell apart
+        ]
+    )
+    assert torch.allclose(out, expected)
+    assert page_distinctness(cand_ids[:0], mask[:0], torch.tensor([], dtype=torch.long)).shape == (0, 4)
+
+
+def test_distinct_matches_score_the_word_only_one_option_shares_with_the_instruction() -> None:
+    """Two options repeat the instruction's words in their context; only the distinct match differs."""
+    from rlft.policies.heads import CrossAttentionScorerHead
+
+    torch.manual_seed(0)
+    plain = CrossAttentionScorerHead(8, 16)
+    distinct = CrossAttentionScorerHead(8, 16, distinct=True)
+    distinct.load_state_dict(plain.state_dict(), strict=False)  # the same weights; distinct_weight = 1
+    assert set(distinct.state_dict()) - set(plain.state_dict()) == {"distinct_weight"}
+    obs_ids = torch.tensor([[11, 12, 13, 30]])  # instruction "11 12 13", then a page token
+    query = torch.tensor([[INSTRUCTION_MARK, INSTRUCTION_MARK, INSTRUCTION_MARK, 0]])
+    obs_tokens = torch.randn(1, 4, 8)
+    cand_tokens = torch.randn(1, 4, 8).expand(2, -1, -1)  # identical states
+    # Both share context 11 12 with the instruction; only the first one's option (13) is asked for. The
+    # second one's option (14) is not, but it matches two more context words (12 12 repeat).
+    cand_ids = torch.tensor([[11, 12, 13, 5], [11, 12, 14, 12]])
+
+    def margin(head: CrossAttentionScorerHead) -> float:
+        scores = _two_candidate_scores(head, obs_tokens, query, cand_tokens, (obs_ids, cand_ids))
+        return float(scores[0] - scores[1])
+
+    with torch.no_grad():
+        salience = float(torch.nn.functional.softplus(distinct.salience(cand_tokens[0, 2:3])).squeeze())
+    assert margin(distinct) == pytest.approx(margin(plain) + salience, abs=1e-5)
+    assert not hasattr(CrossAttentionScorerHead(8, 16, lexical=False, distinct=True), "distinct_weight")
+
+
+def test_distinct_matches_round_trip_in_the_config(web_spaces: Any) -> None:
+    config = PolicyConfig(backbone="tiny-bert", scorer="cross_attention", distinct_matches=True)
+    assert PolicyConfig.from_json(config.to_json()).distinct_matches is True
+    assert build_policy(config, *web_spaces).head.distinct
+    with pytest.raises(ConfigError, match="distinct_matches"):
+        PolicyConfig(distinct_matches=1)  # type: ignore[arg-type]
