@@ -3,7 +3,8 @@
 :data:`INIT_JS` runs before any script of every document (``add_init_script``). It keeps, out of the
 page's sight (a non-enumerable ``window.__rlft``): which elements got a click-like listener (by wrapping
 ``EventTarget.prototype.addEventListener``, so jQuery's and d3's handlers count), when the DOM last
-changed (a ``MutationObserver``), how many ``fetch``/``XMLHttpRequest`` calls are in flight, and which
+changed (a ``MutationObserver``), how many ``fetch``/``XMLHttpRequest`` calls (and ``fetch`` body reads:
+``response.text()`` and the like) are in flight, and which
 short ``setTimeout`` callbacks are pending. A response arriving or a timer firing counts as activity, like a
 DOM change: the page must then stay quiet for ``quiet`` ms (what the page does with a response, after an
 ``await``, happens a little later).
@@ -52,6 +53,14 @@ INIT_JS = """(() => {
     R.inflight++;
     return fetch0.apply(this, args).finally(() => { R.inflight--; R.mutated = now(); });
   };
+  // fetch() resolves with the headers; reading the body is another wait, as long as the transfer takes.
+  if (window.Response) for (const name of ['text', 'json', 'arrayBuffer', 'blob', 'formData']) {
+    const read0 = Response.prototype[name];
+    if (read0) Response.prototype[name] = function (...args) {
+      R.inflight++;
+      return read0.apply(this, args).finally(() => { R.inflight--; R.mutated = now(); });
+    };
+  }
   const send0 = XMLHttpRequest.prototype.send;
   XMLHttpRequest.prototype.send = function (...args) {
     R.inflight++;
