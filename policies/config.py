@@ -162,6 +162,11 @@ class PolicyConfig:
         for flag in ("length_normalize", "pixel_skip", "lexical_features", "distinct_matches"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{flag}={getattr(self, flag)!r}: pass True or False.")
+        if self.distinct_matches and not self.lexical_features:
+            raise ConfigError(
+                "distinct_matches=True weights the token-id matches that lexical_features=False turns off; "
+                "pass lexical_features=True, or distinct_matches=False."
+            )
         if not isinstance(self.backbone_kwargs, dict):
             raise ConfigError(f"backbone_kwargs={self.backbone_kwargs!r}: pass a dict.")
 

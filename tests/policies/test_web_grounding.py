@@ -413,3 +413,5 @@ def test_distinct_matches_round_trip_in_the_config(web_spaces: Any) -> None:
     assert build_policy(config, *web_spaces).head.distinct
     with pytest.raises(ConfigError, match="distinct_matches"):
         PolicyConfig(distinct_matches=1)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="lexical_features=True"):
+        PolicyConfig(distinct_matches=True, lexical_features=False)
