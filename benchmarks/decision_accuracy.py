@@ -35,6 +35,7 @@ import rlft  # noqa: F401  (registers the env ids)
 import torch
 from rlft.demos.record import expert_action
 from rlft.policies.build import load_policy
+from rlft.policies.observations import commands_of, descriptions_of
 from rlft.policies.policy import AgentPolicy
 
 
@@ -66,11 +67,10 @@ def probe(
             done = False
             while not done:
                 action = expert_action(env)
-                commands = [str(c) for c in obs["admissible_commands"]]
+                commands = commands_of(obs)
                 if action in commands:
                     index = commands.index(action)
-                    descriptions = list(obs.get("admissible_descriptions", ())) + [""] * len(commands)
-                    kind = decision_kind(action, str(descriptions[index]))
+                    kind = decision_kind(action, descriptions_of(obs)[index])
                     for name, policy in policies.items():
                         hits[(name, kind)].append(expert_probabilities(policy, obs, index))
                 obs, _, terminated, truncated, _ = env.step(action)

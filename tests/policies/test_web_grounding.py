@@ -394,7 +394,7 @@ def test_distinct_matches_score_the_word_only_one_option_shares_with_the_instruc
     obs_tokens = torch.randn(1, 4, 8)
     cand_tokens = torch.randn(1, 4, 8).expand(2, -1, -1)  # identical states
     # Both share context 11 12 with the instruction; only the first one's option (13) is asked for. The
-    # second one's option (14) is not, but it matches two more context words (12 12 repeat).
+    # second one's option (14) is not, yet it matches as many instruction tokens (it repeats 12).
     cand_ids = torch.tensor([[11, 12, 13, 5], [11, 12, 14, 12]])
 
     def margin(head: CrossAttentionScorerHead) -> float:
