@@ -82,7 +82,14 @@ def test_rl_fine_tunes_the_bc_policy(
 def test_rl_resumes_and_continues_the_timestep_count(
     toy_shop: str, bc_run: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    train_rl(_config(toy_shop, bc_run, tmp_path / "rl"))
+    first = train_rl(_config(toy_shop, bc_run, tmp_path / "rl"))
+    weights = {k: v.clone() for k, v in load_agent_policy(first.policy_dir).state_dict().items()}
+    # The same run again (a driver killed after the last checkpoint): it resumes at its budget, takes no
+    # step and writes the same policy.
+    same = train_rl(_config(toy_shop, bc_run, tmp_path / "rl"))
+    assert same.resumed_from == 32 and same.timesteps == 32
+    rewritten = load_agent_policy(same.policy_dir).state_dict()
+    assert rewritten.keys() == weights.keys() and all(torch.equal(rewritten[k], weights[k]) for k in weights)
     again = train_rl(_config(toy_shop, bc_run, tmp_path / "rl", env_steps=64))
     assert again.resumed_from == 32 and again.timesteps == 64
     with pytest.raises(ConfigError, match="resume"):
