@@ -661,7 +661,46 @@ def _in_study(out: Path, fn: Callable[..., Any], *args: Any) -> Any:
             f"The study folder {out} is not visible on {socket.gethostname()}: on a multi-node Ray cluster "
             "put --out on a file system every node mounts at the same path (NFS, a cluster file system)."
         )
-    return fn(*args)
+    stop = _WORKER_STOP
+    if stop is None:  # this process is not a study pool worker: the study process itself, or a Ray task
+        return fn(*args)
+    stop.in_task = True
+    try:
+        if stop.requested:
+            raise KeyboardInterrupt("the study was interrupted before this task started; run it again")
+        return fn(*args)
+    except KeyboardInterrupt:
+        stop.requested = True  # a training stage's own handler took the signal: start nothing after it
+        raise
+    finally:
+        stop.in_task = False
+
+
+class _WorkerStop:
+    """A study pool worker's interrupt state; its SIGINT handler is :meth:`handle`.
+
+    The study process passes one SIGINT to each worker when it is interrupted, then cancels the cells
+    not yet handed out; a cell already queued to a worker is not cancellable, and a worker that started
+    it would keep the study process waiting at exit for the whole cell. So once interrupted a worker
+    starts nothing (:func:`_in_study` raises ``KeyboardInterrupt`` at once), a task it is running stops
+    (training stages checkpoint first: they install their own handler while they train), and an idle
+    worker stays alive (a ``KeyboardInterrupt`` outside a task would kill it, and a dead worker makes the
+    pool terminate the others, maybe mid-checkpoint).
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.in_task = False
+
+    def handle(self, signum: int, frame: Any) -> None:
+        """SIGINT: remember it; interrupt the running task, if any."""
+        self.requested = True
+        if self.in_task:
+            raise KeyboardInterrupt
+
+
+_WORKER_STOP: _WorkerStop | None = None
+"""Set in study pool workers by :func:`_exit_with_parent`; ``None`` in every other process."""
 
 
 def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
@@ -673,15 +712,18 @@ def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
 
     The worker also leaves the study's process group, so a Ctrl-C in the terminal reaches the study
     process alone, which passes exactly one interrupt on to each worker (:func:`_interrupt_workers`): the
-    same stop whether the signal came from a terminal or was sent to the study's pid only.
+    same stop whether the signal came from a terminal or was sent to the study's pid only. What a worker
+    does with it is :class:`_WorkerStop`'s (installed even where SIGINT was inherited ignored, as in a
+    study started as a background job).
     """
     import os
+    import signal
     import threading
 
-    from rlft.agents.interrupt import restore_sigint
-
+    global _WORKER_STOP
     os.setpgid(0, 0)
-    restore_sigint()  # a study started as a background job still stops its workers' collection and evaluation
+    _WORKER_STOP = _WorkerStop()
+    signal.signal(signal.SIGINT, _WORKER_STOP.handle)
 
     def watch() -> None:
         while True:

@@ -680,13 +680,16 @@ def test_a_worker_ends_when_the_study_process_is_gone() -> None:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def test_an_interrupted_study_passes_the_interrupt_to_its_workers() -> None:
+def test_an_interrupted_study_passes_the_interrupt_to_its_workers(tmp_path: Path) -> None:
     import concurrent.futures as cf
     import multiprocessing
     import os
     import time
-    from concurrent.futures.process import BrokenProcessPool
 
+    (tmp_path / "study.json").write_text("{}")
+    started = tmp_path / "started"
+    # A task that says when it has started, then runs long (exec: a picklable stdlib callable).
+    long_task = f"import pathlib, time; pathlib.Path({str(started)!r}).touch(); time.sleep(120)"
     pool = cf.ProcessPoolExecutor(
         max_workers=1,
         mp_context=multiprocessing.get_context("spawn"),
@@ -695,12 +698,45 @@ def test_an_interrupted_study_passes_the_interrupt_to_its_workers() -> None:
     )
     try:
         assert pool.submit(os.getpgid, 0).result(timeout=60) != os.getpgid(0)  # its own process group
-        future = pool.submit(time.sleep, 120)  # SIGINT's default action ends the sleep with KeyboardInterrupt
+        future = pool.submit(study_runner._in_study, tmp_path, exec, long_task, {})
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert time.monotonic() < deadline, "the task did not start"
+            time.sleep(0.05)
         study_runner._interrupt_workers(pool)
-        with pytest.raises(BrokenProcessPool):
-            future.result(timeout=60)
+        with pytest.raises(KeyboardInterrupt):
+            future.result(timeout=60)  # the running task stopped
+        started.unlink()
+        # A task queued to the worker after the interrupt does not start, and the worker lives on.
+        with pytest.raises(KeyboardInterrupt, match="before this task started"):
+            pool.submit(study_runner._in_study, tmp_path, exec, long_task, {}).result(timeout=60)
+        assert not started.exists()
+        assert pool.submit(os.getpgid, 0).result(timeout=60) != os.getpgid(0)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def test_a_worker_interrupted_while_idle_stays_alive_and_starts_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    (tmp_path / "study.json").write_text("{}")
+    stop = study_runner._WorkerStop()
+    monkeypatch.setattr(study_runner, "_WORKER_STOP", stop)
+    calls: list[int] = []
+    assert study_runner._in_study(tmp_path, calls.append, 1) is None and calls == [1]
+    stop.handle(signal.SIGINT, None)  # idle: no exception (it would end the worker and break the pool)
+    assert stop.requested and not stop.in_task
+    with pytest.raises(KeyboardInterrupt, match="before this task started"):
+        study_runner._in_study(tmp_path, calls.append, 2)
+    assert calls == [1] and not stop.in_task
+    stop.in_task = True  # a task running: the interrupt reaches it
+    with pytest.raises(KeyboardInterrupt):
+        stop.handle(signal.SIGINT, None)
+    # Outside a pool worker (the study process itself, Ray tasks) nothing is refused.
+    monkeypatch.setattr(study_runner, "_WORKER_STOP", None)
+    assert study_runner._in_study(tmp_path, calls.append, 3) is None and calls == [1, 3]
 
 
 def test_cli_plans_helps_and_exits_2_on_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
