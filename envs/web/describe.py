@@ -14,7 +14,7 @@ name or label, value or state, and the text beside it on the page::
     back                 back to /search?q=red+shirt
     goto[/cart]          go to /cart
     quote[in 1889]       quote "in 1889" as evidence from /wiki/Eiffel_Tower
-    answer[1889]         answer "1889" and end the episode
+    answer[1889]         answer "1889", from the line "Completed | 1889", and end the episode
     stop                 stop: end the episode here
 
 The text beside an element is :attr:`~rlft.envs.web.page.Element.context` (the rest of its line), else
@@ -28,6 +28,7 @@ environment, experts, candidate builders) shares them.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -160,6 +161,24 @@ def _find(view: View, text: str) -> str:
     return f"find {_quoted(text)}: line {index + 1} of {len(lines)}: {clip(lines[index])}"
 
 
+def _answer_source(view: View, text: str) -> str:
+    """Where an answer's text stands on the page: the first line holding it as whole words.
+
+    Without it ``answer[1616]`` and ``answer[Pounuxesk]`` read alike, and a policy cannot tell the birth
+    year from the birthplace unless it finds each value in the page on its own; an infobox row names
+    the field (``Birthplace | Pounuxesk``).
+    """
+    needle = normalise(text)
+    if needle and needle in view.normalised_text:
+        words = re.compile(rf"(?<!\w){re.escape(needle)}(?!\w)")
+        lines = [line for line in page_lines(view.page) if words.search(normalise(line))]
+        # A line that is the text alone (a subtitle) says less than one that also names it (a row).
+        line = next((line for line in lines if normalise(line) != needle), lines[0] if lines else None)
+        if line is not None:
+            return f", from the line {_quoted(line)},"
+    return " (not on this page)"
+
+
 def describe(command: Command, view: View, memo: dict[int, tuple[str, str]] | None = None) -> str:
     """One line saying what ``command`` acts on and does in ``view`` (see the module docstring).
 
@@ -201,7 +220,7 @@ def describe(command: Command, view: View, memo: dict[int, tuple[str, str]] | No
         where = f"from {clip(page.url)}" if shown else "(not on this page)"
         return f"quote {_quoted(command.text)} as evidence {where}"
     if isinstance(command, Answer):
-        return f"answer {_quoted(command.text)} and end the episode"
+        return f"answer {_quoted(command.text)}{_answer_source(view, command.text)} and end the episode"
     if isinstance(command, Stop):
         return "stop: end the episode here"
     raise TypeError(f"not a command: {command!r}")

@@ -83,7 +83,10 @@ def test_every_other_command_kind_is_self_describing() -> None:
     assert describe_command("goto[/cart]", view) == "go to /cart"
     assert describe_command("quote[line 3]", view) == 'quote "line 3" as evidence from /a'
     assert describe_command("quote[absent]", view) == 'quote "absent" as evidence (not on this page)'
-    assert describe_command("answer[1889]", view) == 'answer "1889" and end the episode'
+    assert describe_command("answer[1889]", view) == 'answer "1889" (not on this page) and end the episode'
+    assert describe_command("answer[Line 7]", view) == (
+        'answer "Line 7", from the line "line 7", and end the episode'
+    )
     assert describe_command("stop", view) == "stop: end the episode here"
     page = _page()
     assert describe_command("search[red shirt]", View(page)) == (
@@ -103,13 +106,43 @@ def test_find_names_the_line_it_scrolls_to() -> None:
     )
 
 
+def test_an_answer_names_the_first_line_that_holds_it() -> None:
+    # An infobox: the row's label is what tells a birthplace from a birth year.
+    page = render_page(
+        "<html><body><h1>Trounric Costov</h1><p>Mathematician</p><p>Born | 1616</p>"
+        "<p>Birthplace | Pounuxesk</p><p>Occupation | mathematician</p>"
+        '<p>Costov (1616-1659) was a mathematician from <a href="/wiki/P">Pounuxesk</a>.</p></body></html>',
+        "/wiki/Trounric_Costov",
+    )
+    view = View(page, scroll=0, size=2)  # lines off screen count too
+    assert describe_command("answer[Pounuxesk]", view) == (
+        'answer "Pounuxesk", from the line "Birthplace | Pounuxesk", and end the episode'
+    )
+    assert describe_command("answer[1616]", view) == (
+        'answer "1616", from the line "Born | 1616", and end the episode'
+    )
+    # A line holding more than the text itself (a row, not the subtitle) comes first.
+    assert describe_command("answer[mathematician]", view) == (
+        'answer "mathematician", from the line "Occupation | mathematician", and end the episode'
+    )
+    assert describe_command("answer[Trounric Costov]", view) == (
+        'answer "Trounric Costov", from the line "# Trounric Costov", and end the episode'
+    )
+    assert describe_command("answer[ ]", view) == 'answer "" (not on this page) and end the episode'
+    # Whole words only: "16" is not in "1616", nor "mat" in "mathematician".
+    assert describe_command("answer[16]", view) == 'answer "16" (not on this page) and end the episode'
+    assert describe_command("answer[mat]", view) == 'answer "mat" (not on this page) and end the episode'
+
+
 def test_descriptions_are_one_line_quoted_and_bounded() -> None:
     page = render_page('<html><body><a href="/x">Say "hi"\\ now</a></body></html>', "/")
     assert describe_command("click[1]", View(page)) == 'link "Say \\"hi\\"\\\\ now"'
     long = "word " * 150
     text = describe_command(f"type[1][{long}]", View(page))
     assert "\n" not in text and len(text) < 400 and text.endswith('..."')
-    assert describe_command("answer[a\nb\tc]", View(page)) == 'answer "a b c" and end the episode'
+    assert describe_command("answer[a\nb\tc]", View(page)) == (
+        'answer "a b c" (not on this page) and end the episode'
+    )
 
 
 def test_the_describer_remembers_unchanged_elements_and_agrees_with_the_function() -> None:
