@@ -82,6 +82,11 @@ class View:
         """The page text as :func:`~rlft.envs.web.viewport.normalise` makes it (computed once)."""
         return normalise(self.page.text)
 
+    @functools.cached_property
+    def normalised_lines(self) -> tuple[tuple[str, str], ...]:
+        """Each page line with its :func:`~rlft.envs.web.viewport.normalise` form (computed once)."""
+        return tuple((line, normalise(line)) for line in page_lines(self.page))
+
 
 def clip(text: str, limit: int = MAX_PART_LENGTH) -> str:
     """``text`` on one line (whitespace collapsed), cut to ``limit`` characters with ``...``."""
@@ -171,11 +176,11 @@ def _answer_source(view: View, text: str) -> str:
     needle = normalise(text)
     if needle and needle in view.normalised_text:
         words = re.compile(rf"(?<!\w){re.escape(needle)}(?!\w)")
-        lines = [line for line in page_lines(view.page) if words.search(normalise(line))]
+        lines = [(line, norm) for line, norm in view.normalised_lines if words.search(norm)]
         # A line that is the text alone (a subtitle) says less than one that also names it (a row).
-        line = next((line for line in lines if normalise(line) != needle), lines[0] if lines else None)
-        if line is not None:
-            return f", from the line {_quoted(line)},"
+        best = next((line for line, norm in lines if norm != needle), lines[0][0] if lines else None)
+        if best is not None:
+            return f", from the line {_quoted(best)},"
     return " (not on this page)"
 
 
