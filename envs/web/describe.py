@@ -19,7 +19,9 @@ name or label, value or state, and the text beside it on the page::
 
 The text beside an element is :attr:`~rlft.envs.web.page.Element.context` (the rest of its line), else
 the line above it that holds no element (:attr:`~rlft.envs.web.page.Element.caption`: a heading, a
-question) as ``(under "...")``. A command that cannot be carried
+question) as ``(under "...")``. An element inside prose (:attr:`~rlft.envs.web.page.Element.lead`) is
+described by its sentence instead: ``link "Kuo Vramik" in "The Harbour of Remin is a 1850 play by Kuo
+Vramik ."``. A command that cannot be carried
 out is described too (``click[99]`` -> ``no element [99] on this page``), so every command has a
 non-empty description. Pure functions of their arguments: every backend and every caller (the
 environment, experts, candidate builders) shares them.
@@ -118,7 +120,18 @@ def describe_element(element: Element) -> str:
     return head
 
 
+def clip_start(text: str, limit: int = MAX_PART_LENGTH) -> str:
+    """``text`` on one line (whitespace collapsed), its start cut to keep the last ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else "..." + text[len(text) - limit + 3 :].lstrip()
+
+
 def _beside(element: Element) -> str:
+    if element.lead:
+        # Inside prose: its sentence, the element's words in their place (`in "... a play by Kuo Vramik ."`).
+        # The words next to it matter most: the sentence's start gives way first.
+        rest = " ".join(p for p in (clip(element.name, 80), clip(element.context, 80)) if p)
+        return f" in {_quoted(clip_start(element.lead, MAX_PART_LENGTH - len(rest) - 1) + ' ' + rest)}"
     if element.context:
         return " " + clip(element.context)
     if element.caption:

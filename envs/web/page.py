@@ -34,7 +34,11 @@ class Element:
     """The element carries the HTML ``disabled`` attribute: commands on it are refused."""
     context: str = ""
     """The text beside the element on its rendered line: what follows it up to the next element, else
-    what precedes it (a search result's price and rating, a table row's cells)."""
+    what precedes it (a search result's price and rating, a table row's cells). Inside prose (see
+    :attr:`lead`) only the rest of the element's sentence."""
+    lead: str = ""
+    """Inside prose, the start of the element's sentence up to the element (``a 1850 play by`` before a
+    link to the playwright): the words that say what a link in running text stands for; ``""`` elsewhere."""
     caption: str = ""
     """The nearest line above the element's line that holds no element: a heading (without its ``#``
     marks), a question, a caption; ``""`` when there is none."""

@@ -18,8 +18,9 @@ order::
 
 Strings inside tokens are JSON-quoted, so a value holding quotes or newlines stays on one line and is
 unambiguous. Each element also records the text beside it on its line (:attr:`Element.context`: a search
-result's price, a table row's cells) and the nearest line above it that holds no element
-(:attr:`Element.caption`: a heading, a question), which command descriptions read.
+result's price, a table row's cells; inside prose, its sentence: :attr:`Element.lead` holds the words before
+it) and the nearest line above it that holds no element (:attr:`Element.caption`: a heading, a question),
+which command descriptions read.
 
 Labels associated with a control (``<label for>`` or a wrapping ``<label>``) become the control's name
 instead of separate text. ``<script>``, ``<style>``, ``<template>``, ``<head>`` content
@@ -45,6 +46,10 @@ _TOKEN = re.compile("\x00(\\d+)\x00")
 _MAX_VARIANTS = 1024
 """Field values a :class:`Document` remembers elements for (then it starts over)."""
 _LINE_PREFIX = re.compile(r"\A\s*(?:#+|-)(?:\s|\Z)")
+_SENTENCE_END = re.compile(r"[.!?](?=\s|\Z)|\|")
+"""Where a sentence (or a table cell) ends within a line."""
+PROSE_WORDS = 3
+"""An element stands inside prose when at least this many words of its sentence precede it on its line."""
 _BLOCK_TAGS = frozenset(
     [
         "address",
@@ -156,6 +161,7 @@ class _Parser(HTMLParser):
         self.option: list[str] | None = None
         self.option_attrs: dict[str, str] = {}
         self.row_cells = 0
+        self.pre_depth = 0
 
     # -- parsing ------------------------------------------------------------------------------------
     def handle_starttag(self, tag: str, attrs_list: list[tuple[str, str | None]]) -> None:
@@ -173,6 +179,7 @@ class _Parser(HTMLParser):
             return
         if tag in _BLOCK_TAGS:
             self.chunks.append("\n")
+            self.pre_depth += tag == "pre"
             if tag[0] == "h" and len(tag) == 2 and tag[1].isdigit():
                 self.chunks.append("#" * int(tag[1]) + " ")
             elif tag == "li":
@@ -240,6 +247,7 @@ class _Parser(HTMLParser):
             self.form = -1
         if tag in _BLOCK_TAGS:
             self.chunks.append("\n")
+            self.pre_depth -= tag == "pre" and self.pre_depth > 0
 
     def handle_data(self, data: str) -> None:
         if self.skip_depth:
@@ -251,7 +259,8 @@ class _Parser(HTMLParser):
         elif self.capture is not None:
             self.capture.name_parts.append(data)
         elif self.select is None:
-            self._text(data)
+            # A line break in the source is a space, as in a browser, except inside <pre>.
+            self._text(data if self.pre_depth else data.replace("\r", " ").replace("\n", " "))
 
     # -- helpers ------------------------------------------------------------------------------------
     def _text(self, data: str) -> None:
@@ -373,13 +382,14 @@ class Document:
     work on an element (descriptions) sees it unchanged."""
 
 
-def _surroundings(lines: list[str], count: int) -> tuple[list[str], list[str]]:
-    r"""The :attr:`Element.context` and :attr:`Element.caption` of each of ``count`` elements.
+def _surroundings(lines: list[str], count: int) -> tuple[list[str], list[str], list[str]]:
+    r"""The :attr:`Element.context`, :attr:`Element.lead` and :attr:`Element.caption` of ``count`` elements.
 
     ``lines`` hold ``\x00N\x00`` markers where control ``N`` (from 0) goes; the text between markers is
     independent of field values, so this runs once per document.
     """
     context = [""] * count
+    lead = [""] * count
     caption = [""] * count
     above = ""
     for line in lines:
@@ -392,9 +402,18 @@ def _surroundings(lines: list[str], count: int) -> tuple[list[str], list[str]]:
             index = int(parts[k])
             after = parts[k + 1].strip(" |")
             before = (_LINE_PREFIX.sub("", parts[k - 1]) if k == 1 else parts[k - 1]).strip(" |")
-            context[index] = after or before
+            # The words since the last sentence (or cell) end before the element: in running text they
+            # say what a link stands for, where the words after it start the next thought. An element
+            # that starts a table cell is not in running text: its row's cells stay its context.
+            tail = _SENTENCE_END.split(before)[-1].strip()
+            if len(tail.split()) >= PROSE_WORDS and not parts[k - 1].rstrip().endswith("|"):
+                end = _SENTENCE_END.search(after)
+                lead[index] = tail
+                context[index] = after[: end.end()].strip(" |") if end else after
+            else:
+                context[index] = after or before
             caption[index] = above
-    return context, caption
+    return context, lead, caption
 
 
 def parse_html(html: str) -> Document:
@@ -427,7 +446,7 @@ def parse_html(html: str) -> Document:
         line = _WS.sub(" ", raw).strip()
         if line and line not in ("-", "#"):
             lines.append(line)
-    context, caption = _surroundings(lines, len(parser.controls))
+    context, lead, caption = _surroundings(lines, len(parser.controls))
     elements = tuple(
         Element(
             id=number,
@@ -440,6 +459,7 @@ def parse_html(html: str) -> Document:
             form=control.form,
             disabled="disabled" in control.attrs,
             context=context[number - 1],
+            lead=lead[number - 1],
             caption=caption[number - 1],
         )
         for number, control in enumerate(parser.controls, start=1)

@@ -209,3 +209,45 @@ def test_a_pickled_describer_forgets_but_describes_the_same() -> None:
     first = describer(commands, View(page))
     clone = pickle.loads(pickle.dumps(describer))
     assert clone._known == {} and clone(commands, View(page)) == first
+
+
+PROSE = (
+    """<html><body><h1>Kuo Vramik</h1>
+<table><tr><td>Ada of the Harbour</td><td><a href="/edit">Edit</a></td></tr></table>
+<p>Kuo Vramik (1788-1877) was a playwright from <a href="/w/g">Guyestgrad</a>. For most of a long career
+Vramik worked for <a href="/w/h">House of Mikourn</a>. <a href="/w/m">Marest</a> fell. Vramik is known for the
+play <a href="/w/t">The Harbour</a> (1850) and its sequel. """
+    + "Very " * 60
+    + """long words before
+<a href="/w/l">Late</a></p>
+<p>Go <a href="/w/x">home</a> now</p>
+</body></html>"""
+)
+
+
+def test_an_element_inside_prose_is_described_by_its_own_sentence() -> None:
+    """The words before a link in running text say what it stands for; the next sentence does not."""
+    page = render_page(PROSE, "/w/k")
+    view = View(page)
+    described = {e.name: describe_command(f"click[{e.id}]", view) for e in page.elements}
+    assert described["Guyestgrad"] == (
+        'link "Guyestgrad" in "Kuo Vramik (1788-1877) was a playwright from Guyestgrad ."'
+    )
+    assert described["House of Mikourn"] == (
+        'link "House of Mikourn" in "For most of a long career Vramik worked for House of Mikourn ."'
+    )
+    assert described["The Harbour"] == (
+        'link "The Harbour" in "Vramik is known for the play The Harbour (1850) and its sequel."'
+    )
+    # Fewer than three words of the sentence before it: the text after it, as anywhere else.
+    assert described["Marest"] == 'link "Marest" fell. Vramik is known for the play'
+    assert described["home"] == 'link "home" now'
+    # A long sentence keeps its end, next to the link.
+    late = described["Late"]
+    assert late.startswith('link "Late" in "...') and late.endswith('Very long words before Late"'), late
+    assert len(late) < 260
+    # A link that starts a table cell keeps its row's cells.
+    assert described["Edit"] == 'link "Edit" Ada of the Harbour'
+    lead = {e.name: e.lead for e in page.elements}
+    assert lead["Edit"] == lead["Marest"] == lead["home"] == ""
+    assert lead["Guyestgrad"] == "Kuo Vramik (1788-1877) was a playwright from"

@@ -97,3 +97,12 @@ def test_rendering_is_pure_and_survives_broken_html() -> None:
     # Text that looks like a token cannot forge elements.
     forged = render_page("<p>[1] link &quot;x&quot; \x00" + "0\x00</p>", "/")
     assert forged.elements == ()
+
+
+def test_a_line_break_in_the_source_is_a_space_except_in_pre() -> None:
+    """As in a browser: inline text and elements wrapped in the HTML source stay on one line."""
+    page = render_page(
+        "<p>born in\n<a href='/w/g'>Guyestgrad</a>\nin 1788</p><pre>x = 1\ny = 2</pre><p>end</p>", "/"
+    )
+    assert page.text.splitlines() == ['born in [1] link "Guyestgrad" in 1788', "x = 1", "y = 2", "end"]
+    assert page.elements[0].context == "in 1788"

@@ -423,7 +423,7 @@ def use_spinner(instruction: str, page: Page) -> str:
 def _movie_fields(page: Page) -> dict[str, Element]:
     out: dict[str, Element] = {}
     for field in _fields(page):
-        where = f"{field.name} {field.context} {field.caption}".lower()
+        where = f"{field.name} {field.lead} {field.context} {field.caption}".lower()
         for key in ("genre", "director", "year"):
             if key in where or (key == "year" and "date" in where):
                 out.setdefault(key, field)
