@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -110,6 +111,7 @@ def _tiny_bc(demos: Path, out: Path, steps: int) -> Path:
 
 
 def _wait_for_checkpoint(run: Path, proc: subprocess.Popen, minimum: int, timeout: float = 120) -> int:
+    """Wait until ``proc`` (a run with a budget it cannot reach meanwhile) checkpoints step ``minimum``."""
     pointer = run / "checkpoints" / "latest.json"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -120,6 +122,35 @@ def _wait_for_checkpoint(run: Path, proc: subprocess.Popen, minimum: int, timeou
         assert proc.poll() is None, "training ended before it could be interrupted"
         time.sleep(0.05)
     raise AssertionError("no checkpoint appeared")
+
+
+def _kill_mid_run(args: list[str], run: Path, minimum: int, budget: int, timeout: float = 120) -> int:
+    """Start ``args``, SIGKILL it once its latest checkpoint reaches ``minimum``; return that step.
+
+    The run may finish between the poll that saw the checkpoint and the kill (a starved test process on a
+    loaded machine): then it starts over in a fresh folder, at most three times, so the caller always
+    resumes a run that was really cut short.
+    """
+    pointer = run / "checkpoints" / "latest.json"
+    for _ in range(3):
+        shutil.rmtree(run, ignore_errors=True)
+        proc = subprocess.Popen(args, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            if pointer.exists() and json.loads(pointer.read_text())["step"] >= minimum:
+                break
+            time.sleep(0.05)
+        else:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+                raise AssertionError("no checkpoint appeared")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        step = json.loads(pointer.read_text())["step"] if pointer.exists() else 0
+        if minimum <= step < budget:
+            return step
+    raise AssertionError(f"the run finished before it could be killed, three times (last checkpoint {step})")
 
 
 def test_bc_killed_mid_run_resumes_from_its_last_checkpoint(demos: Path, tmp_path: Path) -> None:
@@ -141,15 +172,11 @@ def test_bc_killed_mid_run_resumes_from_its_last_checkpoint(demos: Path, tmp_pat
         "20",
         "--no-progress",
     )
-    proc = subprocess.Popen(args, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    killed_at = _wait_for_checkpoint(run, proc, 8)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert killed_at < 40
+    killed_at = _kill_mid_run(args, run, 8, 40)
     done = subprocess.run(args, env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     resumed_from = int(done.stdout.split("resumed from ")[1].split(")")[0])
-    assert killed_at <= resumed_from < 40
+    assert resumed_from == killed_at  # the last checkpoint written before the kill
     state = json.loads((run / "checkpoints" / "step_00000040" / "state.json").read_text())
     assert state["step"] == 40 and 0.0 <= state["metrics"]["val_accuracy"] <= 1.0
     assert not list(run.rglob(".*tmp-*"))  # no half-written checkpoint left behind
@@ -182,14 +209,11 @@ def test_rl_killed_mid_run_resumes_from_its_last_checkpoint(demos: Path, tmp_pat
         "16",
         "--no-progress",
     )
-    proc = subprocess.Popen(args, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    killed_at = _wait_for_checkpoint(run, proc, 32)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    killed_at = _kill_mid_run(args, run, 32, 128)
     done = subprocess.run(args, env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     resumed_from = int(done.stdout.split("resumed from ")[1].split(")")[0])
-    assert killed_at <= resumed_from < 128
+    assert resumed_from == killed_at  # the last checkpoint written before the kill
     assert "RL: 128 env steps" in done.stdout
 
 
