@@ -33,7 +33,14 @@ from rlft.agents.checkpoint import (
     save_checkpoint,
     tensorboard_writer,
 )
-from rlft.agents.config import AccelerateConfig, PolicySpec, TrainConfig, autocast, data_fingerprint
+from rlft.agents.config import (
+    AccelerateConfig,
+    PolicySpec,
+    TrainConfig,
+    autocast,
+    data_fingerprint,
+    observation_digest,
+)
 from rlft.agents.interrupt import TrainingInterrupted, stop_on_signals
 from rlft.agents.policy_io import save_agent_policy, split_space_of, start_policy
 from rlft.demos.dataset import load_demos
@@ -300,8 +307,9 @@ def train_bc(config: BCConfig) -> BCResult:
         kept = data.transitions(train_eps), data.transitions(val_eps)
         train += kept[0]
         val += kept[1]
-        # What the resume check compares: a dataset re-recorded into the same folder is other data.
-        steps += [(data.env_id, obs.get("instruction"), act) for part in kept for obs, act in part]
+        # What the resume check compares: a dataset re-recorded into the same folder is other data, even
+        # with the same goals and actions (a newer rlft describing the same pages otherwise).
+        steps += [(data.env_id, observation_digest(obs), act) for part in kept for obs, act in part]
     # One dataset keeps its first validation transitions; mixed ones keep states of every dataset.
     val = _spread(val, config.max_val_transitions) if len(datasets) > 1 else val[: config.max_val_transitions]
     logger.info(

@@ -51,9 +51,11 @@ __all__ = [
     "autocast",
     "check_resume_config",
     "data_fingerprint",
+    "observation_digest",
     "provenance",
     "resolve_device",
     "resolve_progress",
+    "update_digest",
 ]
 
 AGENTS: tuple[str, ...] = ("expert", "random")
@@ -380,6 +382,42 @@ def data_fingerprint(noun: str, items: Iterable[Any]) -> str:
         digest.update(b"\n")
         count += 1
     return f"{count} {noun}, sha256 {digest.hexdigest()[:12]}"
+
+
+def update_digest(digest: Any, value: Any) -> None:
+    """Feed a (nested) observation into ``digest`` (a ``hashlib`` object): text, arrays and their layout.
+
+    Dicts by sorted key, sequences with their length, arrays with dtype and shape then their bytes (an
+    image costs a hash, not a JSON list), anything else by ``repr``. Equal observations feed equal bytes.
+    """
+    if isinstance(value, dict):
+        for key in sorted(value):
+            digest.update(repr(key).encode())
+            update_digest(digest, value[key])
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"seq{len(value)}".encode())
+        for item in value:
+            update_digest(digest, item)
+    elif hasattr(value, "tobytes") and hasattr(value, "dtype"):
+        digest.update(f"{value.dtype}{getattr(value, 'shape', ())}".encode())
+        digest.update(value.tobytes())  # C order whatever the array's layout
+    elif isinstance(value, str):
+        digest.update(b"s" + value.encode("utf-8", "surrogatepass"))
+    else:
+        digest.update(repr(value).encode())
+
+
+def observation_digest(observation: Any) -> str:
+    """A short sha256 of everything in ``observation`` (:func:`update_digest`).
+
+    Its page, its command descriptions, its pixels: a dataset recorded again with other observations
+    fingerprints differently.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    update_digest(digest, observation)
+    return digest.hexdigest()[:16]
 
 
 def _jsonable(value: Any) -> Any:

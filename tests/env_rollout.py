@@ -13,6 +13,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from rlft.agents.config import update_digest
 
 MINIWOB_CONTRACT_TASKS = ("click-button", "enter-text", "choose-list", "email-inbox-delete")
 """The MiniWoB++ ids the full contract runs on (a click, typing, a select, clickable containers); every
@@ -59,25 +60,6 @@ def hold_browser() -> Iterator[None]:
         yield
     finally:
         holder.close()
-
-
-def update_digest(h: Any, value: Any) -> None:
-    """Feed a (nested) observation, reward or info value into the hash ``h`` deterministically."""
-    if isinstance(value, dict):
-        for key in sorted(value):
-            h.update(repr(key).encode())
-            update_digest(h, value[key])
-    elif isinstance(value, (list, tuple)):
-        h.update(f"seq{len(value)}".encode())
-        for item in value:
-            update_digest(h, item)
-    elif isinstance(value, np.ndarray):
-        h.update(f"{value.dtype}{value.shape}".encode())
-        h.update(np.ascontiguousarray(value).tobytes())
-    elif isinstance(value, str):
-        h.update(b"s" + value.encode("utf-8", "surrogatepass"))
-    else:
-        h.update(repr(value).encode())
 
 
 def choose_action(env: gym.Env, obs: dict, rng: np.random.Generator, step: int) -> Any:

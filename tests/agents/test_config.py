@@ -120,6 +120,25 @@ def test_bc_resume_refuses_a_dataset_recorded_again(tmp_path: Path) -> None:
     assert train_bc(_bc(demos, run, steps=4, force_config=True)).resumed_from == 2
 
 
+def test_bc_resume_refuses_the_same_goals_and_actions_with_other_observations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-recorded with the same seed, the same goals and actions but other pages: other data."""
+    from tests.agents.conftest import ToyShopEnv
+
+    demos, run = tmp_path / "demos", tmp_path / "run"
+    collect = {"env_id": "rlft-test/ToyShop-v0", "episodes": 3, "out_dir": str(demos), "progress": False}
+    run_collect(CollectConfig(**collect))  # type: ignore[arg-type]
+    train_bc(_bc(demos, run))
+    again = train_bc(_bc(demos, run, steps=3))  # the same data resumes
+    assert again.resumed_from == 2
+    shown = ToyShopEnv._obs
+    monkeypatch.setattr(ToyShopEnv, "_obs", lambda self, error="": shown(self, error) | {"page": "new look"})
+    run_collect(CollectConfig(**collect, overwrite=True))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"demonstrations: '\d+ transitions, sha256 \w+' -> "):
+        train_bc(_bc(demos, run, steps=4))
+
+
 def _scalar_steps(tb: Path) -> dict[str, list[int]]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
