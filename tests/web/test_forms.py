@@ -365,6 +365,25 @@ def test_tabs_candidates_only_offer_extensions_already_seen() -> None:
     assert any(hidden[-1] in command for command in obs["admissible_commands"])
 
 
+def test_tabs_expert_opens_the_tabs_in_order_until_the_colleague_shows() -> None:
+    """The tab strip names no one: the expert must not jump to the colleague's tab (a policy could not)."""
+    env = make("tabs")
+    for seed in range(200):
+        env.reset(seed=seed)
+        if env.unwrapped.site.episode["target"] >= 2:
+            break
+    target = env.unwrapped.site.episode["target"]
+    opened = []
+    for _ in range(20):
+        obs, reward, terminated, _, _ = env.step(env.unwrapped.expert_action())
+        if "tab=" in obs["url"] and (not opened or opened[-1] != obs["url"]):
+            opened.append(obs["url"])
+        if terminated:
+            break
+    assert terminated and reward == 1.0
+    assert opened == [f"/?tab={i}" for i in range(1, target + 1)]
+
+
 def test_menu_partial_credit_by_level() -> None:
     env = make("menu")
     env.reset(seed=0)

@@ -126,10 +126,15 @@ class TabsFamily(SingleFormFamily):
         return [Want("text", "extension", goal["extension"]), Want("select", "office", goal["office"])]
 
     def expert(self, episode: Episode, server: Server, page: Page) -> str:
-        """Open the colleague's tab first (that is where the details are read), then fill and call."""
+        """Open the tabs in order until the colleague's shows (its details are read there), then fill, call.
+
+        Only what the agent has seen decides: the tab strip names no one, so the expert does not jump to the
+        colleague's tab (a policy could not tell from the page which one it is); it opens the next tab it has
+        not shown yet, which the current tab's heading and the history tell.
+        """
         if episode["target"] not in server["seen"]:
-            tab = by_href(page, html.url("/", tab=episode["target"]))
-            return click_or_home(page, tab)
+            unseen = next(i for i in range(len(episode["people"])) if i not in server["seen"])
+            return click_or_home(page, by_href(page, html.url("/", tab=unseen)))
         return super().expert(episode, server, page)
 
     def texts(self, episode: Episode, server: dict[str, Any], instruction: str, page: Page) -> list[str]:
