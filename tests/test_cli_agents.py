@@ -135,16 +135,13 @@ def _kill_mid_run(args: list[str], run: Path, minimum: int, budget: int, timeout
     for _ in range(3):
         shutil.rmtree(run, ignore_errors=True)
         proc = subprocess.Popen(args, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + timeout
-        while proc.poll() is None and time.monotonic() < deadline:
-            if pointer.exists() and json.loads(pointer.read_text())["step"] >= minimum:
-                break
-            time.sleep(0.05)
-        else:
-            if proc.poll() is None:
+        try:
+            _wait_for_checkpoint(run, proc, minimum, timeout)
+        except AssertionError:
+            if proc.poll() is None:  # no checkpoint in time: a real failure, not a lost race
                 proc.kill()
                 proc.wait()
-                raise AssertionError("no checkpoint appeared")
+                raise
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         step = json.loads(pointer.read_text())["step"] if pointer.exists() else 0

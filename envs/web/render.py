@@ -179,7 +179,8 @@ class _Parser(HTMLParser):
             return
         if tag in _BLOCK_TAGS:
             self.chunks.append("\n")
-            self.pre_depth += tag == "pre"
+            if tag == "pre":
+                self.pre_depth += 1
             if tag[0] == "h" and len(tag) == 2 and tag[1].isdigit():
                 self.chunks.append("#" * int(tag[1]) + " ")
             elif tag == "li":
@@ -247,7 +248,8 @@ class _Parser(HTMLParser):
             self.form = -1
         if tag in _BLOCK_TAGS:
             self.chunks.append("\n")
-            self.pre_depth -= tag == "pre" and self.pre_depth > 0
+            if tag == "pre" and self.pre_depth:
+                self.pre_depth -= 1
 
     def handle_data(self, data: str) -> None:
         if self.skip_depth:
