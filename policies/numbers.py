@@ -5,7 +5,8 @@ about magnitudes ("$41.99" and "under 40 dollars" look alike). Heads that compar
 here: :func:`number_table` describes each vocabulary entry once (its digits, whether it starts a word,
 whether it is a decimal point), and :func:`token_numbers` assembles, inside a batch of ids, every number
 spelled over one or more tokens: ``24 . 99`` (WordPiece), ``Ġ24 . 99`` (byte-level BPE), ``1 0 9``
-(tokenizers that split digits), ``123 ##45``. The value sits on the number's first token.
+(tokenizers that split digits), ``123 ##45``, and thousands written with commas, ``1 , 692`` (1692).
+The value sits on the number's first token.
 """
 
 from __future__ import annotations
@@ -22,20 +23,22 @@ _WORD_MARKS = ("Ġ", "▁")
 
 
 def number_table(tokenizer: Any) -> torch.Tensor:
-    """The vocabulary as a ``[V, 4]`` float table for :func:`token_numbers`.
+    """The vocabulary as a ``[V, 6]`` float table for :func:`token_numbers`.
 
     Columns: digit value (NaN unless the token is all digits), digit count, starts a word (1/0), is a
-    decimal point (1/0).
+    decimal point (1/0), is a comma (1/0), and whether the tokenizer marks word starts (1/0, the same in
+    every row).
 
     A WordPiece token starts a word unless it begins with ``##``; a byte-level BPE or SentencePiece token
     starts one when it carries its space mark; a tokenizer with neither convention counts every token as
-    a word start (digits then read one token at a time).
+    a word start (digits then read one token at a time). Only a tokenizer that marks word starts can
+    tell ``1,692`` from the list ``1, 692``; WordPiece splits both alike and reads both as 1692.
     """
     vocab = tokenizer.get_vocab()
     size = max(max(vocab.values()) + 1, len(tokenizer))
-    rows = [[math.nan, 0.0, 0.0, 0.0] for _ in range(size)]
     wordpiece = any(p.startswith("##") for p in vocab)
     marked = any(p.startswith(_WORD_MARKS) for p in vocab)
+    rows = [[math.nan, 0.0, 0.0, 0.0, 0.0, float(marked)] for _ in range(size)]
     for piece, index in vocab.items():
         starts = True
         text = piece
@@ -50,6 +53,8 @@ def number_table(tokenizer: Any) -> torch.Tensor:
             float(len(text)) if digits else 0.0,
             float(starts),
             float(text == "."),
+            float(text == ","),
+            float(marked),
         ]
     # One tensor from Python lists: writing ~50k rows element by element into a tensor costs ~10x more.
     return torch.tensor(rows, dtype=torch.float32)
@@ -62,25 +67,51 @@ def _after(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _runs(digit: torch.Tensor, head: torch.Tensor, count: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each token's run index (a spare slot ``L`` for tokens outside runs) and each run's digit count.
+
+    Args:
+        digit: ``[R, L]`` the tokens that belong to a run.
+        head: ``[R, L]`` the tokens that start one.
+        count: ``[R, L]`` digits each token adds (0 outside runs).
+
+    Returns:
+        ``(index [R, L], digits_in [R, L + 1])``.
+    """
+    length = digit.shape[-1]
+    run = torch.cumsum(head.long(), dim=-1) - 1
+    index = torch.where(digit, run.clamp(min=0), torch.full_like(run, length))
+    groups = torch.zeros((digit.shape[0], length + 1), dtype=count.dtype, device=count.device)
+    return index, groups.scatter_add(1, index, count)
+
+
 def token_numbers(ids: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     """Values ``[..., L]`` of the numbers that start at each token of ``ids`` (NaN elsewhere).
 
     Digit tokens group into runs (a digit token that continues the previous digit token's word joins its
-    run); a run right after ``<run> .`` is that number's fractional part.
+    run); a comma between a run and a run of exactly three digits (that, where the tokenizer marks word
+    starts, does not start a word) joins them as a thousands separator; a run right after ``<run> .`` is
+    that number's fractional part.
     """
     shape = ids.shape
-    rows = table[ids.reshape(-1, shape[-1]).clamp(0, table.shape[0] - 1)]  # [R, L, 4]
-    value, count, starts, dot = rows.unbind(-1)
+    rows = table[ids.reshape(-1, shape[-1]).clamp(0, table.shape[0] - 1)]  # [R, L, 6]
+    value, count, starts, dot, comma, marked = rows.unbind(-1)
     digit = ~torch.isnan(value)
     value = torch.where(digit, value, torch.zeros_like(value))
     count = torch.where(digit, count, torch.zeros_like(count))
-    head = digit & ~(_after(digit) & ~starts.bool())  # a run's first token
+    head = digit & ~(_after(digit) & ~starts.bool())  # a run's first token, commas aside
+    # Thousands separators: "<run> , <three digits>", the three digits not a new word where that shows.
+    index, digits_in = _runs(digit, head, count)
+    three = head & (digits_in.gather(1, index) == 3) & ~(marked.bool() & starts.bool())
+    separator = torch.zeros_like(digit)
+    separator[:, :-1] = comma.bool()[:, :-1] & _after(digit)[:, :-1] & three[:, 1:]
+    digit = digit | separator
+    head = head & ~_after(separator)
     length = shape[-1]
-    run = torch.cumsum(head.long(), dim=-1) - 1  # run index of each token (meaningful on digit tokens)
-    index = torch.where(digit, run.clamp(min=0), torch.full_like(run, length))  # non-digits: a spare slot
+    index, digits_in = _runs(digit, head, count)
+    run = torch.where(digit, index, torch.zeros_like(index))  # run index of each token (on run tokens)
     through = torch.cumsum(count, dim=-1)  # digits so far in the row
     groups = torch.zeros((rows.shape[0], length + 1), dtype=value.dtype, device=value.device)
-    digits_in = groups.scatter_add(1, index, count)
     first_through = groups.scatter_add(
         1, torch.where(head, index, torch.full_like(index, length)), through - count
     )

@@ -47,3 +47,35 @@ def test_no_numbers_and_empty_rows() -> None:
     vocab = _Vocab(["a", "b", "."])
     assert _read(vocab, ["a", ".", "b"]) == []
     assert token_numbers(torch.zeros((0, 5), dtype=torch.long), number_table(vocab)).shape == (0, 5)
+
+
+def test_thousands_separators() -> None:
+    wordpiece = _Vocab(["$", "1", ",", "692", "3", "400", "000", "50", "##0", ".", "12", "and"])
+    pieces = [
+        "$",
+        "1",
+        ",",
+        "692",
+        "and",
+        "3",
+        ",",
+        "400",
+        ",",
+        "000",
+        ".",
+        "50",
+        "and",
+        "12",
+        ",",
+        "50",
+        "##0",
+    ]
+    assert _read(wordpiece, pieces) == [("1", 1692.0), ("3", 3400000.5), ("12", 12500.0)]
+    # Not a separator: a comma before two or four digits, or one that ends the text.
+    pieces = ["12", ",", "50", "and", "1", ",", "50", "##0", "##0", "and", "3", ","]
+    assert _read(wordpiece, pieces) == [("12", 12.0), ("50", 50.0), ("1", 1.0), ("50", 5000.0), ("3", 3.0)]
+    # A byte-level BPE marks word starts, so the list "1, 692" stays two numbers and "1,692" is one.
+    bpe = _Vocab(["Ġ$", "1", ",", "6", "9", "2", "Ġ", "Ġ692"])
+    assert _read(bpe, ["Ġ$", "1", ",", "6", "9", "2"]) == [("1", 1692.0)]
+    assert _read(bpe, ["Ġ$", "1", ",", "Ġ692"]) == [("1", 1.0), ("Ġ692", 692.0)]
+    assert _read(bpe, ["Ġ$", "1", ",", "Ġ", "6", "9", "2"]) == [("1", 1.0), ("6", 692.0)]
