@@ -79,6 +79,12 @@ class PolicyConfig:
     page's candidates, :func:`rlft.policies.heads.page_distinctness`). Words every option of a page
     repeats (the product context, the combobox's current value) then stop outvoting the one word that
     tells the asked-for option from the others."""
+    rank_numbers: bool = False
+    """Cross-attention scorer (with ``lexical_features``): also rank each candidate's number against the
+    same number of the page's other candidates (:meth:`rlft.policies.heads.CrossAttentionScorerHead.
+    rank_numbers`): which number counts (a flight's price or its duration) and whether the smallest or
+    the largest is wanted are read from the instruction, for requests such as "the cheapest flight" or
+    "the shortest" that name no number to compare with."""
     finetune: str = "auto"
     """``frozen`` (only the head trains), ``lora`` (peft adapters on the backbone), ``full``, or ``auto``:
     the family's default, resolved (and stored) when the policy is built: ``lora`` for web policies (a
@@ -159,13 +165,19 @@ class PolicyConfig:
             check_int("image_size", self.image_size, 8)
         if self.torch_threads is not None:
             check_int("torch_threads", self.torch_threads, 1)
-        for flag in ("length_normalize", "pixel_skip", "lexical_features", "distinct_matches"):
+        flags = ("length_normalize", "pixel_skip", "lexical_features", "distinct_matches", "rank_numbers")
+        for flag in flags:
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{flag}={getattr(self, flag)!r}: pass True or False.")
         if self.distinct_matches and not self.lexical_features:
             raise ConfigError(
                 "distinct_matches=True weights the token-id matches that lexical_features=False turns off; "
                 "pass lexical_features=True, or distinct_matches=False."
+            )
+        if self.rank_numbers and not self.lexical_features:
+            raise ConfigError(
+                "rank_numbers=True reads the token-id numbers that lexical_features=False turns off; "
+                "pass lexical_features=True, or rank_numbers=False."
             )
         if not isinstance(self.backbone_kwargs, dict):
             raise ConfigError(f"backbone_kwargs={self.backbone_kwargs!r}: pass a dict.")
@@ -210,5 +222,6 @@ _PRE_PIXEL_SKIP_FIELDS = frozenset(f.name for f in dataclasses.fields(PolicyConf
     "lexical_features",
     "state_dropout",
     "distinct_matches",
+    "rank_numbers",
 }
 """Every field a saved config held before ``pixel_skip`` was added (to recognise those configs)."""

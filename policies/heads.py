@@ -200,6 +200,12 @@ NUMBER_DIM = 32
 """Width of the space in which a candidate's numbers find the instruction's numbers they relate to."""
 NUMBER_SCALES = (3.0, 30.0)
 """Sharpness of the log-difference comparisons (30: a 3% gap is decisive; 3: a factor of two)."""
+RANK_FEATURES = 3
+"""Features of :meth:`CrossAttentionScorerHead.rank_numbers`: mean, minimum and maximum comparison."""
+RANK_SCALE = 30.0
+RANK_CHUNK = 1 << 22
+"""Most entries of one ``[pages, K, W, K, W]`` alignment of :meth:`CrossAttentionScorerHead.rank_numbers`."""
+"""Sharpness of the comparison between two candidates' numbers (log space: a 3% gap is decisive)."""
 
 
 def _compact(
@@ -320,6 +326,7 @@ class CrossAttentionScorerHead(nn.Module):
         lexical: bool = True,
         state_dropout: float = 0.0,
         distinct: bool = False,
+        rank: bool = False,
     ) -> None:
         super().__init__()
         self.lexical = lexical
@@ -354,7 +361,23 @@ class CrossAttentionScorerHead(nn.Module):
         self.number_key = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, NUMBER_DIM))
         self.number_gate = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, 1))
         self.number_weights = nn.Parameter(torch.zeros(len(NUMBER_SCALES) + 1))
-        features = 5 * width + 2 * match_dim + 2 + len(NUMBER_SCALES) + 1
+        self.rank = rank and lexical
+        """Whether each candidate's number is ranked among its page's other candidates' numbers."""
+        extra = 0
+        if self.rank:
+            # Which of a candidate's numbers is ranked (from its state and what it read of the request),
+            # and the weight of each rank feature (from the request: "cheapest" wants the smallest).
+            self.rank_gate_state = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, 1))
+            self.rank_gate_read = nn.Linear(match_dim, 1)
+            self.rank_query = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, NUMBER_DIM))
+            self.rank_key = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, NUMBER_DIM))
+            self.rank_weights = nn.Sequential(
+                nn.LayerNorm(hidden_size), nn.Linear(hidden_size, RANK_FEATURES)
+            )
+            nn.init.zeros_(self.rank_weights[1].weight)
+            nn.init.zeros_(self.rank_weights[1].bias)
+            extra = RANK_FEATURES
+        features = 5 * width + 2 * match_dim + 2 + len(NUMBER_SCALES) + 1 + extra
         self.scorer = nn.Sequential(nn.Linear(features, width), nn.GELU(), nn.Linear(width, 1))
         self.value_head = value_mlp(hidden_size, width)
 
@@ -422,7 +445,12 @@ class CrossAttentionScorerHead(nn.Module):
         numbers = self.compare_numbers(
             cand_tokens, cand_ids, cand_mask, obs_tokens[:, :span], obs_ids[:, :span], instruction, rows
         )
-        features = torch.cat([o, c, o * c, r, r * c, agree_mean, agree_max, shares, numbers], dim=-1)
+        parts = [o, c, o * c, r, r * c, agree_mean, agree_max, shares, numbers]
+        ranks = None
+        if self.rank:
+            ranks = self.rank_numbers(cand_tokens, cand_ids, cand_mask, agree, rows, valid)
+            parts.append(ranks)
+        features = torch.cat(parts, dim=-1)
         weight = F.softplus(self.salience(cand_tokens))  # [N, Lc, 1]
         matched = (found.to(weight.dtype) * weight).sum(1)  # [N, 2]
         direct = matched @ self.match_weights.to(matched.dtype)
@@ -432,7 +460,88 @@ class CrossAttentionScorerHead(nn.Module):
             distinct = (found[..., :1].to(weight.dtype) * idf * weight).sum((1, 2))
             direct = direct + distinct * self.distinct_weight.to(distinct.dtype)
         direct = direct + numbers @ self.number_weights.to(numbers.dtype)
+        if ranks is not None:
+            direct = direct + (ranks * self.rank_weights(request_h)[rows].to(ranks.dtype)).sum(-1)
         return self.scorer(features).squeeze(-1) + direct, obs_h
+
+    def rank_numbers(
+        self,
+        cand_tokens: torch.Tensor,
+        cand_ids: torch.Tensor,
+        cand_mask: torch.Tensor,
+        agree: torch.Tensor,
+        rows: torch.Tensor,
+        valid: torch.Tensor,
+    ) -> torch.Tensor:
+        """``[N, RANK_FEATURES]``: how each candidate's number ranks among its page's other candidates'.
+
+        "The cheapest flight" names no number to compare with (:meth:`compare_numbers` has nothing to
+        read), only a comparison between the candidates. Each number of a candidate finds the number of
+        every other candidate of its page that plays the same part (attention over that candidate's
+        numbers, from the token states: a price finds the price, not the flight number) and compares with
+        it: ``tanh(RANK_SCALE * (log1p(other) - log1p(own)))``, positive when its own is the smaller. Per
+        number, the features are the mean over the others (its rank), the minimum (1 only for the
+        smallest) and the maximum (-1 only for the largest). A softmax over the candidate's numbers,
+        from each number's state and from what it read of the request (``agree``, ``[N, Lc, D]``), picks
+        which of them count (the price for "cheapest", the duration for "shortest"). Zeros for a candidate
+        without numbers or alone on its page with them. Every comparison and pick enters the features
+        linearly, so the picks learn even where the comparisons saturate.
+        """
+        n = cand_tokens.shape[0]
+        zeros = cand_tokens.new_zeros((n, RANK_FEATURES))
+        if self.numbers is None or n == 0:
+            return zeros
+        shown = token_numbers(cand_ids, self.numbers)
+        ok = ~torch.isnan(shown) & cand_mask.bool()
+        if not ok.any():
+            return zeros
+        hidden = cand_tokens.shape[-1]
+        ok, value, picked = _compact(ok, torch.log1p(shown.clamp(min=0)), torch.cat([cand_tokens, agree], -1))
+        states, read = picked[..., :hidden], picked[..., hidden:]
+        logit = (self.rank_gate_state(states) + self.rank_gate_read(read)).squeeze(-1)
+        gate = torch.softmax(logit.masked_fill(~ok, torch.finfo(logit.dtype).min), dim=-1) * ok  # [N, W]
+        # The page's candidates side by side, [B, K, W, ...]: slot (row, k) holds a valid candidate.
+        slots = (valid.cumsum(1) - 1)[valid]
+        b, k, w = valid.shape[0], int(valid.sum(1).max()), ok.shape[1]
+
+        def dense(x: torch.Tensor) -> torch.Tensor:
+            out = x.new_zeros((b, k, *x.shape[1:]))
+            out[rows, slots] = x
+            return out
+
+        page_ok, page_value, page_gate = dense(ok), dense(value), dense(gate)
+        query, key = dense(self.rank_query(states)), dense(self.rank_key(states))
+        result = cand_tokens.new_zeros((b, k, RANK_FEATURES))
+        chunk = max(1, RANK_CHUNK // max(1, (k * w) ** 2))  # pages per chunk: bounds [c, K, W, K, W]
+        for start in range(0, b, chunk):
+            part = slice(start, start + chunk)
+            result[part] = self._rank_pages(
+                page_ok[part], page_value[part], page_gate[part], query[part], key[part]
+            )
+        return result[rows, slots]
+
+    @staticmethod
+    def _rank_pages(
+        ok: torch.Tensor, value: torch.Tensor, gate: torch.Tensor, query: torch.Tensor, key: torch.Tensor
+    ) -> torch.Tensor:
+        """:meth:`rank_numbers` of pages side by side: ``[P, K, W]`` numbers, ``[P, K, W, D]`` projections."""
+        p, k, w = ok.shape
+        # align[p, n, i, m, j]: how much number j of candidate m plays the part of number i of candidate n.
+        logits = torch.einsum("pnid,pmjd->pnimj", query, key) / math.sqrt(query.shape[-1])
+        there = ok[:, None, None, :, :]  # [P, 1, 1, K, W]
+        logits = logits.masked_fill(~there, torch.finfo(logits.dtype).min)
+        align = torch.softmax(logits, dim=-1) * there
+        step = torch.tanh(RANK_SCALE * (value[:, None, None, :, :] - value[:, :, :, None, None]))
+        versus = (align * step).sum(-1)  # [P, K(n), W(i), K(m)]
+        has = ok.any(-1)  # [P, K]
+        others = has[:, None, :] & has[:, :, None] & ~torch.eye(k, dtype=torch.bool, device=ok.device)
+        others = others[:, :, None, :].expand(p, k, w, k)
+        count = others.sum(-1)
+        mean = (versus * others).sum(-1) / count.clamp(min=1)
+        low = versus.masked_fill(~others, 1.0).amin(-1)
+        high = versus.masked_fill(~others, -1.0).amax(-1)
+        per_number = torch.stack([mean, low, high], dim=-1) * (count > 0).unsqueeze(-1)  # [P, K, W, F]
+        return (gate.unsqueeze(-1) * per_number).sum(2)
 
     def compare_numbers(
         self,

@@ -94,6 +94,7 @@ class WebPolicy(AgentPolicy):
                     lexical=config.lexical_features,
                     state_dropout=config.state_dropout,
                     distinct=config.distinct_matches,
+                    rank=config.rank_numbers,
                 )
             return TOKEN_SCORERS[config.scorer](backbone.hidden_size, config.head_hidden)
         return TextScorerHead(backbone.hidden_size, config.head_hidden)
