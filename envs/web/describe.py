@@ -21,8 +21,8 @@ The text beside an element is :attr:`~rlft.envs.web.page.Element.context` (the r
 the line above it that holds no element (:attr:`~rlft.envs.web.page.Element.caption`: a heading, a
 question) as ``(under "...")``. An element inside prose (:attr:`~rlft.envs.web.page.Element.lead`) is
 described by its sentence instead: ``link "Kuo Vramik" in "The Harbour of Remin is a 1850 play by Kuo
-Vramik ."``. A command that cannot be carried
-out is described too (``click[99]`` -> ``no element [99] on this page``), so every command has a
+Vramik ."``. An element in an ordered list ends with its item's number, the ``5.`` a browser shows beside
+it: ``link "Elena Sato" (Malmo) (item 5)``. A command that cannot be carried out is described too (``click[99]`` -> ``no element [99] on this page``), so every command has a
 non-empty description. Pure functions of their arguments: every backend and every caller (the
 environment, experts, candidate builders) shares them.
 """
@@ -127,6 +127,11 @@ def clip_start(text: str, limit: int = MAX_PART_LENGTH) -> str:
 
 
 def _beside(element: Element) -> str:
+    place = f" (item {element.item})" if element.item else ""
+    return _text_beside(element) + place
+
+
+def _text_beside(element: Element) -> str:
     if element.lead:
         # Inside prose: its sentence, the element's words in their place (`in "... a play by Kuo Vramik ."`).
         # The words next to it matter most: the sentence's start gives way first.

@@ -42,6 +42,9 @@ class Element:
     caption: str = ""
     """The nearest line above the element's line that holds no element: a heading (without its ``#``
     marks), a question, a caption; ``""`` when there is none."""
+    item: int = 0
+    """The number of the ordered-list item the element sits in (what a browser shows as ``5.``: a search
+    result's rank); 0 outside ordered lists."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ calls it on the bytes the WSGI application returned; the Chromium backend calls 
 with the values it reads back from the DOM, so both give the same observation for the same state.
 
 The text keeps the reading order of the document. Block elements (paragraphs, headings, list items,
-table rows, ...) start new lines; headings are prefixed with ``#``, list items with ``-`` and table cells
+table rows, ...) start new lines; headings are prefixed with ``#``, list items with ``-`` (``5.`` in an
+ordered list, numbered as a browser numbers it: from ``start``, or an item's ``value``) and table cells
 are joined with ``|``. Every interactive element becomes a numbered token, numbered from 1 in document
 order::
 
@@ -45,7 +46,7 @@ _WS = re.compile(r"\s+")
 _TOKEN = re.compile("\x00(\\d+)\x00")
 _MAX_VARIANTS = 1024
 """Field values a :class:`Document` remembers elements for (then it starts over)."""
-_LINE_PREFIX = re.compile(r"\A\s*(?:#+|-)(?:\s|\Z)")
+_LINE_PREFIX = re.compile(r"\A\s*(?:#+|-|\d+\.)(?:\s|\Z)")
 _SENTENCE_END = re.compile(r"[.!?](?=\s|\Z)|\|")
 """Where a sentence (or a table cell) ends within a line."""
 PROSE_WORDS = 3
@@ -118,6 +119,12 @@ _TEXT_INPUT_TYPES = frozenset(
 _BUTTON_INPUT_TYPES = frozenset(("submit", "button", "reset", "image"))
 
 
+def _html_int(text: str | None, default: int) -> int:
+    """An integer attribute (``<ol start>``, ``<li value>``) as a browser reads it; ``default`` if none."""
+    match = re.match(r"\s*([+-]?\d+)", text or "")
+    return int(match.group(1)) if match else default
+
+
 def quote(text: str) -> str:
     """JSON-quote ``text`` as it appears inside element tokens (one line, unambiguous)."""
     return json.dumps(text, ensure_ascii=False)
@@ -126,10 +133,22 @@ def quote(text: str) -> str:
 class _Control:
     """An interactive element while the document is being parsed."""
 
-    __slots__ = ("attrs", "dom_id", "form", "label", "name_parts", "options", "role", "selected", "tag")
+    __slots__ = (
+        "attrs",
+        "dom_id",
+        "form",
+        "item",
+        "label",
+        "name_parts",
+        "options",
+        "role",
+        "selected",
+        "tag",
+    )
 
-    def __init__(self, tag: str, role: str, attrs: dict[str, str], form: int, label: int) -> None:
+    def __init__(self, tag: str, role: str, attrs: dict[str, str], form: int, label: int, item: int) -> None:
         self.tag = tag
+        self.item = item  # the number of the ordered-list item it sits in, or 0
         self.role = role
         self.attrs = attrs
         self.form = form
@@ -162,6 +181,9 @@ class _Parser(HTMLParser):
         self.option_attrs: dict[str, str] = {}
         self.row_cells = 0
         self.pre_depth = 0
+        # Open lists, innermost last: [number of the next item, number of the current item] for an <ol>
+        # (the current one 0 before its first <li>), None for a <ul>.
+        self.lists: list[list[int] | None] = []
 
     # -- parsing ------------------------------------------------------------------------------------
     def handle_starttag(self, tag: str, attrs_list: list[tuple[str, str | None]]) -> None:
@@ -184,11 +206,15 @@ class _Parser(HTMLParser):
             if tag[0] == "h" and len(tag) == 2 and tag[1].isdigit():
                 self.chunks.append("#" * int(tag[1]) + " ")
             elif tag == "li":
-                self.chunks.append("- ")
+                self._list_item(attrs)
             elif tag == "tr":
                 self.row_cells = 0
             elif tag == "hr":
                 self.chunks.append("----\n")
+        if tag == "ol":
+            self.lists.append([_html_int(attrs.get("start"), 1), 0])
+        elif tag == "ul":
+            self.lists.append(None)
         if tag in ("td", "th"):
             if self.row_cells:
                 self.chunks.append(" | ")
@@ -246,6 +272,8 @@ class _Parser(HTMLParser):
             self.label_stack.pop()
         elif tag == "form":
             self.form = -1
+        elif tag in ("ol", "ul") and self.lists:
+            self.lists.pop()
         if tag in _BLOCK_TAGS:
             self.chunks.append("\n")
             if tag == "pre" and self.pre_depth:
@@ -271,9 +299,20 @@ class _Parser(HTMLParser):
         else:
             self.chunks.append(data)
 
+    def _list_item(self, attrs: dict[str, str]) -> None:
+        """An ``<li>``: ``- `` in a bulleted list, its number in an ordered one."""
+        numbering = self.lists[-1] if self.lists else None
+        if numbering is None:
+            self.chunks.append("- ")
+            return
+        numbering[1] = _html_int(attrs.get("value"), numbering[0])
+        numbering[0] = numbering[1] + 1
+        self.chunks.append(f"{numbering[1]}. ")
+
     def _add_control(self, tag: str, role: str, attrs: dict[str, str]) -> _Control:
         label = self.label_stack[-1] if self.label_stack else -1
-        control = _Control(tag, role, attrs, self.form, label)
+        numbering = self.lists[-1] if self.lists else None
+        control = _Control(tag, role, attrs, self.form, label, numbering[1] if numbering else 0)
         self.controls.append(control)
         if label >= 0:
             self.labels[label]["controls"].append(len(self.controls) - 1)
@@ -463,6 +502,7 @@ def parse_html(html: str) -> Document:
             context=context[number - 1],
             lead=lead[number - 1],
             caption=caption[number - 1],
+            item=control.item,
         )
         for number, control in enumerate(parser.controls, start=1)
     )

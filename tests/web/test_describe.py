@@ -251,3 +251,38 @@ def test_an_element_inside_prose_is_described_by_its_own_sentence() -> None:
     lead = {e.name: e.lead for e in page.elements}
     assert lead["Edit"] == lead["Marest"] == lead["home"] == ""
     assert lead["Guyestgrad"] == "Kuo Vramik (1788-1877) was a playwright from"
+
+
+LISTS = """<html><body>
+<h1>Results</h1>
+<ol start="5"><li><a href="/p/5">Elena Sato</a> (Malmo)</li><li><a href="/p/6">Lara Quispe</a>
+<ul><li><a href="/p/x">Profile</a></li></ul></li>
+<li value="9"><a href="/p/9">Mina Mensah</a></li><li><a href="/p/10">Tariq Wong</a></li></ol>
+<ol><li>Plain <a href="/p/a">first</a></li></ol>
+<ol start="x"><li><a href="/p/b">Bad start</a></li></ol>
+<ul><li><a href="/p/c">Bullet</a></li></ul>
+<a href="/after">After the lists</a>
+</body></html>"""
+
+
+def test_ordered_list_items_are_numbered_as_a_browser_numbers_them() -> None:
+    """ "Open the 6th result" needs the rank a browser shows beside the link (``<ol start>``, ``<li value>``)."""
+    page = render_page(LISTS, "/search")
+    assert page.text.splitlines()[1:] == [
+        '5. [1] link "Elena Sato" (Malmo)',
+        '6. [2] link "Lara Quispe"',
+        '- [3] link "Profile"',
+        '9. [4] link "Mina Mensah"',
+        '10. [5] link "Tariq Wong"',
+        '1. Plain [6] link "first"',
+        '1. [7] link "Bad start"',
+        '- [8] link "Bullet"',
+        '[9] link "After the lists"',
+    ]
+    assert [e.item for e in page.elements] == [5, 6, 0, 9, 10, 1, 1, 0, 0]
+    view = View(page)
+    described = [describe_command(f"click[{e.id}]", view) for e in page.elements]
+    assert described[0] == 'link "Elena Sato" (Malmo) (item 5)'
+    assert described[1] == 'link "Lara Quispe" (under "Results") (item 6)'
+    assert described[2] == 'link "Profile" (under "Results")'  # a bullet has no number
+    assert described[8] == 'link "After the lists" (under "Results")'
