@@ -22,9 +22,10 @@ the line above it that holds no element (:attr:`~rlft.envs.web.page.Element.capt
 question) as ``(under "...")``. An element inside prose (:attr:`~rlft.envs.web.page.Element.lead`) is
 described by its sentence instead: ``link "Kuo Vramik" in "The Harbour of Remin is a 1850 play by Kuo
 Vramik ."``. An element in an ordered list ends with its item's number, the ``5.`` a browser shows beside
-it: ``link "Elena Sato" (Malmo) (item 5)``. A command that cannot be carried out is described too (``click[99]`` -> ``no element [99] on this page``), so every command has a
-non-empty description. Pure functions of their arguments: every backend and every caller (the
-environment, experts, candidate builders) shares them.
+it: ``link "Elena Sato" (Malmo) (item 5)``. A command that cannot be carried out is described too
+(``click[99]`` -> ``no element [99] on this page``), so every command has a non-empty description.
+Pure functions of their arguments: every backend and every caller (the environment, experts, candidate
+builders) shares them.
 """
 
 from __future__ import annotations

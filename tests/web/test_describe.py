@@ -266,7 +266,7 @@ LISTS = """<html><body>
 
 
 def test_ordered_list_items_are_numbered_as_a_browser_numbers_them() -> None:
-    """ "Open the 6th result" needs the rank a browser shows beside the link (``<ol start>``, ``<li value>``)."""
+    """To open "the 6th result" an agent needs the rank a browser shows (``<ol start>``, ``<li value>``)."""
     page = render_page(LISTS, "/search")
     assert page.text.splitlines()[1:] == [
         '5. [1] link "Elena Sato" (Malmo)',
