@@ -85,6 +85,12 @@ class PolicyConfig:
     rank_numbers`): which number counts (a flight's price or its duration) and whether the smallest or
     the largest is wanted are read from the instruction, for requests such as "the cheapest flight" or
     "the shortest" that name no number to compare with."""
+    match_commands: bool = False
+    """Cross-attention scorer: the instruction flags and the number features also read each candidate's
+    command (``click[7]``), not just its description. ``False`` (new policies) reads the description
+    alone: the command holds the element number, no quantity (beside "the 7th result" or "4 passengers"
+    it matches the wrong element), and arguments the description repeats. Configs saved before this
+    field existed load with ``True`` (the head they were trained with)."""
     finetune: str = "auto"
     """``frozen`` (only the head trains), ``lora`` (peft adapters on the backbone), ``full``, or ``auto``:
     the family's default, resolved (and stored) when the policy is built: ``lora`` for web policies (a
@@ -165,7 +171,14 @@ class PolicyConfig:
             check_int("image_size", self.image_size, 8)
         if self.torch_threads is not None:
             check_int("torch_threads", self.torch_threads, 1)
-        flags = ("length_normalize", "pixel_skip", "lexical_features", "distinct_matches", "rank_numbers")
+        flags = (
+            "length_normalize",
+            "pixel_skip",
+            "lexical_features",
+            "distinct_matches",
+            "rank_numbers",
+            "match_commands",
+        )
         for flag in flags:
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{flag}={getattr(self, flag)!r}: pass True or False.")
@@ -194,9 +207,9 @@ class PolicyConfig:
             ConfigError: for unknown keys (with the closest field name) or invalid values.
         """
         check_known_fields(cls, data)
-        if "pixel_skip" not in data and set(data) >= _PRE_PIXEL_SKIP_FIELDS:
-            # A complete to_dict() output from before pixel_skip existed: keep the head it was trained with.
-            data = {**data, "pixel_skip": False}
+        if set(data) >= _PRE_PIXEL_SKIP_FIELDS:
+            # A complete to_dict() output: fields added since it was saved keep the head it trained with.
+            data = {**_SAVED_BEFORE, **data}
         return cls(**data)
 
     def to_json(self) -> str:
@@ -223,5 +236,8 @@ _PRE_PIXEL_SKIP_FIELDS = frozenset(f.name for f in dataclasses.fields(PolicyConf
     "state_dropout",
     "distinct_matches",
     "rank_numbers",
+    "match_commands",
 }
 """Every field a saved config held before ``pixel_skip`` was added (to recognise those configs)."""
+_SAVED_BEFORE: dict[str, Any] = {"pixel_skip": False, "match_commands": True}
+"""What a saved config without these fields (saved before they existed) was trained with."""

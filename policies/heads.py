@@ -327,6 +327,7 @@ class CrossAttentionScorerHead(nn.Module):
         state_dropout: float = 0.0,
         distinct: bool = False,
         rank: bool = False,
+        separator_ids: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.lexical = lexical
@@ -357,6 +358,10 @@ class CrossAttentionScorerHead(nn.Module):
         # reads "under 40 dollars", not "size 11") and is compared with them in log space.
         self.numbers: torch.Tensor | None
         self.register_buffer("numbers", number_table, persistent=False)
+        # Token ids of the separator between a candidate's command and its description: when given, the
+        # instruction flags and the numbers read only the description (see description_tokens).
+        self.separators: torch.Tensor | None
+        self.register_buffer("separators", separator_ids, persistent=False)
         self.number_query = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, NUMBER_DIM))
         self.number_key = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, NUMBER_DIM))
         self.number_gate = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, 1))
@@ -421,6 +426,8 @@ class CrossAttentionScorerHead(nn.Module):
         tokens = cand_mask.bool().unsqueeze(-1)
         found = exact_matches(cand_ids, obs_ids[rows, :span], query[rows, :span] * request[rows, :span])
         found = found & tokens if self.lexical else torch.zeros_like(found)  # [N, Lc, 2]
+        described = self.description_tokens(cand_ids, cand_mask)
+        found = torch.stack([found[..., 0] & described, found[..., 1]], dim=-1)
         queries = self.cand_token_proj(cand_tokens) + found.to(cand_tokens.dtype) @ self.match_embed
         # Each observation's valid candidates, packed into the first slots: a fixed-shape SB3 view has K
         # (up to max_candidates) slots of which a page uses a few, and attention should not pay for the rest.
@@ -443,12 +450,12 @@ class CrossAttentionScorerHead(nn.Module):
         shares = found.sum(1).to(agree.dtype) / count  # [N, 2]
         instruction = query[:, :span] == INSTRUCTION_MARK
         numbers = self.compare_numbers(
-            cand_tokens, cand_ids, cand_mask, obs_tokens[:, :span], obs_ids[:, :span], instruction, rows
+            cand_tokens, cand_ids, described, obs_tokens[:, :span], obs_ids[:, :span], instruction, rows
         )
         parts = [o, c, o * c, r, r * c, agree_mean, agree_max, shares, numbers]
         ranks = None
         if self.rank:
-            ranks = self.rank_numbers(cand_tokens, cand_ids, cand_mask, agree, rows, valid)
+            ranks = self.rank_numbers(cand_tokens, cand_ids, described, agree, rows, valid)
             parts.append(ranks)
         features = torch.cat(parts, dim=-1)
         weight = F.softplus(self.salience(cand_tokens))  # [N, Lc, 1]
@@ -463,6 +470,22 @@ class CrossAttentionScorerHead(nn.Module):
         if ranks is not None:
             direct = direct + (ranks * self.rank_weights(request_h)[rows].to(ranks.dtype)).sum(-1)
         return self.scorer(features).squeeze(-1) + direct, obs_h
+
+    def description_tokens(self, cand_ids: torch.Tensor, cand_mask: torch.Tensor) -> torch.Tensor:
+        """``[N, Lc]``: the candidate tokens the instruction flags and the number features read.
+
+        Without separator ids, every real token. With them, a candidate that holds a separator
+        (``click[7] | link "Ada Usman" (item 7)``) counts from its first separator on: the command's own
+        tokens are an element number (``7``, no quantity: beside "the 7th result" it would match the
+        wrong link) and arguments its description repeats (``type "red shirt"``, ``option "m"``). The
+        history flags still read the command: history lines are commands.
+        """
+        real = cand_mask.bool()
+        if self.separators is None:
+            return real
+        separator = torch.isin(cand_ids, self.separators) & real
+        after = torch.cumsum(separator.long(), dim=1) > 0
+        return torch.where(separator.any(1, keepdim=True), after & real, real)
 
     def rank_numbers(
         self,

@@ -89,6 +89,16 @@ def descriptions_of(obs: Mapping[str, Any]) -> list[str]:
     return given + [""] * (n - len(given))
 
 
+def separator_ids(tokenizer: Any) -> list[int]:
+    """The token ids ``tokenizer`` may spell :data:`CANDIDATE_SEPARATOR`'s ``|`` with (``|``, ``Ġ|``)."""
+    ids: set[int] = set()
+    for text in (CANDIDATE_SEPARATOR, CANDIDATE_SEPARATOR.strip(), "x" + CANDIDATE_SEPARATOR + "x"):
+        for token_id in tokenizer(text, add_special_tokens=False)["input_ids"]:
+            if "|" in tokenizer.convert_ids_to_tokens(token_id):
+                ids.add(int(token_id))
+    return sorted(ids)
+
+
 def candidate_texts(obs: Mapping[str, Any]) -> list[str]:
     """Each admissible command with what it acts on: ``click[6] | link "Acme ..." $35.99``.
 

@@ -12,6 +12,7 @@ masks for the slots in use.
 from __future__ import annotations
 
 import numpy as np
+import torch
 from gymnasium import spaces
 from rlft.errors import ConfigError, ModalityError
 from rlft.policies.backbone import TEXT_MODALITIES, Backbone, has_token_states
@@ -24,7 +25,7 @@ from rlft.policies.heads import (
 )
 from rlft.policies.interface import EnvInterface
 from rlft.policies.numbers import number_table
-from rlft.policies.observations import WebObservationEncoder, commands_of
+from rlft.policies.observations import WebObservationEncoder, commands_of, separator_ids
 from rlft.policies.policy import Action, AgentPolicy, Observation
 from rlft.policies.registry import backbones_with_modality
 from torch import nn
@@ -86,7 +87,11 @@ class WebPolicy(AgentPolicy):
                     "encoder such as minilm."
                 )
             if config.scorer == "cross_attention":
-                table = number_table(backbone.tokenizer) if backbone.tokenizer is not None else None
+                tokenizer = backbone.tokenizer
+                table = number_table(tokenizer) if tokenizer is not None else None
+                separators = None
+                if tokenizer is not None and not config.match_commands:
+                    separators = torch.tensor(separator_ids(tokenizer), dtype=torch.long)
                 return CrossAttentionScorerHead(
                     backbone.hidden_size,
                     config.head_hidden,
@@ -95,6 +100,7 @@ class WebPolicy(AgentPolicy):
                     state_dropout=config.state_dropout,
                     distinct=config.distinct_matches,
                     rank=config.rank_numbers,
+                    separator_ids=separators,
                 )
             return TOKEN_SCORERS[config.scorer](backbone.hidden_size, config.head_hidden)
         return TextScorerHead(backbone.hidden_size, config.head_hidden)

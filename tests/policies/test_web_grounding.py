@@ -475,3 +475,45 @@ def test_rank_numbers_learn_the_cheapest_and_the_dearest(web_spaces: Any) -> Non
     assert PolicyConfig.from_json(config.to_json()).rank_numbers is True
     with pytest.raises(ConfigError, match="lexical_features=True"):
         PolicyConfig(rank_numbers=True, lexical_features=False)
+
+
+def test_instruction_flags_read_descriptions_not_the_commands_element_numbers() -> None:
+    """``click[7] | ... 3`` and ``click[3] | ... 7`` beside "the 7th": only the described 7 matches."""
+    from rlft.policies.heads import CrossAttentionScorerHead
+
+    torch.manual_seed(0)
+    plain = CrossAttentionScorerHead(8, 16)
+    separated = CrossAttentionScorerHead(8, 16, separator_ids=torch.tensor([9]))
+    separated.load_state_dict(plain.state_dict())
+    obs_ids = torch.tensor([[7, 12, 30]])  # instruction "7 12", then a page token
+    query = torch.tensor([[INSTRUCTION_MARK, INSTRUCTION_MARK, 0]])
+    obs_tokens = torch.randn(1, 3, 8)
+    cand_tokens = torch.randn(1, 1, 8).expand(2, 5, -1)  # one state everywhere: only ids differ
+    cand_ids = torch.tensor([[5, 7, 9, 20, 3], [5, 3, 9, 20, 7]])  # command 5 [n], separator 9, description
+    ids = (obs_ids, cand_ids)
+    before = _two_candidate_scores(plain, obs_tokens, query, cand_tokens, ids)
+    after = _two_candidate_scores(separated, obs_tokens, query, cand_tokens, ids)
+    assert torch.allclose(before[0], before[1])  # each holds one 7: alike when commands count
+    assert after[1] > after[0] + 1e-3  # the described 7 wins
+    described = separated.description_tokens(
+        torch.tensor([[5, 7, 9, 20, 0], [5, 7, 20, 3, 3]]), torch.ones(2, 5)
+    )
+    assert described.tolist() == [[False, False, True, True, True], [True] * 5]  # no separator: every token
+    masked = separated.description_tokens(cand_ids[:1], torch.tensor([[1, 1, 1, 1, 0]]))
+    assert masked.tolist() == [[False, False, True, True, False]]
+
+
+def test_match_commands_defaults_off_and_saved_configs_keep_their_head(web_spaces: Any) -> None:
+    config = PolicyConfig(backbone="tiny-bert", scorer="cross_attention")
+    assert config.match_commands is False
+    assert build_policy(config, *web_spaces).head.separators is not None
+    saved = config.to_dict()
+    assert PolicyConfig.from_dict(saved).match_commands is False
+    del saved["match_commands"]  # a policy saved before the field existed
+    old = PolicyConfig.from_dict(saved)
+    assert old.match_commands is True and build_policy(old, *web_spaces).head.separators is None
+    assert (
+        PolicyConfig.from_dict({"backbone": "tiny-bert"}).match_commands is False
+    )  # a partial dict: the default
+    with pytest.raises(ConfigError, match="match_commands"):
+        PolicyConfig(match_commands="yes")  # type: ignore[arg-type]
