@@ -85,6 +85,12 @@ class PolicyConfig:
     rank_numbers`): which number counts (a flight's price or its duration) and whether the smallest or
     the largest is wanted are read from the instruction, for requests such as "the cheapest flight" or
     "the shortest" that name no number to compare with."""
+    context_matches: bool = True
+    """Cross-attention scorer (with ``lexical_features``): also flag each instruction match whose
+    neighbouring instruction word the candidate holds too (:func:`rlft.policies.heads.context_matches`):
+    "from Hanoi to Lagos" puts Hanoi in ``combobox "From"``, not in the To box that offers it as well.
+    Inert with ``lexical_features=False``. Configs saved before this field existed load with ``False``
+    (the head they were trained with)."""
     match_commands: bool = False
     """Cross-attention scorer: the instruction flags and the number features also read each candidate's
     command (``click[7]``), not just its description. ``False`` (new policies) reads the description
@@ -178,6 +184,7 @@ class PolicyConfig:
             "distinct_matches",
             "rank_numbers",
             "match_commands",
+            "context_matches",
         )
         for flag in flags:
             if not isinstance(getattr(self, flag), bool):
@@ -237,7 +244,8 @@ _PRE_PIXEL_SKIP_FIELDS = frozenset(f.name for f in dataclasses.fields(PolicyConf
     "distinct_matches",
     "rank_numbers",
     "match_commands",
+    "context_matches",
 }
 """Every field a saved config held before ``pixel_skip`` was added (to recognise those configs)."""
-_SAVED_BEFORE: dict[str, Any] = {"pixel_skip": False, "match_commands": True}
+_SAVED_BEFORE: dict[str, Any] = {"pixel_skip": False, "match_commands": True, "context_matches": False}
 """What a saved config without these fields (saved before they existed) was trained with."""

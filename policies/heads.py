@@ -248,6 +248,49 @@ def exact_matches(cand_ids: torch.Tensor, obs_ids: torch.Tensor, marks: torch.Te
     return torch.stack(kinds, dim=-1)
 
 
+def context_matches(
+    cand_ids: torch.Tensor,
+    cand_real: torch.Tensor,
+    obs_ids: torch.Tensor,
+    instruction: torch.Tensor,
+    table: torch.Tensor | None,
+) -> list[torch.Tensor]:
+    """Instruction matches whose neighbouring instruction word the candidate holds too: ``[N, Lc]`` twice.
+
+    "from Hanoi to Lagos": both cities are options of both the From and the To combobox, so an exact
+    match alone cannot tell which goes where; what does is which pairs of adjacent instruction words the
+    candidate holds, and in which order. For each pair of adjacent words ``a b`` of the instruction that
+    the candidate holds both of, the tokens matching ``b`` are flagged in the first tensor when the
+    candidate holds ``a`` first (``combobox "From" ... option "Hanoi"`` for "from Hanoi"; ``"To" ...
+    "Lagos"`` for "to Lagos"), in the second when it holds ``b`` first (``combobox "Color" ... option
+    "pink"`` for "pink color"). The To box's Hanoi holds "Hanoi to" only in reverse, so the first flag
+    tells the boxes apart. Pairs are of whole words: ``b`` must start a word (``##ans`` of ``gdansk`` pairs
+    with nothing; ``table``, :func:`rlft.policies.numbers.number_table`, says which tokens start words;
+    all False without it).
+
+    Args:
+        cand_ids: ``[N, Lc]`` candidate token ids.
+        cand_real: ``[N, Lc]`` which of them count (real tokens, of the description).
+        obs_ids: ``[N, S]`` each candidate's observation ids (instruction + history span).
+        instruction: ``[N, S]`` which of those are instruction tokens.
+        table: the number table (its column 2: starts a word).
+    """
+    none = torch.zeros_like(cand_real)
+    if table is None or obs_ids.shape[1] < 2:
+        return [none, none]
+    starts = table[obs_ids.clamp(0, table.shape[0] - 1), 2].bool()  # [N, S]
+    same = (cand_ids.unsqueeze(-1) == obs_ids.unsqueeze(1)) & cand_real.unsqueeze(-1)  # [N, Lc, S]
+    same = same & instruction.unsqueeze(1)
+    held = same.any(1)  # [N, S]: the candidate holds instruction token s
+    first = same.to(torch.int8).argmax(1)  # [N, S]: where it holds it first (meaningful where held)
+    pair = torch.zeros_like(held)  # instruction tokens s - 1, s: a word boundary, both held
+    pair[:, 1:] = held[:, :-1] & held[:, 1:] & starts[:, 1:]
+    before = torch.zeros_like(first)
+    before[:, 1:] = first[:, :-1]
+    sides = (pair & (before < first), pair & (before > first))
+    return [(same & side.unsqueeze(1)).any(-1) for side in sides]
+
+
 def page_distinctness(cand_ids: torch.Tensor, cand_mask: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """How much each candidate token's id tells its candidate apart from the others on the same page.
 
@@ -328,9 +371,13 @@ class CrossAttentionScorerHead(nn.Module):
         distinct: bool = False,
         rank: bool = False,
         separator_ids: torch.Tensor | None = None,
+        context: bool = False,
     ) -> None:
         super().__init__()
         self.lexical = lexical
+        self.context = context and lexical
+        """Whether instruction matches are also flagged by their neighbouring words (context_matches)."""
+        flags = 4 if self.context else 2
         """Whether the token-id features take part: the exact-match flags, the match term and the number
         comparison. Off, candidates are matched from token states alone (what the backbone knows)."""
         self.distinct = distinct and lexical
@@ -347,11 +394,11 @@ class CrossAttentionScorerHead(nn.Module):
         self.request_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, width))
         self.cand_proj = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, width))
         # Added to a candidate token's query when its id occurs in the instruction / the history.
-        self.match_embed = nn.Parameter(torch.zeros(2, match_dim))
+        self.match_embed = nn.Parameter(torch.zeros(flags, match_dim))
         # How much a matched token counts (learned from its state: "white" does, "option" does not), and the
         # weight of instruction and history matches in the score.
         self.salience = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, 1))
-        self.match_weights = nn.Parameter(torch.tensor([1.0, 0.0]))
+        self.match_weights = nn.Parameter(torch.tensor([1.0] + [0.0] * (flags - 1)))
         if self.distinct:
             self.distinct_weight = nn.Parameter(torch.tensor(1.0))
         # Numbers: each of a candidate's numbers reads the instruction's numbers it relates to (a price
@@ -382,7 +429,7 @@ class CrossAttentionScorerHead(nn.Module):
             nn.init.zeros_(self.rank_weights[1].weight)
             nn.init.zeros_(self.rank_weights[1].bias)
             extra = RANK_FEATURES
-        features = 5 * width + 2 * match_dim + 2 + len(NUMBER_SCALES) + 1 + extra
+        features = 5 * width + 2 * match_dim + flags + len(NUMBER_SCALES) + 1 + extra
         self.scorer = nn.Sequential(nn.Linear(features, width), nn.GELU(), nn.Linear(width, 1))
         self.value_head = value_mlp(hidden_size, width)
 
@@ -427,7 +474,13 @@ class CrossAttentionScorerHead(nn.Module):
         found = exact_matches(cand_ids, obs_ids[rows, :span], query[rows, :span] * request[rows, :span])
         found = found & tokens if self.lexical else torch.zeros_like(found)  # [N, Lc, 2]
         described = self.description_tokens(cand_ids, cand_mask)
-        found = torch.stack([found[..., 0] & described, found[..., 1]], dim=-1)
+        flags = [found[..., 0] & described, found[..., 1]]
+        if self.context:
+            instruction_marks = (query[rows, :span] == INSTRUCTION_MARK) & request[rows, :span]
+            flags += context_matches(
+                cand_ids, described, obs_ids[rows, :span], instruction_marks, self.numbers
+            )
+        found = torch.stack(flags, dim=-1)
         queries = self.cand_token_proj(cand_tokens) + found.to(cand_tokens.dtype) @ self.match_embed
         # Each observation's valid candidates, packed into the first slots: a fixed-shape SB3 view has K
         # (up to max_candidates) slots of which a page uses a few, and attention should not pay for the rest.
@@ -447,7 +500,7 @@ class CrossAttentionScorerHead(nn.Module):
         o = self.obs_proj(obs_h)[rows]
         r = self.request_proj(request_h)[rows]
         c = self.cand_proj(mean_pool(cand_tokens, cand_mask.to(cand_tokens.dtype)))
-        shares = found.sum(1).to(agree.dtype) / count  # [N, 2]
+        shares = found.sum(1).to(agree.dtype) / count  # [N, flags]
         instruction = query[:, :span] == INSTRUCTION_MARK
         numbers = self.compare_numbers(
             cand_tokens, cand_ids, described, obs_tokens[:, :span], obs_ids[:, :span], instruction, rows
@@ -459,7 +512,7 @@ class CrossAttentionScorerHead(nn.Module):
             parts.append(ranks)
         features = torch.cat(parts, dim=-1)
         weight = F.softplus(self.salience(cand_tokens))  # [N, Lc, 1]
-        matched = (found.to(weight.dtype) * weight).sum(1)  # [N, 2]
+        matched = (found.to(weight.dtype) * weight).sum(1)  # [N, flags]
         direct = matched @ self.match_weights.to(matched.dtype)
         if self.distinct:
             # Instruction matches again, each weighted by how few of the page's candidates share it.

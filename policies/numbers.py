@@ -12,12 +12,15 @@ The value sits on the number's first token.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import torch
 
 __all__ = ["number_table", "token_numbers"]
 
+_ORDINAL = re.compile(r"\A(\d+)(?:st|nd|rd|th)\Z")
+"""A whole ordinal in one token (BERT's vocabulary holds ``1st`` to ``100th``): its digits are its number."""
 _WORD_MARKS = ("Ġ", "▁")
 """Byte-level BPE and SentencePiece mark a token that starts a word with these."""
 
@@ -25,9 +28,9 @@ _WORD_MARKS = ("Ġ", "▁")
 def number_table(tokenizer: Any) -> torch.Tensor:
     """The vocabulary as a ``[V, 6]`` float table for :func:`token_numbers`.
 
-    Columns: digit value (NaN unless the token is all digits), digit count, starts a word (1/0), is a
-    decimal point (1/0), is a comma (1/0), and whether the tokenizer marks word starts (1/0, the same in
-    every row).
+    Columns: digit value (NaN unless the token is all digits, or an ordinal such as ``7th``), digit
+    count, starts a word (1/0), is a decimal point (1/0), is a comma (1/0), and whether the tokenizer
+    marks word starts (1/0, the same in every row).
 
     A WordPiece token starts a word unless it begins with ``##``; a byte-level BPE or SentencePiece token
     starts one when it carries its space mark; a tokenizer with neither convention counts every token as
@@ -47,6 +50,9 @@ def number_table(tokenizer: Any) -> torch.Tensor:
         elif marked:
             starts = text.startswith(_WORD_MARKS)
             text = text.lstrip("".join(_WORD_MARKS))
+        ordinal = _ORDINAL.match(text)
+        if ordinal:  # "7th" is one WordPiece token: the number 7
+            text = ordinal.group(1)
         digits = text.isascii() and text.isdigit()
         rows[index] = [
             float(int(text)) if digits else math.nan,

@@ -101,6 +101,7 @@ class WebPolicy(AgentPolicy):
                     distinct=config.distinct_matches,
                     rank=config.rank_numbers,
                     separator_ids=separators,
+                    context=config.context_matches,
                 )
             return TOKEN_SCORERS[config.scorer](backbone.hidden_size, config.head_hidden)
         return TextScorerHead(backbone.hidden_size, config.head_hidden)

@@ -79,3 +79,11 @@ def test_thousands_separators() -> None:
     assert _read(bpe, ["Ġ$", "1", ",", "6", "9", "2"]) == [("1", 1692.0)]
     assert _read(bpe, ["Ġ$", "1", ",", "Ġ692"]) == [("1", 1.0), ("Ġ692", 692.0)]
     assert _read(bpe, ["Ġ$", "1", ",", "Ġ", "6", "9", "2"]) == [("1", 1.0), ("6", 692.0)]
+
+
+def test_ordinals_in_one_token_are_their_number() -> None:
+    # BERT's vocabulary holds "7th" whole: "open the 7th result" asks for item 7.
+    vocab = _Vocab(["open", "the", "7th", "21st", "104", "##th", "tenth", "item", "7", "##7th"])
+    pieces = ["open", "the", "7th", "21st", "104", "##th", "tenth", "item", "7"]
+    assert _read(vocab, pieces) == [("7th", 7.0), ("21st", 21.0), ("104", 104.0), ("7", 7.0)]
+    assert _read(vocab, ["7", "##7th"]) == [("7", 77.0)]  # a continuation ordinal continues its number

@@ -517,3 +517,60 @@ def test_match_commands_defaults_off_and_saved_configs_keep_their_head(web_space
     )  # a partial dict: the default
     with pytest.raises(ConfigError, match="match_commands"):
         PolicyConfig(match_commands="yes")  # type: ignore[arg-type]
+
+
+def test_context_matches_tell_the_from_box_from_the_to_box() -> None:
+    """ "from hanoi to lagos": each box holds the city the instruction pairs with its label, in order."""
+    from rlft.policies.heads import context_matches
+
+    # Ids: from 1, hanoi 2, to 3, la 4, ##gos 5, on 6, combobox 7, option 8, pink 2, color 9.
+    table = torch.zeros((10, 6))
+    table[:, 2] = 1.0
+    table[5, 2] = 0.0  # ##gos continues a word
+    obs_ids = torch.tensor([[1, 2, 3, 4, 5, 6, 0]]).expand(5, -1)  # instruction, then one page token
+    instruction = torch.tensor([[True] * 6 + [False]]).expand(5, -1)
+    cand_ids = torch.tensor(
+        [
+            [7, 1, 8, 2, 0],  # From box, option hanoi
+            [7, 1, 8, 4, 5],  # From box, option lagos
+            [7, 3, 8, 2, 0],  # To box, option hanoi
+            [7, 3, 8, 4, 5],  # To box, option lagos
+            [7, 5, 8, 4, 0],  # a box holding ##gos before la: pieces of one word pair with nothing
+        ]
+    )
+    real = cand_ids > 0
+    forward, reverse = context_matches(cand_ids, real, obs_ids, instruction, table)
+    assert forward.tolist() == [
+        [False, False, False, True, False],  # "from hanoi" in order: hanoi flagged
+        [False] * 5,  # holds from and la/##gos, but "from" is next to "hanoi", not "lagos"
+        [False] * 5,
+        [False, False, False, True, False],  # "to la" in order
+        [False] * 5,
+    ]
+    assert reverse.tolist() == [
+        [False] * 5,
+        [False] * 5,
+        [False, True, False, False, False],
+        [False] * 5,
+        [False] * 5,
+    ]
+    assert not torch.stack(context_matches(cand_ids, real, obs_ids, instruction, None)).any()
+    # Only instruction tokens count, and only the candidate tokens marked real (its description).
+    assert not torch.stack(
+        context_matches(cand_ids, real, obs_ids, torch.zeros_like(instruction), table)
+    ).any()
+    hidden = context_matches(cand_ids, real & (torch.arange(5) != 1), obs_ids, instruction, table)
+    assert not hidden[0][0].any()  # "from" no longer read
+
+
+def test_context_matches_default_on_and_saved_configs_keep_their_head(web_spaces: Any) -> None:
+    config = PolicyConfig(backbone="tiny-bert", scorer="cross_attention")
+    head = build_policy(config, *web_spaces).head
+    assert config.context_matches and head.context and head.match_embed.shape[0] == 4
+    saved = config.to_dict()
+    del saved["context_matches"]
+    old = PolicyConfig.from_dict(saved)
+    assert old.context_matches is False and build_policy(old, *web_spaces).head.match_embed.shape[0] == 2
+    assert not build_policy(
+        PolicyConfig(**{**config.to_dict(), "lexical_features": False}), *web_spaces
+    ).head.context
