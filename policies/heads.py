@@ -427,11 +427,10 @@ class CrossAttentionScorerHead(nn.Module):
             self.rank_gate_read = nn.Linear(match_dim, 1)
             self.rank_query = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, NUMBER_DIM))
             self.rank_key = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, NUMBER_DIM))
-            self.rank_weights = nn.Sequential(
-                nn.LayerNorm(hidden_size), nn.Linear(hidden_size, RANK_FEATURES)
-            )
-            nn.init.zeros_(self.rank_weights[1].weight)
-            nn.init.zeros_(self.rank_weights[1].bias)
+            weights = nn.Linear(hidden_size, RANK_FEATURES)
+            nn.init.zeros_(weights.weight)
+            nn.init.zeros_(weights.bias)
+            self.rank_weights = nn.Sequential(nn.LayerNorm(hidden_size), weights)
             extra = RANK_FEATURES
         features = 5 * width + 2 * match_dim + flags + len(NUMBER_SCALES) + 1 + extra
         self.scorer = nn.Sequential(nn.Linear(features, width), nn.GELU(), nn.Linear(width, 1))
