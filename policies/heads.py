@@ -203,9 +203,9 @@ NUMBER_SCALES = (3.0, 30.0)
 RANK_FEATURES = 3
 """Features of :meth:`CrossAttentionScorerHead.rank_numbers`: mean, minimum and maximum comparison."""
 RANK_SCALE = 30.0
+"""Sharpness of the comparison between two candidates' numbers (log space: a 3% gap is decisive)."""
 RANK_CHUNK = 1 << 22
 """Most entries of one ``[pages, K, W, K, W]`` alignment of :meth:`CrossAttentionScorerHead.rank_numbers`."""
-"""Sharpness of the comparison between two candidates' numbers (log space: a 3% gap is decisive)."""
 
 
 def _compact(
@@ -375,11 +375,11 @@ class CrossAttentionScorerHead(nn.Module):
     ) -> None:
         super().__init__()
         self.lexical = lexical
+        """Whether the token-id features take part: the exact-match flags, the match term and the number
+        comparison. Off, candidates are matched from token states alone (what the backbone knows)."""
         self.context = context and lexical
         """Whether instruction matches are also flagged by their neighbouring words (context_matches)."""
         flags = 4 if self.context else 2
-        """Whether the token-id features take part: the exact-match flags, the match term and the number
-        comparison. Off, candidates are matched from token states alone (what the backbone knows)."""
         self.distinct = distinct and lexical
         """Whether instruction matches also count weighted by :func:`page_distinctness` (a term of their
         own in the score, with one learned weight starting at 1)."""
