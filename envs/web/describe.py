@@ -105,6 +105,11 @@ def _quoted(text: str) -> str:
     return f'"{text}"'
 
 
+def name_element(element: Element, limit: int = 60) -> str:
+    """``role "name"`` alone, the name cut to ``limit`` characters: what a history line says was acted on."""
+    return f"{element.role} {_quoted(clip(element.name, limit))}"
+
+
 def describe_element(element: Element) -> str:
     """``role "name"`` plus its value or state: ``combobox "Size" (now "m")``, ``radio "XL" (now checked)``.
 
@@ -141,7 +146,8 @@ def _text_beside(element: Element) -> str:
     if element.context:
         return " " + clip(element.context)
     if element.caption:
-        return f" (under {_quoted(element.caption)})"
+        section = f" in {_quoted(element.section)}" if element.section else ""
+        return f" (under {_quoted(element.caption)}{section})"
     return ""
 
 

@@ -33,7 +33,7 @@ from rlft.envs.web.commands import (
     format_command,
     parse_command,
 )
-from rlft.envs.web.describe import MAX_DESCRIPTION_LENGTH, Describer, View, clip
+from rlft.envs.web.describe import MAX_DESCRIPTION_LENGTH, Describer, View, clip, name_element
 from rlft.envs.web.image import text_frame
 from rlft.envs.web.page import Page
 from rlft.envs.web.task import Evaluation, Task, Trace, WebTask
@@ -91,8 +91,11 @@ class WebEnv(gym.Env[dict[str, Any], str]):
     * ``history`` (``Text``, <= 4096): the last ``history_length`` steps of the episode, oldest first,
       one line each: ``<step>. <command> -> <url after the step>``, or ``<step>. <command> -> error:
       <message>`` when the command failed (the command in its canonical form when it parsed; command,
-      URL and message each cut to 160 characters). ``""`` after ``reset`` (and always with
-      ``history_length=0``). Steps sent after the episode ended are not recorded.
+      URL and message each cut to 160 characters). A ``click``, ``type`` or ``select`` of an element
+      that was on the page also names it, as it was before the step: ``3. click[1] link "Tab 2" ->
+      /?tab=1`` (role and name, the name cut to 60 characters), since an element number means nothing
+      on the next page. ``""`` after ``reset`` (and always with ``history_length=0``). Steps sent after
+      the episode ended are not recorded.
     * ``last_action_error`` (``Text``, <= 512): why the last command failed, ``""`` when it worked.
 
     **Action**: one command string (``Text``, <= 1024) in the grammar of :mod:`rlft.envs.web.commands`:
@@ -296,8 +299,10 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         self._steps += 1
         self._error = ""
         command: Command | None = None
+        target = ""
         try:
             command = parse_command(action)
+            target = self._target(command)
             self._execute(command)
         except CommandError as error:
             self._error = str(error)
@@ -315,7 +320,7 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         if self._error:
             reward -= self.invalid_action_penalty
         self._done = terminated or truncated
-        self._record(action, command)
+        self._record(action, command, target)
         return self.observation(), reward, terminated, truncated, self._info()
 
     def render(self) -> str | np.ndarray | None:
@@ -495,7 +500,18 @@ class WebEnv(gym.Env[dict[str, Any], str]):
         self._admissible_cache = (page, key, cleaned, descriptions)
         return cleaned, descriptions
 
-    def _record(self, action: object, command: Command | None) -> None:
+    def _target(self, command: Command) -> str:
+        """What an element command acts on, named before it runs (``link "Tab 2"``); ``""`` otherwise.
+
+        A history line's element number only means something on the page it was taken on: ``click[1]``
+        is "Tab 2" on one tab and "Tab 1" on the next, so the line names the element as well.
+        """
+        if not self.history_length or not isinstance(command, (Click, Type, Select)):
+            return ""
+        element = self.backend.page().element(command.element)
+        return "" if element is None else name_element(element)
+
+    def _record(self, action: object, command: Command | None, target: str = "") -> None:
         """Append the step just taken to the ``history`` observation's lines."""
         if not self.history_length:
             return
@@ -508,7 +524,8 @@ class WebEnv(gym.Env[dict[str, Any], str]):
             result = "error: " + clip(failure, HISTORY_COMMAND_LENGTH)
         else:
             result = clip(self.backend.page().url, HISTORY_COMMAND_LENGTH)
-        line = f"{self._steps}. {clip(text, HISTORY_COMMAND_LENGTH)} -> {result}"
+        acted_on = f" {target}" if target else ""
+        line = f"{self._steps}. {clip(text, HISTORY_COMMAND_LENGTH)}{acted_on} -> {result}"
         self._history = (*self._history, clean_text(line, MAX_HISTORY_LENGTH))[-self.history_length :]
 
     def _history_text(self) -> str:

@@ -42,6 +42,11 @@ class Element:
     caption: str = ""
     """The nearest line above the element's line that holds no element: a heading (without its ``#``
     marks), a question, a caption; ``""`` when there is none."""
+    section: str = ""
+    """The nearest subheading above the element (level 2 or deeper, without its ``#`` marks) when it is
+    not already its :attr:`caption`: which part of the page a field under a plain line belongs to (the
+    tab ``Tab 3: Yusuf Lopez`` above ``Office: Oslo. Extension: 8002.``). The page's title heading is
+    the same for every element and is not a section. ``""`` when there is none."""
     item: int = 0
     """The number of the ordered-list item the element sits in (what a browser shows as ``5.``: a search
     result's rank); 0 outside ordered lists."""

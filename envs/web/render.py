@@ -47,6 +47,8 @@ _TOKEN = re.compile("\x00(\\d+)\x00")
 _MAX_VARIANTS = 1024
 """Field values a :class:`Document` remembers elements for (then it starts over)."""
 _LINE_PREFIX = re.compile(r"\A\s*(?:#+|-|\d+\.)(?:\s|\Z)")
+_SUBHEADING = re.compile(r"\A\s*#{2,}\s")
+"""A heading below the page's title (``## Shipping``): it names the part of the page that follows."""
 _SENTENCE_END = re.compile(r"[.!?](?=\s|\Z)|\|")
 """Where a sentence (or a table cell) ends within a line."""
 PROSE_WORDS = 3
@@ -423,8 +425,8 @@ class Document:
     work on an element (descriptions) sees it unchanged."""
 
 
-def _surroundings(lines: list[str], count: int) -> tuple[list[str], list[str], list[str]]:
-    r"""The :attr:`Element.context`, :attr:`Element.lead` and :attr:`Element.caption` of ``count`` elements.
+def _surroundings(lines: list[str], count: int) -> tuple[list[str], list[str], list[str], list[str]]:
+    r"""The :attr:`Element.context`, ``lead``, ``caption`` and ``section`` of ``count`` elements.
 
     ``lines`` hold ``\x00N\x00`` markers where control ``N`` (from 0) goes; the text between markers is
     independent of field values, so this runs once per document.
@@ -432,10 +434,13 @@ def _surroundings(lines: list[str], count: int) -> tuple[list[str], list[str], l
     context = [""] * count
     lead = [""] * count
     caption = [""] * count
-    above = ""
+    section = [""] * count
+    above = heading = ""
     for line in lines:
         if "\x00" not in line:
             above = _LINE_PREFIX.sub("", line).strip(" |") or above
+            if _SUBHEADING.match(line):
+                heading = above
             continue
         # Text, control index, text, ...: control k sits between parts[k - 1] and parts[k + 1].
         parts = _TOKEN.split(line)
@@ -454,7 +459,8 @@ def _surroundings(lines: list[str], count: int) -> tuple[list[str], list[str], l
             else:
                 context[index] = after or before
             caption[index] = above
-    return context, lead, caption
+            section[index] = heading if heading != above else ""
+    return context, lead, caption, section
 
 
 def parse_html(html: str) -> Document:
@@ -487,7 +493,7 @@ def parse_html(html: str) -> Document:
         line = _WS.sub(" ", raw).strip()
         if line and line not in ("-", "#"):
             lines.append(line)
-    context, lead, caption = _surroundings(lines, len(parser.controls))
+    context, lead, caption, section = _surroundings(lines, len(parser.controls))
     elements = tuple(
         Element(
             id=number,
@@ -502,6 +508,7 @@ def parse_html(html: str) -> Document:
             context=context[number - 1],
             lead=lead[number - 1],
             caption=caption[number - 1],
+            section=section[number - 1],
             item=control.item,
         )
         for number, control in enumerate(parser.controls, start=1)

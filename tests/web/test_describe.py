@@ -42,7 +42,7 @@ def _id(page, name: str) -> int:
 def test_every_element_command_names_its_target_state_and_surroundings() -> None:
     page = _page()
     view = View(page, previous_url="/")
-    under = ' (under "Which size?")'
+    under = ' (under "Which size?" in "Options")'  # the line above it, and its subheading
     cases = {
         f"click[{_id(page, 'Acme slip-on canvas sneakers, purple')}]": (
             'link "Acme slip-on canvas sneakers, purple" $35.99, rated 4.2 (31 reviews)'
@@ -286,3 +286,34 @@ def test_ordered_list_items_are_numbered_as_a_browser_numbers_them() -> None:
     assert described[1] == 'link "Lara Quispe" (under "Results") (item 6)'
     assert described[2] == 'link "Profile" (under "Results")'  # a bullet has no number
     assert described[8] == 'link "After the lists" (under "Results")'
+
+
+SECTIONS = """<html><body>
+<h1>Team directory</h1>
+<p>Pick a colleague.</p>
+<form><input name="q" aria-label="Query">
+<h2>Tab 3: Yusuf Lopez</h2>
+<p>Office: Oslo. Extension: 8002.</p>
+<input name="extension" aria-label="Extension">
+<h2>Delivery</h2>
+<label><input type="radio" name="d" value="s">Standard</label>
+<h3>Payment</h3>
+<p>Card details</p>
+<input name="card" aria-label="Card"> <button>Pay</button>
+</form></body></html>"""
+
+
+def test_a_field_under_a_plain_line_names_the_subheading_it_sits_under() -> None:
+    page = render_page(SECTIONS, "/")
+    view = View(page)
+    described = {e.name: describe_command(f"click[{e.id}]", view) for e in page.elements}
+    assert described["Extension"] == (
+        'textbox "Extension": only focuses it'
+        ' (under "Office: Oslo. Extension: 8002." in "Tab 3: Yusuf Lopez")'
+    )
+    # Its caption is the subheading itself: named once. The page's title is not a section.
+    assert described["Standard"].endswith('(under "Delivery")'), described["Standard"]
+    assert described["Query"].endswith('(under "Pick a colleague.")'), described["Query"]
+    # The nearest subheading counts, whatever its level.
+    assert page.element(_id(page, "Card")).section == "Payment"
+    assert {e.name: e.section for e in page.elements}["Query"] == ""

@@ -33,9 +33,11 @@ def test_history_lists_the_last_steps_with_their_urls_or_errors() -> None:
     assert obs["history"] == f"1. {search} -> {obs['url']}"
     obs, *_ = env.step("click[999]")
     assert obs["history"].splitlines()[1] == f"2. click[999] -> error: {obs['last_action_error']}"
-    obs, *_ = env.step("  CLICK[ 3 ]  ")  # recorded in canonical form
+    link = env.current_page().element(3)
+    obs, *_ = env.step("  CLICK[ 3 ]  ")  # recorded in canonical form, naming what it clicked
     lines = obs["history"].splitlines()
-    assert lines[2] == f"3. click[3] -> {obs['url']}"
+    assert lines[2] == f'3. click[3] {link.role} "{link.name}" -> {obs["url"]}'
+    assert link.role == "link" and link.name
     obs, *_ = env.step("dance")
     lines = obs["history"].splitlines()
     assert len(lines) == 3 and lines[0].startswith("2. click[999]"), "capped, oldest first"
@@ -92,3 +94,21 @@ def test_set_state_and_pickling_restore_the_history_exactly() -> None:
     # Branches from the snapshot continue the same numbering in the restored env and the clone.
     assert env.step("back")[0]["history"] == clone.step("back")[0]["history"]
     assert env.observation()["history"].splitlines()[-1].startswith("3. back -> ")
+
+
+def test_history_names_the_element_each_step_acted_on_as_it_was_then() -> None:
+    # On the tabs page element 1 is the first link of the strip, which leaves out the tab shown: "Tab 2" on
+    # the first tab and "Tab 1" on the second. The history line says which one each click opened.
+    env = gym.make("rlft/WebFormTabs-v0", history_length=4).unwrapped
+    env.reset(seed=0)
+    env.step("click[1]")
+    env.step("click[1]")
+    obs, *_ = env.step("type[999][1234]")
+    lines = obs["history"].splitlines()
+    assert lines[0] == '1. click[1] link "Tab 2" -> /?tab=1'
+    assert lines[1] == '2. click[1] link "Tab 1" -> /?tab=0'
+    assert lines[2] == f"3. type[999][1234] -> error: {obs['last_action_error']}", "no element: nothing named"
+    field = next(e for e in env.current_page().elements if e.role == "textbox")
+    obs, *_ = env.step(f"type[{field.id}][{'9' * 200}]")
+    assert obs["history"].splitlines()[-1].startswith(f"4. type[{field.id}][{'9' * 140}")
+    assert f'textbox "{field.name}" -> /?tab=0' in obs["history"].splitlines()[-1]
