@@ -115,7 +115,7 @@ def describe_element(element: Element) -> str:
 
     Text fields show their value only when they hold one (a password as ``*``).
     """
-    head = f"{element.role} {_quoted(element.name)}"
+    head = name_element(element, MAX_PART_LENGTH)
     if element.role in ("checkbox", "radio"):
         head += f" (now {element.value})"
     elif element.role == "combobox" or (element.role in _TEXT_ROLES and element.value):

@@ -39,6 +39,12 @@ def _id(page, name: str) -> int:
     return next(e.id for e in page.elements if e.name == name)
 
 
+def _clicks(page) -> dict[str, str]:
+    """The description of ``click[N]`` on each element of ``page``, by the element's name."""
+    view = View(page)
+    return {e.name: describe_command(f"click[{e.id}]", view) for e in page.elements}
+
+
 def test_every_element_command_names_its_target_state_and_surroundings() -> None:
     page = _page()
     view = View(page, previous_url="/")
@@ -228,8 +234,7 @@ play <a href="/w/t">The Harbour</a> (1850) and its sequel. """
 def test_an_element_inside_prose_is_described_by_its_own_sentence() -> None:
     """The words before a link in running text say what it stands for; the next sentence does not."""
     page = render_page(PROSE, "/w/k")
-    view = View(page)
-    described = {e.name: describe_command(f"click[{e.id}]", view) for e in page.elements}
+    described = _clicks(page)
     assert described["Guyestgrad"] == (
         'link "Guyestgrad" in "Kuo Vramik (1788-1877) was a playwright from Guyestgrad ."'
     )
@@ -305,8 +310,7 @@ SECTIONS = """<html><body>
 
 def test_a_field_under_a_plain_line_names_the_subheading_it_sits_under() -> None:
     page = render_page(SECTIONS, "/")
-    view = View(page)
-    described = {e.name: describe_command(f"click[{e.id}]", view) for e in page.elements}
+    described = _clicks(page)
     assert described["Extension"] == (
         'textbox "Extension": only focuses it'
         ' (under "Office: Oslo. Extension: 8002." in "Tab 3: Yusuf Lopez")'
